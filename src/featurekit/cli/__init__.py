@@ -1,0 +1,1 @@
+"""The ``featurekit`` command line: one module per command group, assembled in :mod:`featurekit.cli.main`."""

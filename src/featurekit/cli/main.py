@@ -1,0 +1,34 @@
+"""Entry point of the ``featurekit`` command.
+
+Each command group lives in its own module and is registered here with one line, so adding a command never edits
+another group's code. Command modules import heavy libraries (Feast, Spark, Airflow) inside the commands, so
+``featurekit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="featurekit",
+    help="Feature platform kit: Feast + tiered Redis + S3/Athena + Airflow + Spark streaming.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+from featurekit.cli import demo, pipeline, repo, warehouse  # noqa: E402 - command modules register below
+
+app.command()(demo.demo)
+app.command()(repo.check)
+app.command()(repo.apply)
+app.command()(pipeline.extract)
+app.command()(pipeline.materialize)
+app.add_typer(warehouse.app, name="warehouse")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Options and error handling shared by every command group."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", "-e", envvar="FEATUREKIT_ENV", help="Environment: a file in config/ (local, dev, prod)."),
+]
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the kit's expected failures into one red message and exit code 1 instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            from featurekit.errors import EXPECTED_ERRORS  # imported on failure only: it pulls in pipelines
+
+            if not isinstance(exc, EXPECTED_ERRORS):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(code=1) from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,46 @@
+"""The ML service side of the example: score cash-advance requests from online features.
+
+A stand-in for the production model: a transparent rule over the ``cash_advance_v1`` vector, so the demo shows the
+features doing their job (affordability, overdraft history, a fresh balance) and how long serving took.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MIN_INCOME_30D = 800.0
+MAX_OVERDRAFTS_30D = 3
+MAX_AMOUNT_TO_INCOME = 0.25
+MAX_AMOUNT_TO_BALANCE = 2.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    user_id: int
+    requested_amount: float
+    approved: bool
+    reason: str
+
+
+def decide(user_id: int, requested_amount: float, features: dict[str, Any]) -> Decision:
+    """Approve when income is steady, overdrafts are rare and the amount is small against income and balance."""
+
+    def value(name: str) -> Any:
+        return features.get(name)
+
+    income = value("income_30d")
+    if income is None:
+        return Decision(user_id, requested_amount, False, "no 30-day income features")
+    if income < MIN_INCOME_30D:
+        return Decision(user_id, requested_amount, False, f"income_30d {income:.0f} < {MIN_INCOME_30D:.0f}")
+    overdrafts = value("overdraft_count_30d") or 0
+    if overdrafts > MAX_OVERDRAFTS_30D:
+        return Decision(user_id, requested_amount, False, f"{overdrafts} overdrafts in 30 days")
+    to_income = value("amount_to_income")
+    if to_income is not None and to_income > MAX_AMOUNT_TO_INCOME:
+        return Decision(user_id, requested_amount, False, f"amount is {to_income:.0%} of monthly income")
+    to_balance = value("amount_to_balance")
+    if to_balance is not None and to_balance > MAX_AMOUNT_TO_BALANCE:
+        return Decision(user_id, requested_amount, False, f"amount is {to_balance:.1f}x the balance")
+    return Decision(user_id, requested_amount, True, "affordable")

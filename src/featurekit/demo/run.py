@@ -1,0 +1,160 @@
+"""The local end-to-end run behind ``featurekit demo``.
+
+Starts what it needs (Redis when none is configured), generates the warehouse, applies the feature repo, builds the
+offline store, materializes into Redis, then plays the ML service: scores cash-advance requests through
+``get_online_features`` on the ``cash_advance_v1`` feature service, and prints features, decisions and timings.
+Everything it started is stopped on the way out, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+from rich.table import Table
+
+from featurekit.config import Settings, load_settings
+from featurekit.intervals import floor_to
+from featurekit.services.redis_server import RedisServer
+from featurekit.warehouse.generate import WarehouseSpec, generate
+from featurekit.warehouse.load import load_duckdb
+
+FEATURE_SERVICE = "cash_advance_v1"
+SHOWN_FEATURES = (
+    "income_30d",
+    "overdraft_count_30d",
+    "spend_24h",
+    "balance",
+    "balance_source",
+    "amount_to_income",
+    "amount_to_balance",
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    users: int = 2_000
+    days: int = 35
+    history_days: int = 7
+    requests: int = 8
+    seed: int = 7
+
+
+@contextlib.contextmanager
+def local_settings(env: str | None) -> Iterator[Settings]:
+    """The environment's settings, with a throw-away Redis started for tiers that have no URL configured."""
+    settings = load_settings(env)
+    missing = [name for name, tier in settings.online_store.tiers.items() if not tier.url]
+    if not missing:
+        yield settings
+        return
+    with RedisServer.start() as server:
+        overrides = {"online_store": {"tiers": {name: {"url": server.url} for name in missing}}}
+        yield load_settings(env, overrides=overrides)
+
+
+def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
+    """Run every stage; raises on the first failure (the CLI turns it into a non-zero exit)."""
+    timings: dict[str, float] = {}
+
+    def stage(name: str):
+        return _Stage(name, console, timings)
+
+    with local_settings(env) as settings:
+        console.print(f"[bold]featurekit demo[/] env={settings.env} project={settings.project}")
+        tiers = ", ".join(f"{name}={tier.url}" for name, tier in settings.online_store.tiers.items())
+        console.print(f"online store tiers: {tiers}")
+        end = floor_to(datetime.now(UTC), "hourly")
+        spec = WarehouseSpec(users=options.users, days=options.days, end=end.replace(tzinfo=None), seed=options.seed)
+
+        with stage("generate warehouse"):
+            counts = load_duckdb(generate(spec), settings.warehouse.path)
+            console.print("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
+
+        with stage("check + apply feature repo"):
+            from featurekit.repo.apply import apply_repo, checked_repo
+
+            repo = checked_repo(settings)
+            apply_repo(settings, repo)
+            console.print(f"  registry {settings.registry.path}")
+
+        with stage("build offline store + materialize"):
+            from featurekit.pipelines.backfill import backfill
+
+            views = [*repo.batch_views, *repo.stream_views]
+            report = backfill(settings, views, end - timedelta(days=options.history_days), end)
+            console.print(
+                f"  {len(report.extracted)} partitions, {sum(r.rows for r in report.extracted):,} offline rows; "
+                f"{sum(r.entities for r in report.materialized):,} entity rows written to Redis"
+            )
+
+        with stage("serve cash-advance requests"):
+            _score_requests(settings, options, console)
+
+    console.print("stage timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+
+
+def _score_requests(settings: Settings, options: DemoOptions, console: Console) -> None:
+    from featurekit.demo.cash_advance_service import decide
+    from featurekit.repo.feast_config import feature_store
+
+    store = feature_store(settings)
+    service = store.get_feature_service(FEATURE_SERVICE)
+    first_user = 100_001
+    step = max(1, options.users // options.requests)
+    requests = [(first_user + i * step, float(50 + 25 * (i % 6))) for i in range(options.requests)]
+    table = Table(title=f"cash-advance decisions ({FEATURE_SERVICE})")
+    for column in ("user_id", "requested", *SHOWN_FEATURES, "decision", "ms"):
+        table.add_column(column, overflow="fold")
+    latencies = []
+    for user_id, amount in requests:
+        started = time.perf_counter()
+        response = store.get_online_features(
+            features=service, entity_rows=[{"user_id": user_id, "requested_amount": amount}]
+        ).to_dict()
+        latencies.append((time.perf_counter() - started) * 1000)
+        features = {name: values[0] for name, values in response.items()}
+        decision = decide(user_id, amount, features)
+        table.add_row(
+            str(user_id),
+            f"{amount:.0f}",
+            *(_fmt(features.get(name)) for name in SHOWN_FEATURES),
+            ("[green]approve[/]" if decision.approved else "[red]decline[/]") + f" ({decision.reason})",
+            f"{latencies[-1]:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"  get_online_features: p50 {statistics.median(latencies):.2f} ms, max {max(latencies):.2f} ms "
+        f"over {len(latencies)} requests (first call includes warm-up)"
+    )
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+class _Stage:
+    """Prints a stage header, times it, and records the duration."""
+
+    def __init__(self, name: str, console: Console, timings: dict[str, float]) -> None:
+        self.name, self.console, self.timings = name, console, timings
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+        self.console.rule(f"[bold cyan]{self.name}")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.timings[self.name] = time.perf_counter() - self.started
+        if exc_type is None:
+            self.console.print(f"  [green]done[/] in {self.timings[self.name]:.1f}s")
+        else:
+            self.console.print(f"  [red]failed[/] after {self.timings[self.name]:.1f}s")

@@ -1,0 +1,34 @@
+"""The kit's expected failures: each carries a message that names what is wrong and where.
+
+The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from featurekit.config.loader import ConfigError
+from featurekit.services.redis_server import ServiceUnavailableError
+
+
+def _expected() -> tuple[type[BaseException], ...]:
+    from featurekit.offline.schema import SchemaDriftError
+    from featurekit.pipelines.extract import ExtractError
+    from featurekit.pipelines.materialize import MaterializeError
+    from featurekit.repo.apply import RepoRuleError
+    from featurekit.repo.loader import RepoLoadError
+    from featurekit.warehouse.engines import WarehouseQueryError
+    from featurekit.warehouse.sql import FeatureSQLError
+
+    return (
+        ConfigError,
+        ServiceUnavailableError,
+        RepoRuleError,
+        RepoLoadError,
+        FeatureSQLError,
+        WarehouseQueryError,
+        SchemaDriftError,
+        ExtractError,
+        MaterializeError,
+    )
+
+
+EXPECTED_ERRORS = _expected()

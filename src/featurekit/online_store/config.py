@@ -1,0 +1,50 @@
+"""Configuration of the tiered Redis online store: one connection block per tier.
+
+A feature view's ``tier`` tag picks the block (``hot``: in-memory Redis for streaming and small, frequently read
+views; ``warm``: ElastiCache data tiering for large batch views). Feast instantiates this model from the
+``online_store`` section of ``feature_store.yaml``; the kit's settings embed the same model, so it is defined once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
+
+
+class RedisTierConfig(BaseModel):
+    """How to reach one Redis deployment.
+
+    ``url`` is ``redis://`` or ``rediss://`` (TLS); ``password`` and ``username`` (Redis ACL user) come from the
+    environment through ``${VAR}`` references in the environment file. ``cluster`` selects Redis Cluster clients.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    cluster: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    ssl_ca_certs: str | None = None
+    socket_timeout_s: float = 2.0
+    max_connections: int = 64
+
+
+class TieredRedisOnlineStoreConfig(BaseModel):
+    """The ``online_store`` block: tiers by name, the tier used when a view has no ``tier`` tag, write batching."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["featurekit.online_store.store.TieredRedisOnlineStore"] = STORE_TYPE
+    tiers: dict[str, RedisTierConfig]
+    default_tier: str = "warm"
+    tier_tag: str = "tier"
+    write_batch_rows: int = 2_000
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> TieredRedisOnlineStoreConfig:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
+        return self

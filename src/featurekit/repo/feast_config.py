@@ -1,0 +1,75 @@
+"""Feast's ``RepoConfig`` built from the kit's settings, so no ``feature_store.yaml`` is typed by hand.
+
+The offline store block is chosen by the type of ``settings.offline_store``; the online store is always the kit's
+tiered Redis store, loaded by Feast through its import path.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+import yaml
+
+from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore, Settings
+
+
+@singledispatch
+def offline_store_block(store: object) -> dict[str, Any]:
+    raise TypeError(f"no Feast offline store for {type(store).__name__}")
+
+
+@offline_store_block.register
+def _(store: ParquetOfflineStore) -> dict[str, Any]:
+    return {"type": "duckdb"}
+
+
+@offline_store_block.register
+def _(store: AthenaOfflineStore) -> dict[str, Any]:
+    return {
+        "type": "athena",
+        "region": store.region,
+        "database": store.database,
+        "data_source": "AwsDataCatalog",
+        "workgroup": store.workgroup,
+        "s3_staging_location": store.results_location,
+    }
+
+
+def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> dict[str, Any]:
+    """The content of a ``feature_store.yaml`` for ``settings``."""
+    online = settings.online_store.model_dump(mode="python", exclude_none=True)
+    for tier in online["tiers"].values():
+        if "password" in tier:
+            tier["password"] = tier["password"].get_secret_value() if reveal_secrets else "**********"
+    return {
+        "project": settings.project,
+        "provider": settings.provider,
+        "registry": {
+            "registry_type": "file",
+            "path": settings.registry.path,
+            "cache_ttl_seconds": settings.registry.cache_ttl_seconds,
+        },
+        "online_store": online,
+        "offline_store": offline_store_block(settings.offline_store),
+        "entity_key_serialization_version": settings.entity_key_serialization_version,
+    }
+
+
+def repo_config(settings: Settings):
+    """A Feast ``RepoConfig`` for ``settings`` (Feast imported lazily: it costs seconds)."""
+    from feast.repo_config import RepoConfig
+
+    return RepoConfig(repo_path=settings.feature_repo, **feature_store_dict(settings))
+
+
+def feature_store(settings: Settings):
+    """A Feast ``FeatureStore`` for ``settings``."""
+    from feast import FeatureStore
+
+    return FeatureStore(config=repo_config(settings), repo_path=str(settings.feature_repo))
+
+
+def render_feature_store_yaml(settings: Settings) -> str:
+    """``feature_store.yaml`` text (secrets masked) for Feast's own CLI and UI."""
+    return yaml.safe_dump(feature_store_dict(settings, reveal_secrets=False), sort_keys=False)
