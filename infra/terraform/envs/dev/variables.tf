@@ -1,0 +1,66 @@
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; bucket names become <name_prefix>-<env>-<purpose> and must be globally unique."
+  type        = string
+  default     = "featurekit"
+}
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) whose workflows may assume the CI role, e.g. \"acme/feature-platform\"."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "Existing VPC the environment runs in."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of that VPC (Spark and Airflow egress to Kafka/Redis is limited to it)."
+  type        = string
+}
+
+variable "private_subnet_ids" {
+  description = "Private subnets, one per AZ (at least two; MWAA uses the first two). Need a NAT or VPC endpoints for AWS APIs."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.private_subnet_ids) >= 2
+    error_message = "At least two private subnets in different AZs are required."
+  }
+}
+
+variable "feature_server_security_group_ids" {
+  description = "Serving applications allowed to read Redis: name => security group id."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kafka_producer_security_group_ids" {
+  description = "Producers allowed to reach the MSK brokers: name => security group id."
+  type        = map(string)
+  default     = {}
+}
+
+variable "existing_kafka_bootstrap_servers" {
+  description = "Use an existing Kafka cluster (host:port,...) instead of creating MSK; empty creates MSK."
+  type        = string
+  default     = ""
+}
+
+variable "create_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (false if the account already has one)."
+  type        = bool
+  default     = true
+}
+
+variable "existing_oidc_provider_arn" {
+  description = "Existing GitHub OIDC provider ARN when create_oidc_provider = false."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,169 @@
+# featurekit prod: production sizes, Multi-AZ replicas, data-tiered warm Redis (r6gd).
+# Sizing is derived in docs/infrastructure.md from the online store's bytes per entity.
+
+locals {
+  environment = "prod"
+
+  tags = {
+    Project     = "featurekit"
+    Environment = local.environment
+    ManagedBy   = "terraform"
+    Repository  = var.github_repository
+  }
+
+  # One offline table per feature view of feature_repo/ (shared with dev).
+  catalog = jsondecode(file("${path.module}/../../shared/feature_views.json")).feature_views
+  feature_views = {
+    for name, fv in local.catalog : name => { description = fv.description, columns = fv.columns }
+  }
+  stream_feature_views = sort([for name, fv in local.catalog : name if fv.source == "stream"])
+}
+
+module "foundation" {
+  source = "../../modules/foundation"
+
+  name_prefix = var.name_prefix
+  environment = local.environment
+  tags        = local.tags
+}
+
+module "registry" {
+  source = "../../modules/registry"
+
+  name_prefix       = var.name_prefix
+  environment       = local.environment
+  kms_key_arn       = module.foundation.kms_key_arn
+  access_log_bucket = module.foundation.access_log_bucket
+  tags              = local.tags
+}
+
+module "offline_store" {
+  source = "../../modules/offline_store"
+
+  name_prefix                    = var.name_prefix
+  environment                    = local.environment
+  kms_key_arn                    = module.foundation.kms_key_arn
+  access_log_bucket              = module.foundation.access_log_bucket
+  feature_views                  = local.feature_views
+  bytes_scanned_cutoff_per_query = 1099511627776 # 1 TiB: a full training back-fill at 50M entities
+  tags                           = local.tags
+}
+
+module "online_store" {
+  source = "../../modules/online_store"
+
+  name_prefix = var.name_prefix
+  environment = local.environment
+  vpc_id      = var.vpc_id
+  subnet_ids  = var.private_subnet_ids
+  kms_key_arn = module.foundation.kms_key_arn
+
+  # Only these services may open a connection to Redis.
+  allowed_security_group_ids = merge(
+    {
+      streaming     = module.streaming.spark_security_group_id
+      orchestration = module.orchestration.security_group_id
+    },
+    var.feature_server_security_group_ids,
+  )
+
+  cluster_mode_enabled = var.redis_cluster_mode_enabled
+
+  tiers = {
+    # In-memory tier for the freshest, most-read features (stream + hourly views).
+    hot = {
+      node_type                = var.redis_hot_node_type
+      data_tiering_enabled     = false
+      num_node_groups          = var.redis_hot_shards
+      replicas_per_node_group  = 1
+      snapshot_retention_limit = 7
+    }
+    # Data-tiered tier (memory + NVMe SSD) for the slow-moving daily views.
+    warm = {
+      node_type                = var.redis_warm_node_type
+      data_tiering_enabled     = true
+      num_node_groups          = var.redis_warm_shards
+      replicas_per_node_group  = 1
+      snapshot_retention_limit = 7
+    }
+  }
+
+  tags = local.tags
+}
+
+module "streaming" {
+  source = "../../modules/streaming"
+
+  name_prefix          = var.name_prefix
+  environment          = local.environment
+  vpc_id               = var.vpc_id
+  vpc_cidr             = var.vpc_cidr
+  subnet_ids           = var.private_subnet_ids
+  kms_key_arn          = module.foundation.kms_key_arn
+  access_log_bucket    = module.foundation.access_log_bucket
+  offline_bucket_arn   = module.offline_store.bucket_arn
+  stream_feature_views = local.stream_feature_views
+  redis_secret_arn     = module.online_store.secret_arn
+
+  create_msk                      = var.existing_kafka_bootstrap_servers == ""
+  existing_bootstrap_servers      = var.existing_kafka_bootstrap_servers
+  kafka_client_security_group_ids = var.kafka_producer_security_group_ids
+  msk_instance_type               = "kafka.m7g.large"
+  msk_brokers_per_az              = 1
+  msk_ebs_volume_gb               = 500
+  msk_enhanced_monitoring         = "PER_BROKER"
+
+  emr_max_cpu    = "32 vCPU"
+  emr_max_memory = "128 GB"
+
+  tags = local.tags
+}
+
+module "orchestration" {
+  source = "../../modules/orchestration"
+
+  name_prefix       = var.name_prefix
+  environment       = local.environment
+  vpc_id            = var.vpc_id
+  vpc_cidr          = var.vpc_cidr
+  subnet_ids        = slice(var.private_subnet_ids, 0, 2)
+  kms_key_arn       = module.foundation.kms_key_arn
+  access_log_bucket = module.foundation.access_log_bucket
+  requirements_file = "${path.module}/../../shared/mwaa-requirements.txt"
+
+  environment_class = "mw1.small"
+  min_workers       = 1
+  max_workers       = 5
+  schedulers        = 2
+
+  registry_bucket_arn  = module.registry.bucket_arn
+  registry_object_arn  = module.registry.registry_object_arn
+  offline_bucket_arn   = module.offline_store.bucket_arn
+  athena_workgroup_arn = module.offline_store.workgroup_arn
+  glue_database_name   = module.offline_store.database_name
+  redis_secret_arn     = module.online_store.secret_arn
+  emr_application_arn  = module.streaming.emr_application_arn
+  emr_job_role_arn     = module.streaming.job_role_arn
+
+  tags = local.tags
+}
+
+module "ci_access" {
+  source = "../../modules/ci_access"
+
+  name_prefix                = var.name_prefix
+  environment                = local.environment
+  github_repository          = var.github_repository
+  create_oidc_provider       = var.create_oidc_provider
+  existing_oidc_provider_arn = var.existing_oidc_provider_arn
+
+  kms_key_arn          = module.foundation.kms_key_arn
+  registry_bucket_arn  = module.registry.bucket_arn
+  registry_object_arn  = module.registry.registry_object_arn
+  offline_bucket_arn   = module.offline_store.bucket_arn
+  athena_workgroup_arn = module.offline_store.workgroup_arn
+  glue_database_name   = module.offline_store.database_name
+  dag_bucket_arn       = module.orchestration.dag_bucket_arn
+
+  tags = local.tags
+}
