@@ -1,7 +1,7 @@
 """The typed settings model shared by every environment file.
 
 Backends are discriminated unions on ``type``: an environment chooses DuckDB or Athena by configuration, and the code
-asks the chosen model to do the work, so there is no ``if env == "prod"`` anywhere.
+asks the chosen model to do the work: no code compares environment names.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class RegistrySettings(_Strict):
 
     path: str
     cache_ttl_seconds: int = 60
+    # A protected registry (prod) is applied only from `main` in CI, or with an explicit `--force`.
+    protected: bool = False
 
 
 class DuckDBWarehouse(_Strict):

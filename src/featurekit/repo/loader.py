@@ -90,9 +90,14 @@ def load_repo(settings: Settings) -> LoadedRepo:
 
 @contextmanager
 def _importable(root: Path) -> Iterator[None]:
-    """Make the repo's modules importable fresh (Feast names modules relative to the working directory)."""
+    """Make the repo's modules importable fresh (Feast names modules relative to the working directory).
+
+    Modules with the repo's module names are dropped before and after, whatever file they came from: two repos
+    (an edited copy in a plan, a PR checkout) both have ``entities`` and ``feature_views.profile``.
+    """
     previous_cwd = os.getcwd()
-    _forget_modules(root)
+    names = _module_names(root)
+    _forget(names)
     sys.path.insert(0, str(root))
     os.chdir(root)
     try:
@@ -100,13 +105,20 @@ def _importable(root: Path) -> Iterator[None]:
     finally:
         os.chdir(previous_cwd)
         sys.path.remove(str(root))
+        _forget(names)
 
 
-def _forget_modules(root: Path) -> None:
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if file and Path(file).resolve().is_relative_to(root):
-            del sys.modules[name]
+def _module_names(root: Path) -> set[str]:
+    names: set[str] = set()
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return {n.removesuffix(".__init__") for n in names}
+
+
+def _forget(names: set[str]) -> None:
+    for name in names:
+        sys.modules.pop(name, None)
 
 
 def _origins(root: Path) -> dict[int, str]:
