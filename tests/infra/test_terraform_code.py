@@ -250,6 +250,25 @@ def test_no_wildcard_actions_in_allow_statements(tf: TerraformCode) -> None:
                     assert "*" not in action, f"{module}/{name}/{sid}: wildcard S3 action {action}"
 
 
+# Resource "*" only where the action has no resource-level permissions (or in the KMS key policy, where "*"
+# means the key itself).
+RESOURCE_STAR_ALLOWLIST = {
+    ("foundation", "kms", "AccountAdministration"),
+    ("foundation", "kms", "CloudWatchLogs"),
+    ("orchestration", "execution", "AccountPublicAccessBlock"),
+    ("orchestration", "execution", "DescribeLogGroups"),
+    ("orchestration", "execution", "PutMetrics"),
+}
+
+
+def test_resource_star_only_where_iam_has_no_resource_level_permissions(tf: TerraformCode) -> None:
+    for module, name, doc in all_policy_documents(tf):
+        for statement in statements(doc):
+            if effect(statement) == "Allow" and "*" in attr(statement, "resources", []):
+                sid = attr(statement, "sid", "")
+                assert (module, name, sid) in RESOURCE_STAR_ALLOWLIST, f"{module}/{name}/{sid}: Resource *"
+
+
 def _is_data_bucket_ref(resource: str) -> bool:
     return bool(
         re.search(r"module\.bucket\.bucket_arn|var\.\w*bucket_arn|var\.registry_object_arn|aws_s3_bucket\.", resource)
