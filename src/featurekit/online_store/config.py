@@ -42,6 +42,9 @@ class TieredRedisOnlineStoreConfig(BaseModel):
     default_tier: str = "warm"
     tier_tag: str = "tier"
     write_batch_rows: int = 2_000
+    # Each feature view owns 2**bucket_bits Redis hashes (override per view with the ``online_bucket_bits`` tag);
+    # size it so a bucket holds ~20-100 entities (see docs/online-store.md).
+    bucket_bits: int = 12
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> TieredRedisOnlineStoreConfig:

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metric definitions shared by every featurekit component."""

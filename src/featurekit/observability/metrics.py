@@ -1,0 +1,170 @@
+"""The one place where featurekit's Prometheus metrics are defined (prefix ``featurekit_``).
+
+Defining every metric here, once, avoids duplicate-registration errors when several components are imported in one
+process and gives operators a single list of what is exported. Components import the objects they update.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Latency buckets sized for an online feature server: sub-millisecond to a few hundred ms.
+_LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+SERVING_REQUEST_SECONDS = Histogram(
+    "featurekit_serving_request_seconds",
+    "Time to answer one online feature request, by feature service (or '-' for a feature list) and endpoint.",
+    ["feature_service", "endpoint"],
+    buckets=_LATENCY_BUCKETS,
+)
+SERVING_ERRORS_TOTAL = Counter(
+    "featurekit_serving_errors_total",
+    "Online feature requests that failed, by endpoint and reason (bad_request, unauthorized, redis, internal).",
+    ["endpoint", "reason"],
+)
+SERVING_ENTITIES_TOTAL = Counter(
+    "featurekit_serving_entities_total",
+    "Entity rows requested from the online feature server.",
+    ["feature_service"],
+)
+ONLINE_ROW_ERRORS_TOTAL = Counter(
+    "featurekit_online_row_errors_total",
+    "Stored rows that could not be decoded (corrupt, foreign or old-schema bytes), by feature view.",
+    ["feature_view"],
+)
+ONLINE_WRITE_ROWS_TOTAL = Counter(
+    "featurekit_online_write_rows_total",
+    "Rows sent to the online store, by feature view and tier (applied or skipped as older).",
+    ["feature_view", "tier"],
+)
+ONLINE_WRITE_APPLIED_TOTAL = Counter(
+    "featurekit_online_write_applied_total",
+    "Rows that replaced an older (or missing) value in the online store, by feature view and tier.",
+    ["feature_view", "tier"],
+)
+SERVING_PLAN_REFRESH_TOTAL = Counter(
+    "featurekit_serving_plan_refresh_total",
+    "Times the fast read path recompiled its plan because the registry changed.",
+)
+SERVING_INFLIGHT = Gauge(
+    "featurekit_serving_inflight_requests",
+    "Online feature requests being processed by this worker.",
+)
+
+# ---- batch jobs, freshness and consistency (exported by batch jobs through featurekit.observability.exporter) ----
+
+# Batch durations: from a second (a small hourly view) to an hour (a full daily view on a big day).
+_JOB_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+
+MATERIALIZATION_ROWS_TOTAL = Counter(
+    "featurekit_materialization_rows_total",
+    "Entity rows written to the online store by batch materialization, by feature view.",
+    ["feature_view"],
+)
+MATERIALIZATION_DURATION_SECONDS = Histogram(
+    "featurekit_materialization_duration_seconds",
+    "Wall time of one materialization run (one view, one data interval), by feature view.",
+    ["feature_view"],
+    buckets=_JOB_BUCKETS,
+)
+MATERIALIZATION_LAG_SECONDS = Gauge(
+    "featurekit_materialization_lag_seconds",
+    "Seconds from the end of the last materialized data interval to the moment it was online, by feature view.",
+    ["feature_view"],
+)
+MATERIALIZATION_FAILURES_TOTAL = Counter(
+    "featurekit_materialization_failures_total",
+    "Materialization runs that raised, by feature view.",
+    ["feature_view"],
+)
+MATERIALIZATION_LAST_SUCCESS = Gauge(
+    "featurekit_materialization_last_success_timestamp_seconds",
+    "Unix time of the last successful materialization, by feature view.",
+    ["feature_view"],
+)
+FRESHNESS_AGE_SECONDS = Gauge(
+    "featurekit_freshness_age_seconds",
+    "Age of the newest online row found for a sample of entities (now - event timestamp), by feature view.",
+    ["feature_view"],
+)
+FRESHNESS_SLO_SECONDS = Gauge(
+    "featurekit_freshness_slo_seconds",
+    "The feature view's freshness SLO from its freshness_slo tag, in seconds.",
+    ["feature_view"],
+)
+FRESHNESS_OUT_OF_SLO = Gauge(
+    "featurekit_freshness_out_of_slo",
+    "1 when the last freshness check found the view out of its SLO (stale or no online data), else 0.",
+    ["feature_view"],
+)
+FRESHNESS_LAST_CHECK = Gauge(
+    "featurekit_freshness_last_check_timestamp_seconds",
+    "Unix time of the last freshness check of the view (alerts fire when checks stop).",
+    ["feature_view"],
+)
+CONSISTENCY_MISMATCH_RATIO = Gauge(
+    "featurekit_consistency_mismatch_ratio",
+    "Share of sampled entities whose online row differs from the offline point-in-time latest row, by view.",
+    ["feature_view"],
+)
+CONSISTENCY_COMPARED_ENTITIES = Gauge(
+    "featurekit_consistency_compared_entities",
+    "Entities compared by the last online/offline consistency check, by feature view.",
+    ["feature_view"],
+)
+
+# Batch pipeline (issue 4): set by the DAGs' freshness task after each materialization.
+BATCH_MATERIALIZED_UNTIL_SECONDS = Gauge(
+    "featurekit_batch_materialized_until_seconds",
+    "End (unix seconds) of the newest data interval materialized into the online store, by feature view.",
+    ["feature_view"],
+)
+BATCH_FRESHNESS_LAG_SECONDS = Gauge(
+    "featurekit_batch_freshness_lag_seconds",
+    "Seconds between now and the end of the newest materialized interval, by feature view (compare to its SLO).",
+    ["feature_view"],
+)
+
+# ---- streaming (featurekit.streaming) -------------------------------------------------------------------------
+STREAM_INPUT_ROWS_TOTAL = Counter(
+    "featurekit_stream_input_rows_total",
+    "Kafka records read by a streaming query (valid events and dead letters), by query.",
+    ["query"],
+)
+STREAM_DEAD_LETTERS_TOTAL = Counter(
+    "featurekit_stream_dead_letters_total",
+    "Records sent to the dead-letter topic, by source topic and rule (unparseable, missing_field, wrong_type, "
+    "impossible_timestamp).",
+    ["topic", "reason"],
+)
+STREAM_LATE_EVENTS_TOTAL = Counter(
+    "featurekit_stream_late_events_total",
+    "Events older than the watermark, dropped from window aggregates by rule, by query.",
+    ["query"],
+)
+STREAM_ROWS_WRITTEN_TOTAL = Counter(
+    "featurekit_stream_rows_written_total",
+    "Feature rows a streaming query wrote, by feature view and store (online, offline).",
+    ["feature_view", "store"],
+)
+STREAM_BATCH_SECONDS = Histogram(
+    "featurekit_stream_batch_seconds",
+    "Duration of one micro-batch (trigger execution), by query.",
+    ["query"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
+STREAM_BATCHES_SKIPPED_TOTAL = Counter(
+    "featurekit_stream_batches_skipped_total",
+    "Micro-batches replayed after a restart whose sink output was already complete (skipped), by query.",
+    ["query"],
+)
+STREAM_QUERY_RESTARTS_TOTAL = Counter(
+    "featurekit_stream_query_restarts_total",
+    "Streaming queries restarted from their checkpoint after a failure, by query.",
+    ["query"],
+)
+STREAM_EVENT_LAG_SECONDS = Gauge(
+    "featurekit_stream_event_lag_seconds",
+    "Wall clock minus the newest event time written by a query's last micro-batch, by feature view.",
+    ["feature_view"],
+)

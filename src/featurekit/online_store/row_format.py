@@ -1,0 +1,362 @@
+"""The packed row: how one feature view's values for one entity are stored in Redis.
+
+Format version 1 (all integers unsigned unless noted)::
+
+    offset  size  field
+    0       1     format version (1)
+    1       1     flags: bit 0 set = a created timestamp follows the event timestamp
+    2       8     event timestamp, microseconds since the epoch, big-endian
+    10      8     created timestamp, microseconds since the epoch, big-endian (only when flag bit 0 is set)
+    +0      2     schema id, big-endian: crc32 of the view's "name:type" list (+ created flag), low 16 bits
+    +2      B     null bitmap, B = ceil(features / 8); bit i (LSB first) set = feature i is null
+    +2+B    F     fixed-width values in the view's feature order, little-endian (null slots are zero)
+    ...           for each variable-width feature in order: u32 little-endian length, then the bytes
+
+Why this shape: the *order key* (event timestamp, then created timestamp) sits big-endian right after the version
+and flags bytes in every format version, so the newer-wins Lua script compares rows as byte strings without knowing
+the feature schema. The fixed-width part has the same stride for every row of a view, so a whole batch packs and
+decodes with one numpy structured array (no per-value work in Python). The created timestamp is stored only for
+views whose source has one (8 bytes per row saved otherwise). The schema id makes a row written under another view
+schema detectable instead of silently misread. A later format bumps byte 0 and adds a decoder; version 1 rows stay
+readable.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from featurekit.online_store.errors import UnsupportedFeatureTypeError
+
+FORMAT_VERSION = 1
+FLAG_CREATED = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Feast primitive type name -> (kind, numpy dtype of the stored value). "var" kinds are length-prefixed bytes.
+_FIXED_KINDS: dict[str, str] = {
+    "Int32": "<i4",
+    "Int64": "<i8",
+    "Float32": "<f4",
+    "Float64": "<f8",
+    "Bool": "?",
+    "UnixTimestamp": "<i8",
+}
+_VAR_KINDS = {"String": "str", "Bytes": "bytes"}
+_LIST_ITEMS = {"Int32", "Int64", "Float32", "Float64", "Bool", "String"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One feature's storage: name, Feast type name, and how it is encoded."""
+
+    name: str
+    feast_type: str
+    kind: str  # "fixed", "str", "bytes", "json" (lists), "ts" (UnixTimestamp, fixed int64 µs)
+    np_dtype: str | None = None
+
+
+def column_spec(name: str, dtype: Any) -> ColumnSpec:
+    """Map a Feast dtype (``feast.types.*``) to its packed encoding, or fail naming the feature and type."""
+    type_name = str(dtype)
+    base = type_name
+    if base == "UnixTimestamp":
+        return ColumnSpec(name, base, "ts", "<i8")
+    if base in _FIXED_KINDS:
+        return ColumnSpec(name, base, "fixed", _FIXED_KINDS[base])
+    if base in _VAR_KINDS:
+        return ColumnSpec(name, base, _VAR_KINDS[base])
+    item = str(getattr(dtype, "base_type", ""))
+    if type_name.startswith("Array(") and item in _LIST_ITEMS:
+        return ColumnSpec(name, type_name, "json")
+    raise UnsupportedFeatureTypeError(
+        f"feature {name!r} has type {type_name}, which the featurekit online store does not encode "
+        f"(supported: {', '.join(sorted([*_FIXED_KINDS, *_VAR_KINDS]))} and Array of "
+        f"{', '.join(sorted(_LIST_ITEMS))})"
+    )
+
+
+@dataclass(frozen=True)
+class RowSchema:
+    """The compiled packed layout of one feature view (built once per view, reused for every batch)."""
+
+    columns: tuple[ColumnSpec, ...]
+    has_created: bool
+    schema_id: int
+    bitmap_size: int
+    fixed_dtype: np.dtype
+    var_columns: tuple[int, ...]
+    index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def stride(self) -> int:
+        """Bytes of the fixed part (header, bitmap, fixed-width values) of every row."""
+        return self.fixed_dtype.itemsize
+
+    @property
+    def fixed_only(self) -> bool:
+        return not self.var_columns
+
+
+def build_schema(features: Sequence[tuple[str, Any]], *, has_created: bool = False) -> RowSchema:
+    """Compile the layout for ``[(feature name, feast dtype), ...]`` in the view's declared order."""
+    columns = tuple(column_spec(name, dtype) for name, dtype in features)
+    signature = ";".join(f"{c.name}:{c.feast_type}" for c in columns) + (";+created" if has_created else "")
+    schema_id = zlib.crc32(signature.encode()) & 0xFFFF
+    bitmap_size = (len(columns) + 7) // 8
+    fields: list[tuple[Any, ...]] = [("version", "u1"), ("flags", "u1"), ("event", ">u8")]
+    if has_created:
+        fields.append(("created", ">u8"))
+    fields += [("schema", ">u2"), ("nulls", "u1", (bitmap_size,))]
+    for i, col in enumerate(columns):
+        if col.np_dtype is not None:
+            fields.append((f"c{i}", col.np_dtype))
+    var_columns = tuple(i for i, c in enumerate(columns) if c.np_dtype is None)
+    return RowSchema(
+        columns=columns,
+        has_created=has_created,
+        schema_id=schema_id,
+        bitmap_size=bitmap_size,
+        fixed_dtype=np.dtype(fields),
+        var_columns=var_columns,
+        index={c.name: i for i, c in enumerate(columns)},
+    )
+
+
+@dataclass
+class PackedRows:
+    """A batch of packed rows: the fixed part as one (n, stride) byte matrix plus variable-width tails."""
+
+    fixed: np.ndarray  # uint8, shape (n, stride)
+    tails: list[bytes] | None
+
+    def __len__(self) -> int:
+        return int(self.fixed.shape[0])
+
+    def to_list(self) -> list[bytes]:
+        """Each row as its own ``bytes`` (what goes into a Redis command)."""
+        buf = self.fixed.tobytes()
+        stride = self.fixed.shape[1] if self.fixed.ndim == 2 else 0
+        rows = [buf[i : i + stride] for i in range(0, len(buf), stride)] if stride else []
+        if self.tails is not None:
+            rows = [r + t for r, t in zip(rows, self.tails, strict=True)]
+        return rows
+
+
+def pack_rows(
+    schema: RowSchema,
+    event_us: np.ndarray,
+    created_us: np.ndarray | None,
+    values: Sequence[np.ndarray | list[Any]],
+    nulls: Sequence[np.ndarray],
+) -> PackedRows:
+    """Pack ``n`` rows. ``values[i]`` is column i (numpy array for fixed kinds, list for var kinds) and
+    ``nulls[i]`` its boolean null mask. Timestamps are int64 microseconds (non-negative)."""
+    n = len(event_us)
+    rec = np.zeros(n, dtype=schema.fixed_dtype)
+    rec["version"] = FORMAT_VERSION
+    rec["event"] = event_us
+    if schema.has_created:
+        rec["flags"] = FLAG_CREATED
+        if created_us is not None:
+            rec["created"] = created_us
+    rec["schema"] = schema.schema_id
+    if schema.columns:
+        null_matrix = np.column_stack([np.asarray(m, dtype=bool) for m in nulls]) if n else np.zeros((0, 1), bool)
+        rec["nulls"] = np.packbits(null_matrix, axis=1, bitorder="little").reshape(n, schema.bitmap_size)
+    for i, col in enumerate(schema.columns):
+        if col.np_dtype is not None:
+            rec[f"c{i}"] = values[i]
+    fixed = rec.view(np.uint8).reshape(n, schema.stride)
+    tails = None
+    if schema.var_columns:
+        tails = []
+        var_values = [(schema.columns[i], values[i], nulls[i]) for i in schema.var_columns]
+        for r in range(n):
+            parts: list[bytes] = []
+            for col, vals, mask in var_values:
+                payload = b"" if mask[r] else _encode_var(col, vals[r])
+                parts.append(len(payload).to_bytes(4, "little"))
+                parts.append(payload)
+            tails.append(b"".join(parts))
+    return PackedRows(fixed=fixed, tails=tails)
+
+
+def _encode_var(col: ColumnSpec, value: Any) -> bytes:
+    if col.kind == "str":
+        return value.encode() if isinstance(value, str) else str(value).encode()
+    if col.kind == "bytes":
+        return bytes(value)
+    return orjson.dumps(list(value), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _decode_var(col: ColumnSpec, payload: bytes) -> Any:
+    if col.kind == "str":
+        return payload.decode()
+    if col.kind == "bytes":
+        return payload
+    return orjson.loads(payload)
+
+
+@dataclass
+class DecodedRows:
+    """Decoded values of ``n`` requested rows, columns in the requested order.
+
+    ``present[i]`` is true when row i was found, valid and not expired; ``event_us[i]`` its event time.
+    ``errors`` maps row index -> message for rows whose bytes are not a valid row of this view.
+    """
+
+    columns: list[list[Any]]
+    present: list[bool]
+    event_us: list[int | None]
+    errors: dict[int, str]
+
+
+def decode_rows(
+    schema: RowSchema,
+    rows: Sequence[bytes | None],
+    wanted: Sequence[int],
+    *,
+    expire_before_us: int | None = None,
+) -> DecodedRows:
+    """Decode Redis replies (``None`` = missing) for the feature indexes in ``wanted``.
+
+    Rows older than ``expire_before_us`` (the view's ttl cut-off) count as missing. Invalid rows are reported
+    per row in ``errors`` and count as missing, so one bad key never fails a whole request.
+    """
+    n = len(rows)
+    errors: dict[int, str] = {}
+    good_idx: list[int] = []
+    good_rows: list[bytes] = []
+    stride = schema.stride
+    fixed_only = schema.fixed_only
+    for i, row in enumerate(rows):
+        if row is None:
+            continue
+        if isinstance(row, Exception):
+            errors[i] = f"redis error: {row}"
+            continue
+        if len(row) < stride or row[0] != FORMAT_VERSION or (fixed_only and len(row) != stride):
+            errors[i] = _describe_bad_row(schema, row)
+            continue
+        good_idx.append(i)
+        good_rows.append(row)
+
+    if not good_rows:
+        return DecodedRows([[None] * n for _ in wanted], [False] * n, [None] * n, errors)
+
+    if fixed_only:
+        rec = np.frombuffer(b"".join(good_rows), dtype=schema.fixed_dtype)
+    else:
+        rec = np.frombuffer(b"".join(r[:stride] for r in good_rows), dtype=schema.fixed_dtype)
+
+    keep = rec["schema"] == schema.schema_id
+    if expire_before_us is not None:
+        keep &= rec["event"] >= expire_before_us
+    schema_bad = rec["schema"] != schema.schema_id
+    if schema_bad.any():
+        for j in np.flatnonzero(schema_bad).tolist():
+            errors[good_idx[j]] = (
+                f"row was written with another schema of this feature view (schema id "
+                f"{int(rec['schema'][j])}, expected {schema.schema_id}); rematerialize the view"
+            )
+
+    all_kept = bool(keep.all())
+    events = rec["event"].astype(np.int64).tolist()
+    null_bits = np.unpackbits(rec["nulls"], axis=1, bitorder="little") if schema.columns else None
+
+    present = [False] * n
+    event_us: list[int | None] = [None] * n
+    kept_positions = range(len(good_idx)) if all_kept else np.flatnonzero(keep).tolist()
+    for j in kept_positions:
+        i = good_idx[j]
+        present[i] = True
+        event_us[i] = events[j]
+
+    dense = all_kept and len(good_idx) == n
+    columns: list[list[Any]] = []
+    var_cache: dict[int, list[Any]] = {}
+    for c in wanted:
+        col = schema.columns[c]
+        if col.np_dtype is not None:
+            raw = rec[f"c{c}"]
+            decoded = _ts_list(raw) if col.kind == "ts" else raw.tolist()
+        else:
+            decoded = _var_column(schema, c, good_rows, var_cache)
+        col_nulls = null_bits[:, c] if null_bits is not None else None
+        if col_nulls is not None and col_nulls.any():
+            for j in np.flatnonzero(col_nulls).tolist():
+                decoded[j] = None
+        if dense:
+            columns.append(decoded)
+            continue
+        out: list[Any] = [None] * n
+        for j in kept_positions:
+            out[good_idx[j]] = decoded[j]
+        columns.append(out)
+    return DecodedRows(columns, present, event_us, errors)
+
+
+def _var_column(schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, list[Any]]) -> list[Any]:
+    """Decode variable-width column ``c`` of every row (tails are parsed once per request and cached)."""
+    if not cache:
+        var_positions = {ci: k for k, ci in enumerate(schema.var_columns)}
+        parsed_rows: list[list[bytes]] = []
+        for row in rows:
+            pos = schema.stride
+            parts: list[bytes] = []
+            for _ in var_positions:
+                size = int.from_bytes(row[pos : pos + 4], "little")
+                parts.append(row[pos + 4 : pos + 4 + size])
+                pos += 4 + size
+            parsed_rows.append(parts)
+        for ci, k in var_positions.items():
+            col = schema.columns[ci]
+            cache[ci] = [
+                _decode_var(col, parts[k]) if parts[k] or col.kind != "json" else None for parts in parsed_rows
+            ]
+    return list(cache[c])
+
+
+def _ts_list(raw: np.ndarray) -> list[datetime | None]:
+    return [datetime.fromtimestamp(v / 1_000_000, tz=UTC) for v in raw.tolist()]
+
+
+def _describe_bad_row(schema: RowSchema, row: bytes) -> str:
+    if len(row) < 2:
+        return f"value of {len(row)} bytes under a featurekit key is not a packed row"
+    if row[0] != FORMAT_VERSION:
+        return (
+            f"unknown row format version {row[0]} (this reader understands {FORMAT_VERSION}); the bytes are corrupt, "
+            f"foreign, or were written by a newer featurekit"
+        )
+    offset = 18 if row[1] & FLAG_CREATED else 10
+    stored_schema = int.from_bytes(row[offset : offset + 2], "big") if len(row) >= offset + 2 else None
+    if stored_schema is not None and stored_schema != schema.schema_id:
+        return (
+            f"row was written with another schema of this feature view (schema id {stored_schema}, expected "
+            f"{schema.schema_id}); rematerialize the view"
+        )
+    return f"row of {len(row)} bytes is not a valid row of this view (expected {schema.stride} bytes)"
+
+
+def order_key(event_us: int, created_us: int = 0) -> bytes:
+    """The 16-byte comparison key of a row (event then created, big-endian), as the Lua script builds it."""
+    return event_us.to_bytes(8, "big") + created_us.to_bytes(8, "big")
+
+
+def datetime_to_us(value: datetime) -> int:
+    """Microseconds since the epoch of an aware (or naive = UTC) datetime."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def us_to_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)

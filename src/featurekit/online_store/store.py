@@ -1,0 +1,304 @@
+"""``TieredRedisOnlineStore``: the Feast online store class.
+
+Configured as ``online_store: type: featurekit.online_store.store.TieredRedisOnlineStore``.
+
+Feast's own entry points (``materialize``, ``write_to_online_store``, ``push``, ``get_online_features``) go through
+:meth:`online_write_batch` and :meth:`online_read`, which convert to and from Feast's protobuf values and then use
+the same vectorized path as :meth:`write_arrow` and the same row decoder as :mod:`featurekit.serving`, so stock
+Feast readers and the fast path always see the same data. Layout, tiers, newer-wins, ttl and teardown are
+described in ``docs/online-store.md``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from feast import Entity, FeatureView, RepoConfig
+from feast.infra.online_stores.online_store import OnlineStore
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
+
+from featurekit.observability.metrics import (
+    ONLINE_ROW_ERRORS_TOTAL,
+    ONLINE_WRITE_APPLIED_TOTAL,
+    ONLINE_WRITE_ROWS_TOTAL,
+)
+from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
+from featurekit.online_store.connection import Tier, connection_settings
+from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
+from featurekit.online_store.fetch import fetch_rows
+from featurekit.online_store.row_format import decode_rows, us_to_datetime
+from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
+from featurekit.online_store.writer import prepare, write_prepared
+
+__all__ = ["TieredRedisOnlineStore", "TieredRedisOnlineStoreConfig"]
+
+_DELETE_CHUNK = 1_000
+
+
+class TieredRedisOnlineStore(OnlineStore):
+    """Feast online store over one Redis deployment per tier (``hot``/``warm``), packed rows, newer-wins writes."""
+
+    def __init__(self) -> None:
+        self._tiers: dict[tuple[str, RedisTierConfig], Tier] = {}
+        self._compiled: dict[tuple[Any, ...], CompiledView] = {}
+        self._lock = threading.Lock()
+
+    # ---- configuration -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def store_config(config: RepoConfig) -> TieredRedisOnlineStoreConfig:
+        cfg = config.online_store
+        if isinstance(cfg, TieredRedisOnlineStoreConfig):
+            return cfg
+        if isinstance(cfg, dict):
+            return TieredRedisOnlineStoreConfig.model_validate(cfg)
+        raise OnlineStoreError(
+            f"online_store config is {type(cfg).__name__}, expected TieredRedisOnlineStoreConfig "
+            f"(type: featurekit.online_store.store.TieredRedisOnlineStore)"
+        )
+
+    def tier(self, store_config: TieredRedisOnlineStoreConfig, name: str) -> Tier:
+        """The connection to tier ``name`` (created once per configuration and reused)."""
+        cfg = store_config.tiers.get(name)
+        if cfg is None:
+            raise TierNotConfiguredError(name, list(store_config.tiers))
+        key = (name, cfg)
+        tier = self._tiers.get(key)
+        if tier is None:
+            with self._lock:
+                tier = self._tiers.get(key)
+                if tier is None:
+                    tier = Tier(connection_settings(name, cfg))
+                    self._tiers[key] = tier
+        return tier
+
+    def compiled(self, config: RepoConfig, feature_view: Any) -> CompiledView:
+        """The compiled layout of ``feature_view`` (cached while the view's definition is unchanged)."""
+        store_config = self.store_config(config)
+        key = (
+            config.project,
+            view_fingerprint(feature_view),
+            (store_config.tier_tag, store_config.default_tier, store_config.bucket_bits, tuple(store_config.tiers)),
+        )
+        view = self._compiled.get(key)
+        if view is None:
+            view = compile_view(feature_view, config.project, store_config)
+            self._compiled[key] = view
+        return view
+
+    # ---- writes --------------------------------------------------------------------------------------------
+
+    def write_arrow(
+        self,
+        config: RepoConfig,
+        feature_view: FeatureView,
+        table: pa.Table,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Write an Arrow table of ``feature_view`` rows; returns the number of input rows handled (written, or
+        skipped because Redis already had a newer row, a newer row for the same entity was in the table, or the
+        row was already past the view's ttl).
+
+        ``table`` holds the join key column(s), one column per feature, the batch source ``timestamp_field`` and
+        optionally its ``created_timestamp_column``. Rows are deduplicated to the newest per entity, then written in
+        bounded batches; Redis keeps, per entity, the row with the greatest (event, created) timestamp.
+        """
+        view = self.compiled(config, feature_view)
+        tier = self.tier(self.store_config(config), view.tier)
+        total = table.num_rows
+        if total == 0:
+            return 0
+        rows = prepare(view, table)
+        reported = 0
+
+        def on_batch(sent: int, applied: int) -> None:
+            ONLINE_WRITE_ROWS_TOTAL.labels(view.name, view.tier).inc(sent)
+            ONLINE_WRITE_APPLIED_TOTAL.labels(view.name, view.tier).inc(applied)
+
+        def batch_progress(sent: int) -> None:
+            nonlocal reported
+            reported += sent
+            if progress:
+                progress(sent)
+
+        write_prepared(
+            view,
+            tier,
+            rows,
+            batch_rows=self.store_config(config).write_batch_rows,
+            progress=batch_progress,
+            on_batch=on_batch,
+        )
+        if progress and total > reported:
+            progress(total - reported)  # rows folded away by dedup or ttl count as handled
+        return total
+
+    def online_write_batch(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Feast's write entry point: convert protobuf rows to one Arrow table and use :meth:`write_arrow`."""
+        if not data:
+            return
+        view = self.compiled(config, table)
+        self.write_arrow(config, table, _proto_rows_to_arrow(view, table, data), progress=progress)
+
+    # ---- reads ---------------------------------------------------------------------------------------------
+
+    def online_read(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
+        """Feast's read entry point: same fetch and decoder as the fast path, values converted to protobuf."""
+        view = self.compiled(config, table)
+        tier = self.tier(self.store_config(config), view.tier)
+        names = requested_features or view.feature_names
+        unknown = [n for n in names if n not in view.schema.index]
+        if unknown:
+            raise OnlineStoreError(f"feature view {view.name!r} has no feature(s) {unknown}")
+        fields: list[bytes] = []
+        buckets: list[int] = []
+        order = view.join_key_names
+        for ek in entity_keys:
+            by_name = {
+                k: feast_value_type_to_python_type(v) for k, v in zip(ek.join_keys, ek.entity_values, strict=False)
+            }
+            missing = [k for k in order if k not in by_name]
+            if missing:
+                raise OnlineStoreError(f"feature view {view.name!r}: entity key is missing join key(s) {missing}")
+            f, b = view.keyspace.encode_values([by_name[k] for k in order])
+            fields.append(f)
+            buckets.append(b)
+        (rows,) = fetch_rows(tier, [(view.keyspace, fields, buckets)])
+        wanted = [view.schema.index[n] for n in names]
+        decoded = decode_rows(view.schema, rows, wanted, expire_before_us=self.expiry_cutoff_us(view))
+        if decoded.errors:
+            ONLINE_ROW_ERRORS_TOTAL.labels(view.name).inc(len(decoded.errors))
+        feature_types = {f.name: f.dtype.to_value_type() for f in table.features}
+        protos_by_feature = [
+            python_values_to_proto_values(col, feature_types[name])
+            for name, col in zip(names, decoded.columns, strict=False)
+        ]
+        out: list[tuple[datetime | None, dict[str, ValueProto] | None]] = []
+        for i in range(len(entity_keys)):
+            if not decoded.present[i]:
+                out.append((None, None))
+                continue
+            values = {
+                name: protos_by_feature[c][i] if decoded.columns[c][i] is not None else ValueProto()
+                for c, name in enumerate(names)
+            }
+            ev = decoded.event_us[i]
+            out.append((us_to_datetime(ev) if ev is not None else None, values))
+        return out
+
+    @staticmethod
+    def expiry_cutoff_us(view: CompiledView, now_us: int | None = None) -> int | None:
+        """Rows with an event time before this are past the view's ttl and read as missing."""
+        if not view.ttl_us:
+            return None
+        return (now_us if now_us is not None else time.time_ns() // 1000) - view.ttl_us
+
+    # ---- apply / teardown ----------------------------------------------------------------------------------
+
+    def update(
+        self,
+        config: RepoConfig,
+        tables_to_delete: Sequence[FeatureView],
+        tables_to_keep: Sequence[FeatureView],
+        entities_to_delete: Sequence[Entity],
+        entities_to_keep: Sequence[Entity],
+        partial: bool,
+    ) -> None:
+        """``feast apply``: delete the rows of removed views; check that kept views compile (tier, types)."""
+        for fv in tables_to_keep:
+            self.compiled(config, fv)
+        for fv in tables_to_delete:
+            self.delete_view(config, fv)
+
+    def teardown(self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]) -> None:
+        """``feast teardown``: delete every row of the given views, then close connections."""
+        for fv in tables:
+            self.delete_view(config, fv)
+        self.close()
+
+    def delete_view(self, config: RepoConfig, feature_view: FeatureView) -> int:
+        """Delete all bucket keys of a view: the view's keyspace is enumerable, so no SCAN is needed."""
+        view = self.compiled(config, feature_view)
+        tier = self.tier(self.store_config(config), view.tier)
+        keys = view.keyspace.bucket_keys()
+        deleted = 0
+        if tier.cluster:
+            for reply in tier.pipeline([("UNLINK", k) for k in keys]):
+                deleted += int(reply) if not isinstance(reply, Exception) else 0
+            return deleted
+        commands = [("UNLINK", *keys[i : i + _DELETE_CHUNK]) for i in range(0, len(keys), _DELETE_CHUNK)]
+        for reply in tier.pipeline(commands):
+            if isinstance(reply, Exception):
+                raise OnlineStoreError(f"deleting feature view {view.name!r} from tier {tier.name!r}: {reply}")
+            deleted += int(reply)
+        return deleted
+
+    def close(self) -> None:
+        with self._lock:
+            tiers, self._tiers = list(self._tiers.values()), {}
+        for tier in tiers:
+            tier.close()
+
+
+def _proto_rows_to_arrow(
+    view: CompiledView,
+    feature_view: FeatureView,
+    data: Sequence[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+) -> pa.Table:
+    """Feast's protobuf rows as an Arrow table in the shape :meth:`TieredRedisOnlineStore.write_arrow` takes."""
+    from feast.types import from_feast_to_pyarrow_type
+
+    columns: dict[str, list[Any]] = {name: [] for name in view.join_key_names}
+    for name in view.feature_names:
+        columns[name] = []
+    events: list[datetime] = []
+    created: list[datetime | None] = []
+    for entity_key, values, event_ts, created_ts in data:
+        for k, v in zip(entity_key.join_keys, entity_key.entity_values, strict=False):
+            if k in columns:
+                columns[k].append(feast_value_type_to_python_type(v))
+        for name in view.feature_names:
+            proto = values.get(name)
+            columns[name].append(feast_value_type_to_python_type(proto) if proto is not None else None)
+        events.append(event_ts)
+        created.append(created_ts)
+    arrays: dict[str, pa.Array] = {}
+    key_types = {jk.name: jk.feast_type for jk in view.keyspace.join_keys}
+    for name in view.join_key_names:
+        arrow_type = {"Int64": pa.int64(), "Int32": pa.int32(), "String": pa.string(), "Bytes": pa.binary()}
+        arrays[name] = pa.array(columns[name], type=arrow_type[key_types[name]])
+    dtypes = {f.name: f.dtype for f in feature_view.features}
+    for name in view.feature_names:
+        arrays[name] = pa.array(columns[name], type=from_feast_to_pyarrow_type(dtypes[name]))
+    ts_type = pa.timestamp("us", tz="UTC")
+    assert view.timestamp_field is not None
+    arrays[view.timestamp_field] = pa.array([_aware(t) for t in events], type=ts_type)
+    if view.created_field and any(c is not None for c in created):
+        arrays[view.created_field] = pa.array([_aware(c) if c else None for c in created], type=ts_type)
+    return pa.table(arrays)
+
+
+def _aware(ts: datetime) -> datetime:
+    from datetime import UTC
+
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)

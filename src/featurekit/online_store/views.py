@@ -1,0 +1,101 @@
+"""A feature view compiled for the online store: its tier, keyspace, packed-row schema and ttl.
+
+Compiling once per view (and caching by the view's definition) keeps per-request and per-batch work free of Feast
+object inspection; both the writer and the fast read path use the same compiled form, so they cannot disagree
+about where or how a view is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from featurekit.online_store.config import TieredRedisOnlineStoreConfig
+from featurekit.online_store.errors import OnlineStoreError, SchemaMismatchError
+from featurekit.online_store.keyspace import DEFAULT_BUCKET_BITS, JoinKey, ViewKeyspace
+from featurekit.online_store.row_format import RowSchema, build_schema
+
+BUCKET_BITS_TAG = "online_bucket_bits"
+
+
+@dataclass
+class CompiledView:
+    """Everything the store needs to read or write one feature view."""
+
+    name: str
+    tier: str
+    keyspace: ViewKeyspace
+    schema: RowSchema
+    ttl_us: int  # 0 = no ttl
+    timestamp_field: str | None
+    created_field: str | None
+
+    @property
+    def join_key_names(self) -> list[str]:
+        return [jk.name for jk in self.keyspace.join_keys]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.schema.columns]
+
+
+def tier_of(feature_view: Any, store_config: TieredRedisOnlineStoreConfig) -> str:
+    """The tier a view is routed to: its ``tier`` tag (``tier_tag``), else ``default_tier``."""
+    tier = (feature_view.tags or {}).get(store_config.tier_tag) or store_config.default_tier
+    if tier not in store_config.tiers:
+        raise OnlineStoreError(
+            f"feature view {feature_view.name!r} has tag {store_config.tier_tag}={tier!r}, which is not a "
+            f"configured tier (online_store.tiers: {', '.join(sorted(store_config.tiers))})"
+        )
+    return tier
+
+
+def compile_view(feature_view: Any, project: str, store_config: TieredRedisOnlineStoreConfig) -> CompiledView:
+    """Compile a Feast ``FeatureView`` (or stream feature view) for ``project``."""
+    columns = {f.name: f for f in getattr(feature_view, "entity_columns", []) or []}
+    join_keys: list[JoinKey] = []
+    for name in sorted(feature_view.join_keys):
+        col = columns.get(name)
+        if col is None:
+            raise SchemaMismatchError(
+                f"feature view {feature_view.name!r}: join key {name!r} has no typed column; declare "
+                f"Field(name={name!r}, dtype=...) in the view's schema or give the entity a value_type"
+            )
+        join_keys.append(JoinKey(name, str(col.dtype)))
+    tags = feature_view.tags or {}
+    bits_tag = tags.get(BUCKET_BITS_TAG)
+    default_bits = getattr(store_config, "bucket_bits", DEFAULT_BUCKET_BITS)
+    try:
+        bits = int(bits_tag) if bits_tag is not None else default_bits
+    except ValueError:
+        raise OnlineStoreError(
+            f"feature view {feature_view.name!r}: tag {BUCKET_BITS_TAG}={bits_tag!r} is not an integer"
+        ) from None
+    ttl = getattr(feature_view, "ttl", None)
+    ttl_us = int(ttl.total_seconds() * 1_000_000) if ttl else 0
+    source = getattr(feature_view, "batch_source", None) or getattr(feature_view, "stream_source", None)
+    created_field = getattr(source, "created_timestamp_column", None) or None
+    return CompiledView(
+        name=feature_view.name,
+        tier=tier_of(feature_view, store_config),
+        keyspace=ViewKeyspace(project, feature_view.name, tuple(join_keys), bits),
+        schema=build_schema([(f.name, f.dtype) for f in feature_view.features], has_created=created_field is not None),
+        ttl_us=ttl_us,
+        timestamp_field=getattr(source, "timestamp_field", None) or None,
+        created_field=created_field,
+    )
+
+
+def view_fingerprint(feature_view: Any) -> tuple[Any, ...]:
+    """What a compiled view depends on; a cached compilation is reused while this is unchanged."""
+    source = getattr(feature_view, "batch_source", None) or getattr(feature_view, "stream_source", None)
+    return (
+        feature_view.name,
+        tuple(sorted(feature_view.join_keys)),
+        tuple((f.name, str(f.dtype)) for f in feature_view.features),
+        tuple((f.name, str(f.dtype)) for f in getattr(feature_view, "entity_columns", []) or []),
+        tuple(sorted((feature_view.tags or {}).items())),
+        getattr(feature_view, "ttl", None),
+        getattr(source, "timestamp_field", None),
+        getattr(source, "created_timestamp_column", None),
+    )

@@ -1,0 +1,232 @@
+"""Fixtures for online-store contract tests: a Feast RepoConfig over the real test Redis, test feature views,
+and (when Debian's redis-server can start one) a local 3-node Redis Cluster."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import redis
+from feast import Entity, FeatureView, Field, FileSource, RepoConfig, ValueType
+from feast.types import Bool, Float32, Float64, Int64, String
+
+from featurekit.online_store.store import TieredRedisOnlineStore
+from featurekit.services.ports import free_port, wait_for_port
+
+STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
+USER = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+SOURCE = FileSource(path="/nonexistent/users.parquet", timestamp_field="event_ts", created_timestamp_column="created")
+
+
+def repo_config(tmp_path: Path, hot_url: str, warm_url: str | None = None, **tier_extra: Any) -> RepoConfig:
+    tiers = {"hot": {"url": hot_url, **tier_extra}, "warm": {"url": warm_url or hot_url, **tier_extra}}
+    return RepoConfig(
+        project="fktest",
+        provider="local",
+        registry=str(tmp_path / "registry.db"),
+        entity_key_serialization_version=3,
+        online_store={"type": STORE_TYPE, "tiers": tiers, "default_tier": "warm"},
+    )
+
+
+def user_view(
+    name: str = "user_stats",
+    *,
+    ttl: timedelta | None = timedelta(days=7),
+    tier: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> FeatureView:
+    tags = {"tier": tier} if tier else {}
+    tags.update(extra_tags or {})
+    return FeatureView(
+        name=name,
+        entities=[USER],
+        ttl=ttl,
+        schema=[
+            Field(name="user_id", dtype=Int64),
+            Field(name="balance", dtype=Float32),
+            Field(name="txn_count", dtype=Int64),
+            Field(name="avg_amount", dtype=Float64),
+            Field(name="segment", dtype=String),
+            Field(name="is_active", dtype=Bool),
+        ],
+        source=SOURCE,
+        tags=tags,
+    )
+
+
+def user_rows(
+    ids: list[int] | np.ndarray,
+    *,
+    at: datetime,
+    created: datetime | None = None,
+    balance_offset: float = 0.0,
+) -> pa.Table:
+    """Rows for :func:`user_view`: values derived from the id so tests can predict them."""
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    return pa.table(
+        {
+            "user_id": pa.array(ids, pa.int64()),
+            "balance": pa.array((ids * 1.5 + balance_offset).astype(np.float32)),
+            "txn_count": pa.array([int(i) * 3 if i % 5 else None for i in ids], pa.int64()),
+            "avg_amount": pa.array(ids / 7.0),
+            "segment": pa.array([f"seg-{i % 4}" for i in ids]),
+            "is_active": pa.array([bool(i % 2) for i in ids]),
+            "event_ts": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+            "created": pa.array([created or at] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def config(tmp_path: Path, redis_url: str) -> RepoConfig:
+    return repo_config(tmp_path, redis_url)
+
+
+@pytest.fixture
+def store() -> Iterator[TieredRedisOnlineStore]:
+    s = TieredRedisOnlineStore()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def read_values(store: TieredRedisOnlineStore, config: RepoConfig) -> Callable[..., list[dict[str, Any] | None]]:
+    """Read through Feast's ``online_read`` contract and return plain Python values per entity."""
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.type_map import feast_value_type_to_python_type
+
+    def read(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
+        keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=i)]) for i in ids]
+        out: list[dict[str, Any] | None] = []
+        for _ts, values in store.online_read(cfg or config, view, keys):
+            out.append(None if values is None else {k: feast_value_type_to_python_type(v) for k, v in values.items()})
+        return out
+
+    return read
+
+
+def _cluster_unavailable_reason() -> str | None:
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        return "redis-server/redis-cli not installed"
+    return None
+
+
+def _cluster_port(exclude: list[int]) -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too."""
+    import socket
+
+    for _ in range(200):
+        port = free_port()
+        if port + 10_000 > 65_535 or port in exclude:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    pytest.skip("no free port pair (port, port + 10000) for a Redis Cluster node")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """A 3-master Redis Cluster from Debian's redis-server (skips with the real reason if it cannot start)."""
+    reason = _cluster_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    workdir = Path(tempfile.mkdtemp(prefix="featurekit-cluster-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
+    try:
+        for _ in range(3):
+            port = _cluster_port(exclude=ports)
+            node_dir = workdir / str(port)
+            node_dir.mkdir()
+            log = open(node_dir / "redis.log", "wb")  # noqa: SIM115 - owned by the server process
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(node_dir / "nodes.conf"),
+                        "--cluster-node-timeout",
+                        "5000",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(node_dir),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            ports.append(port)
+        for port in ports:
+            if not wait_for_port("127.0.0.1", port, 10):
+                log = (workdir / str(port) / "redis.log").read_text(errors="replace")[-400:]
+                pytest.skip(f"cluster node on port {port} did not start: {log}")
+        create = subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{p}" for p in ports],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if create.returncode != 0:
+            pytest.skip(f"redis-cli --cluster create failed: {create.stdout[-500:]} {create.stderr[-500:]}")
+        client = redis.Redis(port=ports[0])
+        deadline = time.monotonic() + 20
+        while client.cluster("info").get("cluster_state") != "ok":
+            if time.monotonic() > deadline:
+                pytest.skip("Redis Cluster did not reach cluster_state:ok within 20 s")
+            time.sleep(0.2)
+        client.close()
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
