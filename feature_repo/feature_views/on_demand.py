@@ -24,9 +24,13 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 @on_demand_feature_view(
     sources=[user_balance_live, user_txn_30d, cash_advance_request],
+    # No Field descriptions here: Feast 0.67 compares declared ODFV fields to the inferred ones including the
+    # description, so a described field fails inference at apply.
+    # amount_to_balance = requested_amount / balance (null if <= 0); amount_to_income = requested_amount / income_30d
+    # (null if 0).
     schema=[
-        Field(name="amount_to_balance", dtype=Float64, description="requested_amount / balance (null if <= 0)."),
-        Field(name="amount_to_income", dtype=Float64, description="requested_amount / income_30d (null if 0)."),
+        Field(name="amount_to_balance", dtype=Float64),
+        Field(name="amount_to_income", dtype=Float64),
     ],
     mode="python",
     description="Affordability ratios of the requested advance; computed identically online and offline.",

@@ -13,8 +13,9 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
-    from featurekit.repo.apply import RepoRuleError
+    from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
     from featurekit.repo.loader import RepoLoadError
+    from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
     from featurekit.warehouse.engines import WarehouseQueryError
     from featurekit.warehouse.sql import FeatureSQLError
 
@@ -22,6 +23,10 @@ def _expected() -> tuple[type[BaseException], ...]:
         ConfigError,
         ServiceUnavailableError,
         RepoRuleError,
+        BreakingChangeError,
+        ProtectedEnvironmentError,
+        RegistryConflictError,
+        RegistryAccessError,
         RepoLoadError,
         FeatureSQLError,
         WarehouseQueryError,

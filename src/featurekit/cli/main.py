@@ -21,6 +21,8 @@ from featurekit.cli import demo, pipeline, repo, warehouse  # noqa: E402 - comma
 app.command()(demo.demo)
 app.command()(repo.check)
 app.command()(repo.apply)
+app.command()(repo.plan)
+app.command()(repo.teardown)
 app.command()(pipeline.extract)
 app.command()(pipeline.materialize)
 app.add_typer(warehouse.app, name="warehouse")

@@ -1,22 +1,58 @@
-"""Feature repo commands: ``check`` and ``apply``."""
+"""Feature repo commands: ``check``, ``plan``, ``apply``, ``teardown``; the same commands CI runs.
+
+Exit codes: 0 success, 1 an error (message printed), 3 ``plan`` found breaking changes that were not allowed.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from featurekit.cli.options import EnvOption, console, friendly_errors
+from featurekit.cli.options import EnvOption, console, err_console, friendly_errors
+
+BLOCKED_EXIT_CODE = 3
+
+PrOption = Annotated[
+    int | None,
+    typer.Option("--pr", help="Pull request number: use the project <project>_pr<N> (non-protected registries only)."),
+]
+AllowBreakingOption = Annotated[
+    bool,
+    typer.Option("--allow-breaking", help="Let breaking changes through (CI: the allow-breaking PR label)."),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Change a protected environment from outside main-branch CI."),
+]
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def _settings(env: str | None, pr: int | None):
+    from featurekit.config import load_settings
+    from featurekit.repo.apply import for_pull_request
+
+    settings = load_settings(env)
+    return for_pull_request(settings, pr) if pr is not None else settings
 
 
 @friendly_errors
 def check(env: EnvOption = None) -> None:
-    """Check the feature definitions against the repository rules (owner, ttl, tags, SQL, names)."""
+    """Check the feature definitions against the repository rules (owner, ttl, tags, SQL, expectations, names)."""
     from featurekit.config import load_settings
     from featurekit.repo.loader import load_repo
     from featurekit.repo.rules import check_repo
 
     violations = check_repo(load_repo(load_settings(env)))
     for violation in violations:
-        console.print(str(violation), highlight=False, markup=False)
+        console.print(str(violation), highlight=False, markup=False, soft_wrap=True)
     if violations:
         console.print(f"[red]{len(violations)} violation(s)[/]")
         raise typer.Exit(code=1)
@@ -24,11 +60,85 @@ def check(env: EnvOption = None) -> None:
 
 
 @friendly_errors
-def apply(env: EnvOption = None) -> None:
-    """Check the feature repo, then apply it to the environment's registry."""
-    from featurekit.config import load_settings
-    from featurekit.repo.apply import apply_repo
+def plan(
+    env: EnvOption = None,
+    pr: PrOption = None,
+    output_format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the plan to this file.")] = None,
+    allow_breaking: AllowBreakingOption = False,
+) -> None:
+    """Diff the feature repo against the environment's registry and run the breaking-change gate."""
+    from featurekit.repo.apply import plan_repo
 
-    result = apply_repo(load_settings(env))
-    console.print(result.output, highlight=False, markup=False)
+    result = plan_repo(_settings(env, pr), allow_breaking=allow_breaking)
+    rendered = {
+        PlanFormat.text: result.to_text,
+        PlanFormat.markdown: result.to_markdown,
+        PlanFormat.json: result.to_json,
+    }[output_format]()
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(rendered if rendered.endswith("\n") else rendered + "\n")
+        console.print(result.to_text(), highlight=False, markup=False, soft_wrap=True)
+        console.print(f"plan written to {output}")
+    else:
+        typer.echo(rendered)
+    if result.blocked:
+        err_console.print(f"[bold red]blocked:[/] {len(result.breaking)} breaking change(s); see the plan above")
+        raise typer.Exit(code=BLOCKED_EXIT_CODE)
+
+
+@friendly_errors
+def apply(
+    env: EnvOption = None,
+    pr: PrOption = None,
+    allow_breaking: AllowBreakingOption = False,
+    force: ForceOption = False,
+    retries: Annotated[
+        int, typer.Option("--retries", help="On a registry conflict, re-plan and retry this many times.")
+    ] = 0,
+) -> None:
+    """Check the feature repo, then apply it to the environment's registry (one conditional write)."""
+    from featurekit.repo.apply import apply_repo, checked_repo
+    from featurekit.repo.registry_lock import RegistryConflictError
+
+    settings = _settings(env, pr)
+    for attempt in range(retries + 1):
+        try:
+            result = apply_repo(
+                settings,
+                checked_repo(settings),
+                allow_breaking=allow_breaking,
+                force=force,
+                on_planned=lambda p: console.print(p.to_text(), highlight=False, markup=False, soft_wrap=True),
+            )
+            break
+        except RegistryConflictError as exc:
+            if attempt == retries:
+                raise
+            err_console.print(f"[yellow]conflict, re-planning ({attempt + 1}/{retries}):[/] {exc}", highlight=False)
+    if not result.applied:
+        console.print(f"[green]no changes[/]: project {result.project} in {result.registry} is up to date")
+        return
+    if result.deleted_views:
+        console.print(f"online rows deleted for removed views: {', '.join(result.deleted_views)}")
     console.print(f"[green]applied[/] project {result.project} to {result.registry}")
+
+
+@friendly_errors
+def teardown(
+    env: EnvOption = None,
+    pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
+    force: ForceOption = False,
+) -> None:
+    """Remove a pull request's project from the registry and its rows from the online store."""
+    from featurekit.repo.apply import teardown_project
+
+    result = teardown_project(_settings(env, pr), force=force)
+    if not result.existed:
+        console.print(f"project {result.project} is not in {result.registry}: nothing to tear down")
+        return
+    console.print(
+        f"[green]torn down[/] project {result.project} from {result.registry} "
+        f"(online rows of {', '.join(result.views) or 'no views'} deleted)"
+    )

@@ -1,15 +1,33 @@
-"""Apply the feature repo to an environment's registry, after the repository rules pass."""
+"""Plan, apply and tear down the feature repo in an environment's registry, safely.
+
+Apply is a transaction on the registry object (see :mod:`featurekit.repo.registry_lock`): it reads the registry once,
+plans against that snapshot, refuses breaking changes unless allowed, lets Feast apply the diff in memory and writes
+the result with one conditional write. A concurrent apply makes it stop with a conflict and change nothing; an
+unchanged repo plans to nothing and writes nothing. The online store is updated (rows of removed views deleted)
+only after the registry write succeeded, so a conflict never touches Redis either.
+
+Protected environments (``registry.protected``: prod) are applied only from ``main`` in CI, or with ``force``.
+Pull requests apply to their own project ``<project>_pr<N>`` in a non-protected registry and are torn down when
+the pull request closes.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import io
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from featurekit.config.settings import Settings
-from featurekit.repo.feast_config import feature_store
+from featurekit.repo.breaking import breaking_changes
+from featurekit.repo.feast_config import feature_store_dict, repo_config
 from featurekit.repo.loader import LoadedRepo, load_repo
+from featurekit.repo.plan import Plan, RepoState, diff_states
+from featurekit.repo.registry_lock import STORE_TYPE, RegistryTransaction
 from featurekit.repo.rules import Violation, check_repo
+
+MAIN_REF = "refs/heads/main"
 
 
 class RepoRuleError(ValueError):
@@ -21,11 +39,39 @@ class RepoRuleError(ValueError):
         super().__init__(f"{len(violations)} feature definition rule violation(s):\n{lines}")
 
 
+class BreakingChangeError(RuntimeError):
+    """The plan contains breaking changes and they were not allowed; ``plan`` holds them."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        lines = "\n".join(f"  {b}" for b in plan.breaking)
+        super().__init__(
+            f"{len(plan.breaking)} breaking change(s) for project {plan.project} in {plan.env}:\n{lines}\n"
+            "publish a new feature service version (_vN) instead, or pass --allow-breaking "
+            "(in a pull request: the allow-breaking label)"
+        )
+
+
+class ProtectedEnvironmentError(RuntimeError):
+    """Applying to a protected environment from anywhere but ``main`` in CI, without ``--force``."""
+
+
 @dataclass
 class ApplyResult:
     project: str
     registry: str
     output: str
+    plan: Plan | None = None
+    applied: bool = True
+    deleted_views: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TeardownResult:
+    project: str
+    registry: str
+    views: list[str]
+    existed: bool
 
 
 def checked_repo(settings: Settings) -> LoadedRepo:
@@ -37,15 +83,195 @@ def checked_repo(settings: Settings) -> LoadedRepo:
     return repo
 
 
-def apply_repo(settings: Settings, repo: LoadedRepo | None = None) -> ApplyResult:
-    """Register every object in the environment's registry and set up the online store (Feast's apply)."""
-    from feast.repo_operations import apply_total_with_repo_instance
+# ---- environments: protection and per-PR projects -------------------------------------------------------------
 
-    repo = repo or checked_repo(settings)
-    store = feature_store(settings)
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        apply_total_with_repo_instance(
-            store, settings.project, store.registry, repo.contents, skip_source_validation=True
+
+def pr_project(project: str, pr: int) -> str:
+    return f"{project}_pr{pr}"
+
+
+def for_pull_request(settings: Settings, pr: int) -> Settings:
+    """Settings for pull request ``pr``: the project ``<project>_pr<N>`` in the same (non-protected) registry."""
+    if pr <= 0:
+        raise ValueError(f"pull request number must be positive, got {pr}")
+    if settings.registry.protected:
+        raise ProtectedEnvironmentError(
+            f"environment {settings.env!r} is protected: pull requests get their own project in a dev registry, "
+            "never in a protected one"
         )
-    return ApplyResult(project=settings.project, registry=settings.registry.path, output=buffer.getvalue())
+    return settings.model_copy(update={"project": pr_project(settings.project, pr)})
+
+
+def guard_protected(
+    settings: Settings, action: str, *, force: bool = False, environ: Mapping[str, str] | None = None
+) -> None:
+    """Refuse to change a protected registry unless running from ``main`` in CI, or forced."""
+    if not settings.registry.protected or force:
+        return
+    environ = os.environ if environ is None else environ
+    in_ci = environ.get("GITHUB_ACTIONS") == "true"
+    ref = environ.get("GITHUB_REF", "")
+    if in_ci and ref == MAIN_REF:
+        return
+    where = f"CI on {ref or 'an unknown ref'}" if in_ci else "outside CI"
+    raise ProtectedEnvironmentError(
+        f"environment {settings.env!r} is protected (registry.protected in config/{settings.env}.yaml): "
+        f"{action} runs only from {MAIN_REF} in CI (GITHUB_ACTIONS=true), this is {where}; "
+        "pass --force to override"
+    )
+
+
+# ---- the registry session: one snapshot, Feast working in memory ----------------------------------------------
+
+
+@dataclass
+class RegistrySession:
+    settings: Settings
+    transaction: RegistryTransaction
+    store: Any
+
+    @property
+    def registry(self) -> Any:
+        return self.store.registry
+
+    def state(self) -> RepoState:
+        return RepoState.from_registry(self.registry, self.settings.project)
+
+
+@contextlib.contextmanager
+def registry_session(settings: Settings) -> Iterator[RegistrySession]:
+    """A Feast ``FeatureStore`` whose registry is one snapshot of the environment's registry object."""
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    transaction = RegistryTransaction.begin(settings.registry.path)
+    config = feature_store_dict(settings)
+    config["registry"]["registry_store_type"] = STORE_TYPE
+    config["registry"]["cache_ttl_seconds"] = 0  # never re-read: the snapshot is the state we plan against
+    with transaction.bound():
+        store = FeatureStore(
+            config=RepoConfig(repo_path=settings.feature_repo, **config), repo_path=str(settings.feature_repo)
+        )
+        store.registry  # noqa: B018 - build the registry inside the transaction
+        yield RegistrySession(settings, transaction, store)
+
+
+@dataclass
+class _Planned:
+    plan: Plan
+    before: RepoState
+    after: RepoState
+    registry_diff: Any
+    new_infra: Any
+
+
+def _plan(session: RegistrySession, repo: LoadedRepo, allow_breaking: bool) -> _Planned:
+    settings = session.settings
+    before = session.state()
+    registry_diff, _, new_infra = session.store.plan(repo.contents)  # also runs Feast's inference on the repo
+    after = RepoState.from_contents(repo.contents)
+    plan = Plan(
+        env=settings.env,
+        project=settings.project,
+        registry=settings.registry.path,
+        objects=diff_states(before, after),
+        breaking=breaking_changes(before, after),
+        allow_breaking=allow_breaking,
+    )
+    return _Planned(plan, before, after, registry_diff, new_infra)
+
+
+def plan_repo(settings: Settings, repo: LoadedRepo | None = None, *, allow_breaking: bool = False) -> Plan:
+    """The plan of ``repo`` against the environment's registry (read only; breaking changes listed, not raised)."""
+    repo = repo or load_repo(settings)
+    with registry_session(settings) as session:
+        return _plan(session, repo, allow_breaking).plan
+
+
+def apply_repo(
+    settings: Settings,
+    repo: LoadedRepo | None = None,
+    *,
+    allow_breaking: bool = False,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+    on_planned: Callable[[Plan], None] | None = None,
+) -> ApplyResult:
+    """Apply the repo to the environment's registry as one conditional write, then update the online store.
+
+    Raises :class:`ProtectedEnvironmentError`, :class:`RepoRuleError`, :class:`BreakingChangeError` or
+    :class:`~featurekit.repo.registry_lock.RegistryConflictError`; in each case nothing has been changed.
+    ``on_planned`` sees the plan before anything is written (to print or confirm it).
+    """
+    from feast.diff.registry_diff import apply_diff_to_registry
+
+    guard_protected(settings, "apply", force=force, environ=environ)
+    repo = repo or checked_repo(settings)
+    with registry_session(settings) as session:
+        planned = _plan(session, repo, allow_breaking)
+        plan = planned.plan
+        if plan.blocked:
+            raise BreakingChangeError(plan)
+        if not plan.has_changes:
+            return ApplyResult(settings.project, settings.registry.path, plan.to_text(), plan, applied=False)
+        if on_planned is not None:
+            on_planned(plan)
+        apply_diff_to_registry(session.registry, planned.registry_diff, settings.project, commit=False)
+        session.registry.update_infra(planned.new_infra, settings.project, commit=True)
+        session.transaction.publish()
+    deleted = _update_online_store(settings, planned.before, planned.after)
+    return ApplyResult(settings.project, settings.registry.path, plan.to_text(), plan, True, deleted)
+
+
+def _online_views(state: RepoState) -> dict[str, Any]:
+    return {**state.of("feature view"), **state.of("stream feature view")}
+
+
+def _update_online_store(settings: Settings, before: RepoState, after: RepoState) -> list[str]:
+    """Delete the online rows of views the apply removed; let the store check the views it keeps."""
+    from feast.infra.provider import get_provider
+
+    old, new = _online_views(before), _online_views(after)
+    removed = [view for name, view in old.items() if name not in new]
+    removed_entities = [e for name, e in before.of("entity").items() if name not in after.of("entity")]
+    provider = get_provider(repo_config(settings))
+    provider.update_infra(
+        settings.project,
+        tables_to_delete=removed,
+        tables_to_keep=list(new.values()),
+        entities_to_delete=removed_entities,
+        entities_to_keep=list(after.of("entity").values()),
+        partial=False,
+    )
+    return sorted(view.name for view in removed)
+
+
+def teardown_project(
+    settings: Settings, *, force: bool = False, environ: Mapping[str, str] | None = None
+) -> TeardownResult:
+    """Remove ``settings.project`` from the registry and its rows from the online store (idempotent).
+
+    Online rows go first: if the registry write then conflicts, running teardown again finds the project still
+    registered and finishes the job.
+    """
+    from feast.infra.provider import get_provider
+
+    guard_protected(settings, "teardown", force=force, environ=environ)
+    project = settings.project
+    with registry_session(settings) as session:
+        state = session.state()
+        if not state.of("project"):
+            return TeardownResult(project, settings.registry.path, [], existed=False)
+        views = list(_online_views(state).values())
+        provider = get_provider(repo_config(settings))
+        provider.teardown_infra(project, views, list(state.of("entity").values()))
+        registry = session.registry
+        registry.delete_project(project, commit=False)
+        # Feast keeps a project_metadata entry that would resurrect the project on the next load; drop it too.
+        proto = registry.cached_registry_proto
+        kept = [m for m in proto.project_metadata if m.project != project]
+        del proto.project_metadata[:]
+        proto.project_metadata.extend(kept)
+        registry.commit()
+        session.transaction.publish()
+    return TeardownResult(project, settings.registry.path, sorted(v.name for v in views), existed=True)

@@ -110,3 +110,21 @@ def sql_next_to_view(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[st
         load_feature_sql(repo.root, obj.name).tree  # noqa: B018 - parsing is the check
     except FeatureSQLError as exc:
         yield "sql-athena", str(exc)
+
+
+EXPECTATIONS_DIR = "feature_views"
+
+
+def expectation_suite_path(view_name: str) -> str:
+    """Where a batch view's expectation suite lives, relative to the feature repo."""
+    return f"{EXPECTATIONS_DIR}/{view_name}.expectations.yaml"
+
+
+@rule
+def expectation_suite_next_to_batch_view(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str, str]]:
+    """Batch data is validated before it reaches the offline and online stores, so every batch view needs a suite."""
+    if kind != "feature view":
+        return
+    suite = expectation_suite_path(obj.name)
+    if not (repo.root / suite).is_file():
+        yield "expectation-suite", f"add {suite}: batch data is validated against it before it is published"
