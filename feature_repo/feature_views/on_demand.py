@@ -16,12 +16,6 @@ cash_advance_request = RequestSource(
 )
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or denominator is None or denominator <= 0:
-        return None
-    return float(numerator) / float(denominator)
-
-
 @on_demand_feature_view(
     sources=[user_balance_live, user_txn_30d, cash_advance_request],
     # No Field descriptions here: Feast 0.67 compares declared ODFV fields to the inferred ones including the
@@ -38,8 +32,14 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     tags={"tier": "hot", "schedule": "request", "domain": "cash_advance"},
 )
 def cash_advance_ratios(inputs: dict[str, Any]) -> dict[str, Any]:
+    # Self-contained on purpose: Feast stores the UDF's source in the registry and runs it without this module.
+    def ratio(numerator: float | None, denominator: float | None) -> float | None:
+        if numerator is None or denominator is None or denominator <= 0:
+            return None
+        return float(numerator) / float(denominator)
+
     amounts = inputs["requested_amount"]
     return {
-        "amount_to_balance": [_ratio(a, b) for a, b in zip(amounts, inputs["balance"], strict=True)],
-        "amount_to_income": [_ratio(a, i) for a, i in zip(amounts, inputs["income_30d"], strict=True)],
+        "amount_to_balance": [ratio(a, b) for a, b in zip(amounts, inputs["balance"], strict=True)],
+        "amount_to_income": [ratio(a, i) for a, i in zip(amounts, inputs["income_30d"], strict=True)],
     }

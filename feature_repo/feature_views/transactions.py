@@ -20,7 +20,9 @@ user_txn_30d = FeatureView(
         Field(name="spend_30d", dtype=Float64, description="Sum of debits (positive number) over 30 days."),
         Field(name="income_30d", dtype=Float64, description="Sum of credits over 30 days (payroll and transfers)."),
         Field(name="avg_txn_amount_30d", dtype=Float64, description="Mean absolute transaction amount, 30 days."),
-        Field(name="overdraft_count_30d", dtype=Int64, description="Transactions that left the balance negative."),
+        Field(
+            name="overdraft_count_30d", dtype=Int64, description="Debits that took a non-negative balance below zero."
+        ),
     ],
     source=user_txn_30d_source,
     online=True,

@@ -6,7 +6,9 @@ SELECT
     COALESCE(SUM(CASE WHEN t.amount < 0 THEN -t.amount END), 0.0) AS spend_30d,
     COALESCE(SUM(CASE WHEN t.amount > 0 THEN t.amount END), 0.0) AS income_30d,
     COALESCE(AVG(abs(t.amount)), 0.0) AS avg_txn_amount_30d,
-    CAST(SUM(CASE WHEN t.balance_after < 0 THEN 1 ELSE 0 END) AS BIGINT) AS overdraft_count_30d,
+    -- An overdraft is a transaction that takes a non-negative balance below zero.
+    CAST(SUM(CASE WHEN t.balance_after < 0 AND t.balance_after - t.amount >= 0 THEN 1 ELSE 0 END) AS BIGINT)
+        AS overdraft_count_30d,
     :data_interval_end AS event_timestamp
 FROM users AS u
 LEFT JOIN transactions AS t

@@ -14,8 +14,9 @@ EnvOption = Annotated[
     typer.Option("--env", "-e", envvar="FEATUREKIT_ENV", help="Environment: a file in config/ (local, dev, prod)."),
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+# Logs (CI, pipes) get 120 columns instead of rich's 80 so tables stay readable; terminals keep their width.
+console = Console(width=max(120, Console().width))
+err_console = Console(stderr=True, width=max(120, Console(stderr=True).width))
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -31,16 +31,16 @@ def decide(user_id: int, requested_amount: float, features: dict[str, Any]) -> D
 
     income = value("income_30d")
     if income is None:
-        return Decision(user_id, requested_amount, False, "no 30-day income features")
+        return Decision(user_id, requested_amount, False, "no income data")
     if income < MIN_INCOME_30D:
-        return Decision(user_id, requested_amount, False, f"income_30d {income:.0f} < {MIN_INCOME_30D:.0f}")
+        return Decision(user_id, requested_amount, False, f"income {income:.0f} < {MIN_INCOME_30D:.0f}")
     overdrafts = value("overdraft_count_30d") or 0
     if overdrafts > MAX_OVERDRAFTS_30D:
-        return Decision(user_id, requested_amount, False, f"{overdrafts} overdrafts in 30 days")
+        return Decision(user_id, requested_amount, False, f"{overdrafts} overdrafts")
     to_income = value("amount_to_income")
     if to_income is not None and to_income > MAX_AMOUNT_TO_INCOME:
-        return Decision(user_id, requested_amount, False, f"amount is {to_income:.0%} of monthly income")
+        return Decision(user_id, requested_amount, False, f"{to_income:.0%} of income")
     to_balance = value("amount_to_balance")
     if to_balance is not None and to_balance > MAX_AMOUNT_TO_BALANCE:
-        return Decision(user_id, requested_amount, False, f"amount is {to_balance:.1f}x the balance")
+        return Decision(user_id, requested_amount, False, f"{to_balance:.1f}x balance")
     return Decision(user_id, requested_amount, True, "affordable")

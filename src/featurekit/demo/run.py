@@ -25,14 +25,13 @@ from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 FEATURE_SERVICE = "cash_advance_v1"
+# (feature, column header) shown per request; the full vector is what the model reads.
 SHOWN_FEATURES = (
-    "income_30d",
-    "overdraft_count_30d",
-    "spend_24h",
-    "balance",
-    "balance_source",
-    "amount_to_income",
-    "amount_to_balance",
+    ("income_30d", "income 30d"),
+    ("overdraft_count_30d", "overdrafts"),
+    ("balance", "balance"),
+    ("amount_to_income", "amt/income"),
+    ("amount_to_balance", "amt/bal"),
 )
 
 
@@ -41,6 +40,7 @@ class DemoOptions:
     users: int = 2_000
     days: int = 35
     history_days: int = 7
+    history_hours: int = 24
     requests: int = 8
     seed: int = 7
 
@@ -85,9 +85,15 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
 
         with stage("build offline store + materialize"):
             from featurekit.pipelines.backfill import backfill
+            from featurekit.repo.tags import grain_of
 
             views = [*repo.batch_views, *repo.stream_views]
-            report = backfill(settings, views, end - timedelta(days=options.history_days), end)
+            hourly = [v for v in views if grain_of(v) == "hourly"]
+            daily = [v for v in views if grain_of(v) != "hourly"]
+            report = backfill(settings, daily, end - timedelta(days=options.history_days), end)
+            recent = backfill(settings, hourly, end - timedelta(hours=options.history_hours), end)
+            report.extracted += recent.extracted
+            report.materialized += recent.materialized
             console.print(
                 f"  {len(report.extracted)} partitions, {sum(r.rows for r in report.extracted):,} offline rows; "
                 f"{sum(r.entities for r in report.materialized):,} entity rows written to Redis"
@@ -107,9 +113,10 @@ def _score_requests(settings: Settings, options: DemoOptions, console: Console) 
     service = store.get_feature_service(FEATURE_SERVICE)
     first_user = 100_001
     step = max(1, options.users // options.requests)
-    requests = [(first_user + i * step, float(50 + 25 * (i % 6))) for i in range(options.requests)]
+    amounts = (100.0, 250.0, 500.0, 750.0, 1_000.0, 1_500.0)
+    requests = [(first_user + i * step, amounts[i % len(amounts)]) for i in range(options.requests)]
     table = Table(title=f"cash-advance decisions ({FEATURE_SERVICE})")
-    for column in ("user_id", "requested", *SHOWN_FEATURES, "decision", "ms"):
+    for column in ("user", "amount", *(header for _, header in SHOWN_FEATURES), "decision", "ms"):
         table.add_column(column, overflow="fold")
     latencies = []
     for user_id, amount in requests:
@@ -123,8 +130,8 @@ def _score_requests(settings: Settings, options: DemoOptions, console: Console) 
         table.add_row(
             str(user_id),
             f"{amount:.0f}",
-            *(_fmt(features.get(name)) for name in SHOWN_FEATURES),
-            ("[green]approve[/]" if decision.approved else "[red]decline[/]") + f" ({decision.reason})",
+            *(_fmt(features.get(name)) for name, _ in SHOWN_FEATURES),
+            "[green]approve[/]" if decision.approved else f"[red]decline[/]: {decision.reason}",
             f"{latencies[-1]:.2f}",
         )
     console.print(table)

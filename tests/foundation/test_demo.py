@@ -1,0 +1,28 @@
+"""``featurekit demo`` end to end on the local environment, with its own Redis, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import io
+
+import psutil
+from rich.console import Console
+
+from featurekit.demo.run import DemoOptions, run_demo
+
+
+def _redis_processes() -> set[int]:
+    return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"}
+
+
+def test_demo_runs_end_to_end_and_stops_what_it_started(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("FEATUREKIT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FEATUREKIT_REDIS_URL", raising=False)
+    before = _redis_processes()
+    out = io.StringIO()
+    run_demo("local", DemoOptions(users=300, days=35, requests=4), Console(file=out, width=160))
+    text = out.getvalue()
+    assert "cash-advance decisions (cash_advance_v1)" in text
+    assert text.count("approve") + text.count("decline") == 4
+    assert "get_online_features: p50" in text
+    assert (tmp_path / "warehouse.duckdb").is_file()
+    assert _redis_processes() == before
