@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from featurekit.config.interpolation import MissingVariableError, interpolate
+from featurekit.config.merge import deep_merge
 from featurekit.config.settings import Settings
 
 ENV_VAR = "FEATUREKIT_ENV"
@@ -88,17 +89,6 @@ def load_settings(
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid settings:\n{exc}") from exc
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge nested mappings; values in ``overrides`` win, nested mappings merge key by key."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _resolve_path(data: dict[str, Any], dotted: tuple[str, ...], root: Path) -> None:

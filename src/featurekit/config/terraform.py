@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from featurekit.config.loader import ConfigError
+from featurekit.config.merge import deep_merge
+
+__all__ = ["OUTPUT_NAME", "REQUIRED_KEYS", "TerraformOutputError", "deep_merge", "overrides_from_terraform_output"]
 
 OUTPUT_NAME = "featurekit_settings"
 
@@ -103,18 +106,3 @@ def overrides_from_terraform_output(path: Path) -> dict[str, Any]:
             f"{path}: output {OUTPUT_NAME!r} is missing {len(missing)} required key(s): {', '.join(missing)}"
         )
     return copy.deepcopy(value)
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A new dict: ``base`` with ``overrides`` merged in recursively.
-
-    Nested mappings are merged key by key; any other override value (scalar, list, None) replaces the base
-    value. Neither argument is modified.
-    """
-    merged: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
