@@ -10,6 +10,7 @@ from featurekit.services.redis_server import ServiceUnavailableError
 
 
 def _expected() -> tuple[type[BaseException], ...]:
+    from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
@@ -33,6 +34,7 @@ def _expected() -> tuple[type[BaseException], ...]:
         SchemaDriftError,
         ExtractError,
         MaterializeError,
+        OpsError,
     )
 
 

@@ -1,0 +1,65 @@
+"""Batch-job instrumentation: materialization metrics recorded around a run and exported when it ends.
+
+The Airflow task (or ``featurekit materialize``) calls :func:`observed_materialize` instead of
+:func:`~featurekit.pipelines.materialize.materialize_view`: same result, plus ``featurekit_materialization_*``
+metrics pushed to the Pushgateway or written for the textfile collector (see :mod:`.exporter`), also when it fails,
+which is when the numbers matter most.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from featurekit.config.settings import Settings
+from featurekit.intervals import DataInterval
+from featurekit.observability.errors import MetricsExportError
+from featurekit.observability.exporter import ExportResult, export_metrics
+from featurekit.observability.metrics import (
+    MATERIALIZATION_DURATION_SECONDS,
+    MATERIALIZATION_FAILURES_TOTAL,
+    MATERIALIZATION_LAG_SECONDS,
+    MATERIALIZATION_LAST_SUCCESS,
+    MATERIALIZATION_ROWS_TOTAL,
+)
+
+log = logging.getLogger(__name__)
+
+
+def observed_materialize(
+    settings: Settings,
+    view: Any,
+    interval: DataInterval,
+    *,
+    progress: Callable[[int], None] | None = None,
+    export: Callable[..., ExportResult | None] = export_metrics,
+) -> Any:
+    """Materialize ``view`` for ``interval`` and record rows, duration, lag (interval end -> online) and failures."""
+    from featurekit.pipelines.materialize import materialize_view
+
+    started = time.perf_counter()
+    try:
+        result = materialize_view(settings, view, interval, progress=progress)
+    except BaseException:
+        MATERIALIZATION_FAILURES_TOTAL.labels(view.name).inc()
+        MATERIALIZATION_DURATION_SECONDS.labels(view.name).observe(time.perf_counter() - started)
+        _export_quietly(export, view.name)
+        raise
+    finished = datetime.now(UTC)
+    MATERIALIZATION_DURATION_SECONDS.labels(view.name).observe(time.perf_counter() - started)
+    MATERIALIZATION_ROWS_TOTAL.labels(view.name).inc(result.entities)
+    MATERIALIZATION_LAG_SECONDS.labels(view.name).set((finished - interval.end).total_seconds())
+    MATERIALIZATION_LAST_SUCCESS.labels(view.name).set(finished.timestamp())
+    _export_quietly(export, view.name)
+    return result
+
+
+def _export_quietly(export: Callable[..., ExportResult | None], view: str) -> None:
+    """Metrics must never fail (or mask the failure of) the job they describe: a failed export is a warning."""
+    try:
+        export("materialize", {"feature_view": view})
+    except MetricsExportError as exc:
+        log.warning("%s", exc)
