@@ -41,6 +41,12 @@ def effect(statement: dict[str, Any]) -> str:
     return attr(statement, "effect", "Allow")
 
 
+def resources(statement: dict[str, Any]) -> list[str]:
+    """Resource list of a statement; a `for` expression (one string) counts as one entry."""
+    value = attr(statement, "resources", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
 def conditions(statement: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
     return {(attr(c, "test"), attr(c, "variable")): attr(c, "values") for c in blocks(statement, "condition")}
 
@@ -264,7 +270,7 @@ RESOURCE_STAR_ALLOWLIST = {
 def test_resource_star_only_where_iam_has_no_resource_level_permissions(tf: TerraformCode) -> None:
     for module, name, doc in all_policy_documents(tf):
         for statement in statements(doc):
-            if effect(statement) == "Allow" and "*" in attr(statement, "resources", []):
+            if effect(statement) == "Allow" and "*" in resources(statement):
                 sid = attr(statement, "sid", "")
                 assert (module, name, sid) in RESOURCE_STAR_ALLOWLIST, f"{module}/{name}/{sid}: Resource *"
 
@@ -279,14 +285,14 @@ def test_data_bucket_statements_name_exact_actions_and_scoped_resources(tf: Terr
     checked = 0
     for module, name, doc in all_policy_documents(tf):
         for statement in statements(doc):
-            resources = attr(statement, "resources", [])
-            if effect(statement) != "Allow" or not any(_is_data_bucket_ref(r) for r in resources):
+            targets = resources(statement)
+            if effect(statement) != "Allow" or not any(_is_data_bucket_ref(r) for r in targets):
                 continue
             checked += 1
             sid = attr(statement, "sid", "")
             assert all("*" not in a for a in attr(statement, "actions")), f"{module}/{name}/{sid}"
-            assert "*" not in resources, f"{module}/{name}/{sid}: Resource * next to bucket ARNs"
-            for resource in resources:
+            assert "*" not in targets, f"{module}/{name}/{sid}: Resource * next to bucket ARNs"
+            for resource in targets:
                 # Object access only under a named prefix (or a named object), never "<bucket>/*" of data.
                 if resource.endswith("/*") and module not in ("s3_bucket", "foundation", "orchestration"):
                     assert re.search(r"/[a-z_${}.-]+/\*$", resource), f"{module}/{name}/{sid}: {resource}"
