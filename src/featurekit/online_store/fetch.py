@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from featurekit.online_store.connection import Tier
 from featurekit.online_store.keyspace import ViewKeyspace
 
@@ -39,6 +41,45 @@ def fetch_rows(tier: Tier, requests: Sequence[tuple[ViewKeyspace, Sequence[bytes
     out: list[list[Any]] = []
     pos = 0
     for c in counts:
+        out.append(flat[pos : pos + c])
+        pos += c
+    return out
+
+
+_HGET_HEAD = b"*3\r\n$4\r\nHGET\r\n"
+
+
+def packed_hgets_int(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarray) -> bytes:
+    """Vectorized :func:`packed_hgets` for a single integer join key: every command has the same length, so the
+    whole batch is one numpy byte matrix (used for larger batches, where per-command formatting dominates)."""
+    width = 8 if keyspace.join_keys[0].feast_type == "Int64" else 4
+    key_len = len(keyspace.prefix) + 3
+    head = _HGET_HEAD + b"$%d\r\n" % key_len + keyspace.prefix
+    mid = b"\r\n$%d\r\n" % width
+    n = len(ints)
+    row = len(head) + 3 + len(mid) + width + 2
+    out = np.empty((n, row), dtype=np.uint8)
+    out[:, : len(head)] = np.frombuffer(head, np.uint8)
+    pos = len(head)
+    b = buckets.astype(np.uint32)
+    out[:, pos] = (b >> 16) & 0xFF
+    out[:, pos + 1] = (b >> 8) & 0xFF
+    out[:, pos + 2] = b & 0xFF
+    pos += 3
+    out[:, pos : pos + len(mid)] = np.frombuffer(mid, np.uint8)
+    pos += len(mid)
+    out[:, pos : pos + width] = ints.astype(">i8" if width == 8 else ">i4").view(np.uint8).reshape(n, width)
+    out[:, pos + width :] = np.frombuffer(b"\r\n", np.uint8)
+    return out.tobytes()
+
+
+def fetch_packed(tier: Tier, payloads: Sequence[tuple[bytes, int]]) -> list[list[Any]]:
+    """Standalone tiers: send several pre-packed request groups in one round trip; replies split per group."""
+    total = sum(c for _, c in payloads)
+    flat = tier.execute_packed(b"".join(p for p, _ in payloads), total) if total else []
+    out: list[list[Any]] = []
+    pos = 0
+    for _, c in payloads:
         out.append(flat[pos : pos + c])
         pos += c
     return out

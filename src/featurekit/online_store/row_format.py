@@ -215,6 +215,7 @@ class DecodedRows:
     present: list[bool]
     event_us: list[int | None]
     errors: dict[int, str]
+    nonfinite: set[int] = field(default_factory=set)  # positions in ``wanted`` holding NaN or infinity
 
 
 def decode_rows(
@@ -280,12 +281,15 @@ def decode_rows(
 
     dense = all_kept and len(good_idx) == n
     columns: list[list[Any]] = []
+    nonfinite: set[int] = set()
     var_cache: dict[int, list[Any]] = {}
     for c in wanted:
         col = schema.columns[c]
         if col.np_dtype is not None:
             raw = rec[f"c{c}"]
             decoded = _ts_list(raw) if col.kind == "ts" else raw.tolist()
+            if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+                nonfinite.add(len(columns))
         else:
             decoded = _var_column(schema, c, good_rows, var_cache)
         col_nulls = null_bits[:, c] if null_bits is not None else None
@@ -299,7 +303,7 @@ def decode_rows(
         for j in kept_positions:
             out[good_idx[j]] = decoded[j]
         columns.append(out)
-    return DecodedRows(columns, present, event_us, errors)
+    return DecodedRows(columns, present, event_us, errors, nonfinite)
 
 
 def _var_column(schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, list[Any]]) -> list[Any]:

@@ -79,11 +79,21 @@ def compile_view(feature_view: Any, project: str, store_config: TieredRedisOnlin
         name=feature_view.name,
         tier=tier_of(feature_view, store_config),
         keyspace=ViewKeyspace(project, feature_view.name, tuple(join_keys), bits),
-        schema=build_schema([(f.name, f.dtype) for f in feature_view.features], has_created=created_field is not None),
+        schema=build_schema(_value_fields(feature_view), has_created=created_field is not None),
         ttl_us=ttl_us,
         timestamp_field=getattr(source, "timestamp_field", None) or None,
         created_field=created_field,
     )
+
+
+def _value_fields(feature_view: Any) -> list[tuple[str, Any]]:
+    """The packed row's fields: features by name, without join keys.
+
+    A stream feature view read back from the registry lists its features in another order and includes the join key
+    (Feast's proto round trip), so the layout must not depend on declaration order or on that quirk.
+    """
+    join_keys = set(feature_view.join_keys)
+    return sorted(((f.name, f.dtype) for f in feature_view.features if f.name not in join_keys), key=lambda f: f[0])
 
 
 def view_fingerprint(feature_view: Any) -> tuple[Any, ...]:
@@ -92,8 +102,8 @@ def view_fingerprint(feature_view: Any) -> tuple[Any, ...]:
     return (
         feature_view.name,
         tuple(sorted(feature_view.join_keys)),
-        tuple((f.name, str(f.dtype)) for f in feature_view.features),
-        tuple((f.name, str(f.dtype)) for f in getattr(feature_view, "entity_columns", []) or []),
+        tuple((name, str(dtype)) for name, dtype in _value_fields(feature_view)),
+        tuple(sorted((f.name, str(f.dtype)) for f in getattr(feature_view, "entity_columns", []) or [])),
         tuple(sorted((feature_view.tags or {}).items())),
         getattr(feature_view, "ttl", None),
         getattr(source, "timestamp_field", None),
