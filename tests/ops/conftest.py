@@ -52,12 +52,22 @@ def build_platform(data_dir: Path, redis_url: str) -> Platform:
     return Platform(settings=settings, end=end, redis_url=redis_url)
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Iterator[Platform]:
-    """A freshly built platform on a Redis database of its own (db 1), so other tests' flushes do not touch it."""
-    url = urlunparse(urlparse(redis_server.url)._replace(path="/1"))
+def _platform_on_db(tmp_path_factory: pytest.TempPathFactory, redis_server, db: int) -> Iterator[Platform]:
+    url = urlunparse(urlparse(redis_server.url)._replace(path=f"/{db}"))
     client = redis.Redis.from_url(url)
     client.flushdb()
-    yield build_platform(tmp_path_factory.mktemp("ops-platform"), url)
+    yield build_platform(tmp_path_factory.mktemp(f"ops-platform-db{db}"), url)
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Iterator[Platform]:
+    """A platform the tests only read, on a Redis database of its own (db 1): other tests' flushes miss it."""
+    yield from _platform_on_db(tmp_path_factory, redis_server, 1)
+
+
+@pytest.fixture(scope="module")
+def corruptible_platform(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Iterator[Platform]:
+    """A platform whose online rows a test may overwrite (db 2), rebuilt for each module that asks for it."""
+    yield from _platform_on_db(tmp_path_factory, redis_server, 2)

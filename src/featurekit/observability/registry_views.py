@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from featurekit.config.settings import Settings
@@ -53,6 +54,11 @@ def deployed_views(settings: Settings) -> DeployedViews:
     from featurekit.repo.feast_config import feature_store
 
     where = f"registry {settings.registry.path} (env {settings.env}, project {settings.project})"
+    if "://" not in settings.registry.path and not Path(settings.registry.path).is_file():
+        # Checked before Feast, which would create an empty registry file: a read-only check must not write.
+        raise RegistryUnavailableError(
+            f"{where} could not be read: the file does not exist; apply the repo first (`featurekit apply`)"
+        )
     try:
         store = feature_store(settings)
         registry = store.registry

@@ -64,6 +64,7 @@ def print_consistency(report: ConsistencyReport, console: Console, max_mismatch_
                 f"  [red]{v.view}[/] {entity} [bold]{m.kind}[/] online@{_ts(m.online_event)} "
                 f"offline@{_ts(m.offline_event)}: {diffs or 'same values, different event time'}",
                 highlight=False,
+                soft_wrap=True,
             )
     failing = report.failing(max_mismatch_rate)
     if failing:
