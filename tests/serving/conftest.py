@@ -68,7 +68,7 @@ MERCHANT_RISK = FeatureView(
     source=MERCHANT_SOURCE,
     tags={"tier": "warm"},
 )
-NEAR_EXPIRY = timedelta(seconds=4)
+NEAR_EXPIRY = timedelta(seconds=3)
 REQUEST = RequestSource(name="advance_request", schema=[Field(name="requested_amount", dtype=Float64)])
 
 
@@ -115,8 +115,9 @@ OBJECTS = [
 ]
 
 
-def write_fixture_data(store: FeatureStore, now: datetime) -> None:
-    """Users 1..200 (balance only for even ids), merchants m1..m20; user 13 profile is past its ttl."""
+def write_fixture_data(store: FeatureStore, now: datetime) -> datetime:
+    """Users 1..200 (balance only for even ids), merchants m1..m20. User 13's only profile row expires
+    ``NEAR_EXPIRY`` after it is written; returns that moment."""
     from featurekit.online_store.store import TieredRedisOnlineStore
 
     online = store._get_provider().online_store
@@ -135,8 +136,8 @@ def write_fixture_data(store: FeatureStore, now: datetime) -> None:
     )
     not_13 = pa.array(ids != 13)
     online.write_arrow(store.config, USER_PROFILE, profile.filter(not_13))
-    # User 13's only profile row expires 4 s after the fixture's `now` (see NEAR_EXPIRY).
-    near_expiry = now - USER_PROFILE.ttl + NEAR_EXPIRY
+    expires_at = datetime.now(UTC) + NEAR_EXPIRY
+    near_expiry = expires_at - USER_PROFILE.ttl
     online.write_arrow(
         store.config,
         USER_PROFILE,
@@ -167,6 +168,7 @@ def write_fixture_data(store: FeatureStore, now: datetime) -> None:
             }
         ),
     )
+    return expires_at
 
 
 def write_repo(path: Path, redis_url: str, *, cache_ttl: int = 60) -> None:
@@ -191,7 +193,7 @@ def feature_store(tmp_path: Path, redis_url: str, now: datetime) -> Iterator[Fea
     write_repo(tmp_path / "repo", redis_url)
     store = FeatureStore(repo_path=str(tmp_path / "repo"))
     store.apply(OBJECTS)
-    write_fixture_data(store, now)
+    store.user13_expires_at = write_fixture_data(store, now)  # type: ignore[attr-defined]
     yield store
     store._get_provider().online_store.close()
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 
 from featurekit.serving import EntityRowsError, FeatureReferenceError
-from serving.conftest import NEAR_EXPIRY
 
 PROFILE = ["user_profile:age", "user_profile:credit_limit", "user_profile:country", "user_profile:verified"]
 BALANCE = ["user_balance:balance", "user_balance:pending"]
@@ -27,12 +26,12 @@ def _same(stock: dict, fast: dict) -> None:
 
 
 @pytest.mark.parametrize("full_feature_names", [False, True])
-def test_feature_list_matches_stock_feast(feature_store, reader, full_feature_names, now):
+def test_feature_list_matches_stock_feast(feature_store, reader, full_feature_names):
     rows = [{"user_id": i} for i in (1, 2, 7, 13, 14, 200, 999)]
     features = PROFILE + BALANCE
     before = reader.get_online_features(features, rows).to_dict()
     assert before["age"][3] == 33  # user 13: still inside the ttl
-    time.sleep(max(0.0, (now + NEAR_EXPIRY).timestamp() - time.time() + 0.05))
+    time.sleep(max(0.0, feature_store.user13_expires_at.timestamp() - time.time() + 0.05))
     stock = feature_store.get_online_features(features, rows, full_feature_names=full_feature_names).to_dict()
     fast = reader.get_online_features(features, rows, full_feature_names=full_feature_names).to_dict()
     _same(stock, fast)
