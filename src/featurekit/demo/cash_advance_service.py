@@ -37,6 +37,9 @@ def decide(user_id: int, requested_amount: float, features: dict[str, Any]) -> D
     overdrafts = value("overdraft_count_30d") or 0
     if overdrafts > MAX_OVERDRAFTS_30D:
         return Decision(user_id, requested_amount, False, f"{overdrafts} overdrafts")
+    balance = value("balance")
+    if balance is not None and balance < 0:
+        return Decision(user_id, requested_amount, False, "overdrawn")
     to_income = value("amount_to_income")
     if to_income is not None and to_income > MAX_AMOUNT_TO_INCOME:
         return Decision(user_id, requested_amount, False, f"{to_income:.0%} of income")
