@@ -23,6 +23,6 @@ def test_demo_runs_end_to_end_and_stops_what_it_started(tmp_path, monkeypatch) -
     text = out.getvalue()
     assert "cash-advance decisions (cash_advance_v1)" in text
     assert text.count("approve") + text.count("decline") == 4
-    assert "get_online_features: p50" in text
+    assert "get_online_features (fast path" in text and "then p50" in text
     assert (tmp_path / "warehouse.duckdb").is_file()
     assert _redis_processes() == before
