@@ -103,3 +103,28 @@ def registry_etag(s3, settings: Settings) -> str | None:
         return s3.head_object(Bucket=bucket, Key=key)["ETag"]
     except s3.exceptions.ClientError:
         return None
+
+
+@pytest.fixture
+def project_copy(s3_endpoint: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away featurekit project root (``config/`` + ``feature_repo/``) that the CLI uses through
+    ``FEATUREKIT_ROOT``: the real environment files with registry keys unique to the test and the test Redis."""
+    import yaml
+
+    root = tmp_path / "project"
+    shutil.copytree(
+        project_root() / "feature_repo", root / "feature_repo", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (root / "config").mkdir()
+    run = uuid.uuid4().hex[:8]
+    for env in ("local", "dev", "prod"):
+        data = yaml.safe_load((project_root() / "config" / f"{env}.yaml").read_text())
+        if env in BUCKETS:
+            data["registry"]["path"] = f"s3://{BUCKETS[env]}/{run}/registry.pb"
+            data["data_dir"] = str(tmp_path / "data" / env)
+            data["online_store"]["tiers"] = {name: {"url": redis_url} for name in ("hot", "warm")}
+        (root / "config" / f"{env}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setenv("FEATUREKIT_ROOT", str(root))
+    for name in ("FEATUREKIT_ENV", "GITHUB_ACTIONS", "GITHUB_REF"):
+        monkeypatch.delenv(name, raising=False)
+    return root
