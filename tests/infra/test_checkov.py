@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import TF_ROOT
+from tfcode import TF_ROOT
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(?P<ids>[A-Z0-9_,]+)(?::(?P<reason>.*))?")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tfcode import REPO_ROOT
 
-from conftest import REPO_ROOT
 from featurekit.config import load_settings
 from featurekit.config.terraform import (
     OUTPUT_NAME,

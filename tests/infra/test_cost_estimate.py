@@ -11,8 +11,7 @@ from types import ModuleType
 
 import pytest
 from hclnorm import attr
-
-from conftest import REPO_ROOT, TF_ROOT, TerraformCode
+from tfcode import REPO_ROOT, TF_ROOT, TerraformCode
 
 DOC = REPO_ROOT / "docs" / "infrastructure.md"
 

@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import TF_ROOT
+from tfcode import TF_ROOT
 
 BADLY_FORMATTED = 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n      force_destroy=true\n}\n'
 

@@ -18,8 +18,8 @@ from typing import Any
 import hcl2
 import pytest
 from hclnorm import attr, block, blocks
+from tfcode import ENVS, MODULES, REPO_ROOT, TF_ROOT, TerraformCode, TfDir
 
-from conftest import ENVS, MODULES, REPO_ROOT, TF_ROOT, TerraformCode, TfDir
 from featurekit.config.terraform import REQUIRED_KEYS
 
 DATA_BUCKET_MODULES = ("registry", "offline_store", "streaming", "orchestration")
