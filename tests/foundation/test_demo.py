@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import io
+import re
+import socket
 
-import psutil
 from rich.console import Console
 
 from featurekit.demo.run import DemoOptions, run_demo
 
 
-def _redis_processes() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"}
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_demo_runs_end_to_end_and_stops_what_it_started(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("FEATUREKIT_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("FEATUREKIT_REDIS_URL", raising=False)
-    before = _redis_processes()
     out = io.StringIO()
     run_demo("local", DemoOptions(users=300, days=35, requests=4), Console(file=out, width=160))
     text = out.getvalue()
@@ -25,4 +27,5 @@ def test_demo_runs_end_to_end_and_stops_what_it_started(tmp_path, monkeypatch) -
     assert text.count("approve") + text.count("decline") == 4
     assert "get_online_features (fast path" in text and "then p50" in text
     assert (tmp_path / "warehouse.duckdb").is_file()
-    assert _redis_processes() == before
+    port = int(re.search(r"hot=redis://127\.0\.0\.1:(\d+)", text).group(1))
+    assert not _listening(port), "the demo left its Redis server running"
