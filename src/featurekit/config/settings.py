@@ -36,14 +36,19 @@ class DuckDBWarehouse(_Strict):
     path: Path
 
 
-class AthenaWarehouse(_Strict):
-    """The warehouse as Glue tables queried through Athena."""
+class _Athena(_Strict):
+    """Where Athena queries run: a Glue database, a workgroup and its result location."""
 
-    type: Literal["athena"] = "athena"
     database: str
     workgroup: str
     results_location: str
     region: str
+
+
+class AthenaWarehouse(_Athena):
+    """The warehouse as Glue tables queried through Athena."""
+
+    type: Literal["athena"] = "athena"
 
 
 Warehouse = Annotated[DuckDBWarehouse | AthenaWarehouse, Field(discriminator="type")]
@@ -56,15 +61,11 @@ class ParquetOfflineStore(_Strict):
     root: Path
 
 
-class AthenaOfflineStore(_Strict):
+class AthenaOfflineStore(_Athena):
     """Offline store as partitioned parquet on S3, registered in Glue and read by Athena."""
 
     type: Literal["athena"] = "athena"
     s3_root: str
-    database: str
-    workgroup: str
-    results_location: str
-    region: str
 
 
 OfflineStore = Annotated[ParquetOfflineStore | AthenaOfflineStore, Field(discriminator="type")]
