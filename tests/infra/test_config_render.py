@@ -153,3 +153,54 @@ def test_overrides_validate_against_the_kit_settings_model() -> None:
     assert str(settings.online_store.tiers["warm"].url).startswith("rediss://master.featurekit-prod-warm.")
     assert settings.kafka.bootstrap_servers.startswith("b-1.featurekit-prod-kafka.")
     assert settings.streaming.checkpoint_location == "s3://featurekit-prod-checkpoints/checkpoints"
+
+
+def test_deep_merge_is_the_settings_wide_one() -> None:
+    from featurekit.config.merge import deep_merge as settings_deep_merge
+
+    assert deep_merge is settings_deep_merge
+
+
+def test_cli_renders_the_environment_file_from_terraform_output(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from featurekit.cli.main import app
+
+    out = tmp_path / "prod.yaml"
+    result = CliRunner().invoke(
+        app, ["config", "render", "--env", "prod", "--terraform-output", str(FIXTURE), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rendered = yaml.safe_load(out.read_text())
+    expected = overrides_from_terraform_output(FIXTURE)
+    for key in REQUIRED_KEYS:
+        node_r, node_e = rendered, expected
+        for part in key.split("."):
+            node_r, node_e = node_r[part], node_e[part]
+        assert node_r == node_e, key
+    assert rendered["online_store"]["tiers"]["warm"]["password"] == "${FEATUREKIT_REDIS_PASSWORD}"
+
+
+def test_cli_names_the_missing_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from featurekit.cli.main import app
+
+    outputs = _outputs()
+    _drop(outputs[OUTPUT_NAME]["value"], "online_store.tiers.warm.url")
+    result = CliRunner().invoke(
+        app,
+        [
+            "config",
+            "render",
+            "--env",
+            "prod",
+            "--terraform-output",
+            str(_write(tmp_path, outputs)),
+            "--out",
+            str(tmp_path / "prod.yaml"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "online_store.tiers.warm.url" in result.output
+    assert not (tmp_path / "prod.yaml").exists()
