@@ -40,7 +40,9 @@ def arrow_type(feast_type: Any) -> pa.DataType:
 def offline_schema(view: Any) -> pa.Schema:
     """Join keys, features, event and created timestamps, in that order."""
     fields = [pa.field(c.name, arrow_type(c.dtype)) for c in view.entity_columns]
-    fields += [pa.field(f.name, arrow_type(f.dtype)) for f in view.features]
+    keys = {c.name for c in view.entity_columns}
+    # A stream view read back from the registry lists its join key among the features too; keep it once.
+    fields += [pa.field(f.name, arrow_type(f.dtype)) for f in view.features if f.name not in keys]
     fields += [pa.field(TIMESTAMP_FIELD, TIMESTAMP_TYPE), pa.field(CREATED_FIELD, TIMESTAMP_TYPE)]
     return pa.schema(fields)
 

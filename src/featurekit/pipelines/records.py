@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from featurekit.config.settings import Settings
-from featurekit.intervals import DataInterval
+from featurekit.intervals import DataInterval, utc
 from featurekit.offline.layout import PARTITION_KEY
 from featurekit.offline.storage import OfflineLocation, offline_location
 
@@ -54,11 +54,11 @@ class MaterializationRecord:
             return cls(
                 view=str(data["view"]),
                 partition=str(data["partition"]),
-                interval_start=datetime.fromisoformat(data["interval_start"]),
-                interval_end=datetime.fromisoformat(data["interval_end"]),
+                interval_start=utc(datetime.fromisoformat(data["interval_start"])),
+                interval_end=utc(datetime.fromisoformat(data["interval_end"])),
                 rows=int(data["rows"]),
                 entities=int(data["entities"]),
-                finished_at=datetime.fromisoformat(data["finished_at"]),
+                finished_at=utc(datetime.fromisoformat(data["finished_at"])),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{where}: not a materialization record: {type(exc).__name__}: {exc}") from exc
@@ -80,11 +80,11 @@ def record_materialization(
     record = MaterializationRecord(
         view=result.view,
         partition=result.partition,
-        interval_start=interval.start,
-        interval_end=interval.end,
+        interval_start=_plain_utc(interval.start),
+        interval_end=_plain_utc(interval.end),
         rows=int(result.source_rows),
         entities=int(result.entities),
-        finished_at=finished_at or datetime.now(UTC),
+        finished_at=_plain_utc(finished_at or datetime.now(UTC)),
     )
     location = offline_location(settings.offline_store)
     _write_atomically(location, record_path(record.view, record.partition), record.to_json())
@@ -109,6 +109,11 @@ def latest_record(settings: Settings, view: str) -> MaterializationRecord | None
     """The record with the latest interval end of ``view`` (what the online store is fresh up to), or ``None``."""
     records = read_records(settings, view)
     return max(records, key=lambda r: (r.interval_end, r.finished_at)) if records else None
+
+
+def _plain_utc(moment: datetime) -> datetime:
+    """A stdlib UTC datetime (Airflow hands out pendulum datetimes, whose copies can lose their zone)."""
+    return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
 def _write_atomically(location: OfflineLocation, relative: str, text: str) -> None:

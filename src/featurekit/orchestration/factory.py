@@ -1,0 +1,140 @@
+"""Build one Airflow DAG per ``schedule`` tag from the feature repo's manifest.
+
+Each view gets a task group ``<view>``: ``extract -> validate -> materialize -> freshness``. The DAG's data
+interval is the pipeline interval, so a scheduled run, a manual run and every catchup run of a backfill touch
+exactly one partition per view. Views are independent groups: one view failing its checks does not hold back the
+others. Adding a view tagged ``schedule: daily`` adds its group on the next parse; no DAG file changes.
+
+Parse cost: this module imports only ``airflow.sdk``, the settings loader and the manifest reader; task bodies
+import the pipelines (Feast, pandas, Great Expectations) when they run, on the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, get_current_context, task
+
+from featurekit.intervals import DataInterval
+from featurekit.orchestration.manifest import DAG_SCHEDULES, ViewEntry, load_manifest
+
+CRONS = {"hourly": "0 * * * *", "daily": "0 0 * * *"}
+OWNER = "feature-platform"
+
+
+@dataclass(frozen=True)
+class DagPolicy:
+    """Scheduling knobs shared by the generated DAGs; overridable per deployment through the environment.
+
+    ``max_active_runs=1`` keeps catchup in interval order, so each run's row-count band is checked against the
+    interval before it, and newer-wins writes are not needed to sort out concurrent runs (they would be correct
+    anyway). Retries back off exponentially for transient faults; deterministic ones fail fast (see ``tasks``).
+    """
+
+    start_date: datetime
+    retries: int = 3
+    retry_delay: timedelta = timedelta(minutes=1)
+    max_retry_delay: timedelta = timedelta(minutes=15)
+    max_active_runs: int = 1
+    catchup: bool = True
+
+    @classmethod
+    def from_env(cls) -> DagPolicy:
+        start = datetime.fromisoformat(os.environ.get("FEATUREKIT_DAG_START_DATE", "2026-01-01"))
+        return cls(
+            start_date=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
+            retries=int(os.environ.get("FEATUREKIT_DAG_RETRIES", "3")),
+            retry_delay=timedelta(seconds=float(os.environ.get("FEATUREKIT_DAG_RETRY_DELAY_SECONDS", "60"))),
+            catchup=os.environ.get("FEATUREKIT_DAG_CATCHUP", "true").lower() == "true",
+        )
+
+
+def dag_id(schedule: str) -> str:
+    return f"featurekit_{schedule}"
+
+
+def build_dags(env: str | None = None, policy: DagPolicy | None = None) -> dict[str, DAG]:
+    """Every scheduled DAG for the environment's feature repo, keyed by ``dag_id`` (for a DAG file's globals)."""
+    from featurekit.config import load_settings
+
+    settings = load_settings(env)
+    manifest = load_manifest(settings.feature_repo, env)
+    policy = policy or DagPolicy.from_env()
+    dags = [build_dag(schedule, manifest.for_dag(schedule), policy, env=env) for schedule in DAG_SCHEDULES]
+    return {dag.dag_id: dag for dag in dags}
+
+
+def build_dag(schedule: str, views: list[ViewEntry], policy: DagPolicy, *, env: str | None = None) -> DAG:
+    """The ``schedule`` DAG: one task group per view."""
+    timeout = timedelta(hours=2) if schedule == "daily" else timedelta(minutes=50)
+    dag = DAG(
+        dag_id=dag_id(schedule),
+        description=f"featurekit {schedule} batch features: warehouse -> offline store -> quality gate -> Redis",
+        schedule=CronDataIntervalTimetable(CRONS[schedule], timezone="UTC"),
+        start_date=policy.start_date,
+        catchup=policy.catchup,
+        max_active_runs=policy.max_active_runs,
+        dagrun_timeout=timeout,
+        tags=["featurekit", "batch", schedule],
+        doc_md=__doc__,
+        default_args={
+            "owner": OWNER,
+            "retries": policy.retries,
+            "retry_delay": policy.retry_delay,
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": policy.max_retry_delay,
+            "execution_timeout": timeout,
+        },
+    )
+    with dag:
+        for view in views:
+            _view_group(view, env)
+    return dag
+
+
+def _view_group(view: ViewEntry, env: str | None) -> None:
+    owner = view.owner or OWNER
+    with TaskGroup(group_id=view.name, tooltip=f"{view.kind} view {view.name} ({view.schedule}, tier {view.tier})"):
+        extracted = extract_task.override(task_id="extract", owner=owner)(view.name, env)
+        validated = validate_task.override(task_id="validate", owner=owner)(view.name, env, extracted)
+        materialized = materialize_task.override(task_id="materialize", owner=owner)(view.name, env, validated)
+        freshness_task.override(task_id="freshness", owner=owner)(view.name, view.freshness_slo, env, materialized)
+
+
+def current_interval() -> DataInterval:
+    """The running task's data interval (Airflow's ``data_interval_start``/``end``)."""
+    context = get_current_context()
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    # Plain stdlib datetimes: pendulum's leak into records and SQL literals otherwise.
+    return DataInterval(datetime.fromtimestamp(start.timestamp(), UTC), datetime.fromtimestamp(end.timestamp(), UTC))
+
+
+@task
+def extract_task(view: str, env: str | None) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.extract(view, current_interval(), env)
+
+
+@task
+def validate_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.validate(view, current_interval(), env)
+
+
+@task
+def materialize_task(view: str, env: str | None, validated: dict[str, Any]) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.materialize(view, current_interval(), env)
+
+
+@task
+def freshness_task(view: str, slo: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.freshness(view, slo, current_interval(), env)

@@ -1,0 +1,179 @@
+"""Task bodies of the generated DAGs: each is a thin call into :mod:`featurekit.pipelines` / :mod:`featurekit.quality`.
+
+Airflow-specific decisions live here and nowhere else:
+
+* The view comes from the **registry** (written by CI alone), never from importing the feature repo: workers run
+  what was applied, and they only ever read the registry.
+* Failures that a retry cannot fix (SQL error, missing table, schema drift, a batch failing its suite, a missing
+  partition) become ``AirflowFailException``: the task fails at once with the kit's message, which names the view,
+  the interval and the cause. Anything else (Redis or S3 unreachable, Athena throttling) is re-raised unchanged so
+  Airflow retries it with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from featurekit.intervals import DataInterval
+
+log = logging.getLogger(__name__)
+PUSHGATEWAY_VAR = "FEATUREKIT_PUSHGATEWAY_URL"
+_STORES: dict[tuple[str, str], Any] = {}
+
+
+def _permanent_errors() -> tuple[type[BaseException], ...]:
+    from featurekit.offline.schema import SchemaDriftError
+    from featurekit.pipelines.extract import ExtractError
+    from featurekit.pipelines.materialize import MaterializeError
+    from featurekit.quality.suites import SuiteError
+    from featurekit.quality.validate import DataQualityError
+    from featurekit.warehouse.engines import WarehouseQueryError
+    from featurekit.warehouse.sql import FeatureSQLError
+
+    return (
+        ExtractError,
+        SchemaDriftError,
+        FeatureSQLError,
+        WarehouseQueryError,
+        DataQualityError,
+        SuiteError,
+        MaterializeError,
+        UnknownViewError,
+    )
+
+
+class UnknownViewError(LookupError):
+    """The DAG names a view the registry does not have (the repo change was merged but not applied yet)."""
+
+
+def _settings(env: str | None) -> Any:
+    from featurekit.config import load_settings
+
+    return load_settings(env)
+
+
+def registry_view(settings: Any, name: str) -> Any:
+    """The applied definition of ``name`` (batch or stream view) from the registry."""
+    from feast.errors import FeatureViewNotFoundException
+
+    from featurekit.repo.feast_config import feature_store
+
+    key = (settings.env, settings.registry.path)
+    if key not in _STORES:
+        _STORES[key] = feature_store(settings)
+    store = _STORES[key]
+    store.refresh_registry()
+    for getter in (store.get_feature_view, store.get_stream_feature_view):
+        try:
+            return getter(name)
+        except FeatureViewNotFoundException:
+            continue
+    raise UnknownViewError(
+        f"feature view {name!r} is not in the registry {settings.registry.path}: apply the feature repo (CI) first"
+    )
+
+
+def _fail_permanently(step: str, view: str, interval: DataInterval):
+    """A context manager turning the kit's deterministic errors into a non-retried task failure."""
+    from contextlib import contextmanager
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    @contextmanager
+    def guard():
+        try:
+            yield
+        except _permanent_errors() as exc:
+            message = str(exc)
+            if view not in message:
+                message = f"{step} {view} {interval}: {message}"
+            log.error("%s", message)
+            raise AirflowFailException(message) from exc
+
+    return guard()
+
+
+def extract(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Run the view's SQL for the interval and replace its offline partition."""
+    from featurekit.pipelines.extract import extract_view
+
+    with _fail_permanently("extract", view_name, interval):
+        settings = _settings(env)
+        result = extract_view(settings, registry_view(settings, view_name), interval)
+    log.info("extract %s %s: %d rows -> %s", view_name, interval, result.rows, result.path)
+    return {"view": result.view, "partition": result.partition, "rows": result.rows, "path": result.path}
+
+
+def validate(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Check the extracted batch against the view's suite; a failing batch is quarantined and the task fails."""
+    from featurekit.quality.validate import validate_partition
+
+    with _fail_permanently("validate", view_name, interval):
+        settings = _settings(env)
+        report = validate_partition(settings, registry_view(settings, view_name), interval)
+    log.info("%s", report.summary)
+    return {"view": report.view, "partition": report.partition, "rows": report.rows, "checks": report.evaluated}
+
+
+def materialize(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Write exactly the interval's partition to the online store (newer-wins) and record it."""
+    from featurekit.pipelines.materialize import materialize_view
+
+    with _fail_permanently("materialize", view_name, interval):
+        settings = _settings(env)
+        view = registry_view(settings, view_name)
+    # Outside the guard: Redis being down is transient, and Airflow retries it.
+    result = materialize_view(settings, view, interval)
+    log.info("materialize %s %s: %d rows, %d entities", view_name, interval, result.source_rows, result.entities)
+    return {"view": result.view, "partition": result.partition, "entities": result.entities}
+
+
+def freshness(view_name: str, slo: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Publish how far behind now the view's newest materialized interval is, against its freshness SLO.
+
+    A backfill run is always "late", so this reports rather than fails; alerting on the gauge is the operator's
+    choice (issue 7's freshness monitor reads the same materialization records).
+    """
+    from featurekit.observability.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
+    from featurekit.pipelines.records import latest_record
+
+    settings = _settings(env)
+    record = latest_record(settings, view_name)
+    if record is None:
+        raise RuntimeError(f"freshness {view_name} {interval}: no materialization record found after materialize")
+    lag = (datetime.now(UTC) - record.interval_end).total_seconds()
+    BATCH_MATERIALIZED_UNTIL_SECONDS.labels(feature_view=view_name).set(record.interval_end.timestamp())
+    BATCH_FRESHNESS_LAG_SECONDS.labels(feature_view=view_name).set(lag)
+    limit = parse_duration(slo) if slo else None
+    within = limit is None or lag <= limit.total_seconds()
+    (log.info if within else log.warning)(
+        "freshness %s: materialized until %s, lag %.0fs, slo %s%s",
+        view_name,
+        record.interval_end.isoformat(),
+        lag,
+        slo or "-",
+        "" if within else " (BEHIND SLO)",
+    )
+    gateway = os.environ.get(PUSHGATEWAY_VAR)
+    if gateway:
+        from prometheus_client import REGISTRY, push_to_gateway
+
+        push_to_gateway(gateway, job="featurekit_batch", grouping_key={"feature_view": view_name}, registry=REGISTRY)
+    return {
+        "view": view_name,
+        "materialized_until": record.interval_end.isoformat(),
+        "lag_seconds": lag,
+        "within_slo": within,
+    }
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"30h"``, ``"2h"``, ``"5m"``, ``"45s"``, ``"1d"`` as a timedelta (the ``freshness_slo`` tag format)."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError, IndexError):
+        raise ValueError(f"bad duration {text!r}: expected a number and one of s, m, h, d (e.g. 30h)") from None
