@@ -102,6 +102,15 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
         with stage("serve cash-advance requests"):
             _score_requests(settings, options, console)
 
+        with stage("freshness + consistency"):
+            from featurekit.observability.consistency import check_consistency
+            from featurekit.observability.freshness import check_freshness
+            from featurekit.observability.reports import print_consistency, print_freshness
+
+            # Reported, not enforced: without a running stream job the stream views are out of their 5m SLO.
+            print_freshness(check_freshness(settings), console)
+            print_consistency(check_consistency(settings, sample=500, seed=options.seed), console)
+
     console.print("stage timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
 
 
