@@ -434,9 +434,20 @@ def test_offline_lifecycle_rules(tf: TerraformCode) -> None:
     assert "intelligent_tiering_after_days" in rules["offline-intelligent-tiering"]
 
 
-def _feature_repo_views() -> dict[str, tuple[str, list[str]]]:
-    """name -> (kind, feature names) for every FeatureView/StreamFeatureView in feature_repo/."""
-    views: dict[str, tuple[str, list[str]]] = {}
+ATHENA_TYPES = {
+    "Int64": "bigint",
+    "Int32": "int",
+    "Float64": "double",
+    "Float32": "float",
+    "String": "string",
+    "Bool": "boolean",
+    "UnixTimestamp": "timestamp",
+}
+
+
+def _feature_repo_views() -> dict[str, dict[str, Any]]:
+    """name -> {kind, schedule, fields [(name, Feast type)]} for every (Stream)FeatureView in feature_repo/."""
+    views: dict[str, dict[str, Any]] = {}
     for path in sorted((REPO_ROOT / "feature_repo").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
@@ -445,28 +456,54 @@ def _feature_repo_views() -> dict[str, tuple[str, list[str]]]:
             if func not in ("FeatureView", "StreamFeatureView"):
                 continue
             kwargs = {k.arg: k.value for k in node.keywords}
-            fields = [
-                next(k.value.value for k in f.keywords if k.arg == "name")
-                for f in kwargs["schema"].elts  # type: ignore[attr-defined]
-            ]
-            views[kwargs["name"].value] = ("stream" if func == "StreamFeatureView" else "batch", fields)  # type: ignore[attr-defined]
+            fields = []
+            for field_call in kwargs["schema"].elts:  # type: ignore[attr-defined]
+                fkw = {k.arg: k.value for k in field_call.keywords}
+                fields.append((fkw["name"].value, fkw["dtype"].id))
+            views[kwargs["name"].value] = {  # type: ignore[attr-defined]
+                "kind": "stream" if func == "StreamFeatureView" else "batch",
+                "schedule": ast.literal_eval(kwargs["tags"])["schedule"],
+                "fields": fields,
+            }
     return views
 
 
 def test_feature_view_catalog_matches_feature_repo() -> None:
+    from featurekit.repo.tags import BACKFILL_GRAIN
+
     catalog = json.loads((TF_ROOT / "shared" / "feature_views.json").read_text())["feature_views"]
     views = _feature_repo_views()
-    assert (
-        set(catalog)
-        == set(views)
-        >= {"user_profile", "user_txn_30d", "user_txn_24h", "user_balance_live", "user_txn_1h"}
-    )
-    for name, (kind, fields) in views.items():
-        columns = [c["name"] for c in catalog[name]["columns"]]
-        assert columns[:2] == ["user_id", "event_timestamp"], name
-        features = [f for f in fields if f != "user_id"]  # the entity key may be listed in the schema
-        assert columns[2:] == features, f"{name}: Glue columns differ from the feature view's schema"
-        assert catalog[name]["source"] == kind, name
+    expected_names = {"user_profile", "user_txn_30d", "user_txn_24h", "user_balance_live", "user_txn_1h"}
+    assert set(catalog) == set(views) >= expected_names
+    for name, view in views.items():
+        # The kit's offline schema: join key, features, event_timestamp, created (src/featurekit/offline/schema.py).
+        features = [(f, ATHENA_TYPES[t]) for f, t in view["fields"] if f != "user_id"]
+        expected = [("user_id", "bigint"), *features, ("event_timestamp", "timestamp"), ("created", "timestamp")]
+        assert [(c["name"], c["type"]) for c in catalog[name]["columns"]] == expected, name
+        assert catalog[name]["source"] == view["kind"], name
+        assert catalog[name]["partition_granularity"] == BACKFILL_GRAIN[view["schedule"]], name
+    assert catalog["user_txn_24h"]["partition_granularity"] == "hourly"
+
+
+def _java_to_strftime(pattern: str) -> str:
+    for java, c in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("'T'", "T")):
+        pattern = pattern.replace(java, c)
+    return pattern
+
+
+def test_partition_projection_formats_match_the_kit_layout(tf: TerraformCode) -> None:
+    from datetime import UTC, datetime
+
+    from featurekit.offline.layout import partition_value
+
+    d = tf.modules["offline_store"]
+    formats = d.locals["projection_format"]
+    moment = datetime(2026, 3, 4, 13, tzinfo=UTC)
+    assert set(formats) == {"daily", "hourly"}
+    for grain, java in formats.items():
+        assert moment.strftime(_java_to_strftime(java)) == partition_value(moment, grain), grain
+    for env in tf.envs.values():
+        assert "fv.partition_granularity" in str(env.locals["feature_views"])
 
 
 # --- online store ---------------------------------------------------------------------------------------------------

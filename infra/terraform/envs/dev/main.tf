@@ -14,7 +14,11 @@ locals {
   # One offline table per feature view of feature_repo/ (shared with prod).
   catalog = jsondecode(file("${path.module}/../../shared/feature_views.json")).feature_views
   feature_views = {
-    for name, fv in local.catalog : name => { description = fv.description, columns = fv.columns }
+    for name, fv in local.catalog : name => {
+      description           = fv.description
+      partition_granularity = fv.partition_granularity
+      columns               = fv.columns
+    }
   }
   stream_feature_views = sort([for name, fv in local.catalog : name if fv.source == "stream"])
 }

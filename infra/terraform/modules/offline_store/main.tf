@@ -10,8 +10,9 @@ locals {
   results_prefix    = "athena-results"
   s3_root           = "s3://${local.bucket_name}/${local.offline_prefix}"
   results_location  = "s3://${local.bucket_name}/${local.results_prefix}/"
-  projection_format = { daily = "yyyy-MM-dd", hourly = "yyyy-MM-dd-HH" }
+  projection_format = { daily = "yyyy-MM-dd", hourly = "yyyy-MM-dd'T'HH" } # = the kit's %Y-%m-%d and %Y-%m-%dT%H
   projection_unit   = { daily = "DAYS", hourly = "HOURS" }
+  projection_start  = { daily = var.partition_projection_start, hourly = "${var.partition_projection_start}T00" }
 }
 
 module "bucket" {
@@ -64,7 +65,7 @@ resource "aws_glue_catalog_table" "feature_view" {
     "projection.enabled"            = "true"
     "projection.ds.type"            = "date"
     "projection.ds.format"          = local.projection_format[each.value.partition_granularity]
-    "projection.ds.range"           = "${var.partition_projection_start},NOW"
+    "projection.ds.range"           = "${local.projection_start[each.value.partition_granularity]},NOW"
     "projection.ds.interval"        = "1"
     "projection.ds.interval.unit"   = local.projection_unit[each.value.partition_granularity]
     "storage.location.template"     = "${local.s3_root}/${each.key}/ds=$${ds}/"

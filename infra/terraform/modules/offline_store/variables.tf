@@ -41,9 +41,14 @@ variable "feature_views" {
 }
 
 variable "partition_projection_start" {
-  description = "First partition Athena's partition projection considers (yyyy-MM-dd or yyyy-MM-dd-HH to match the granularity)."
+  description = "First day (yyyy-MM-dd) Athena's partition projection considers; hourly tables start at its hour 00."
   type        = string
   default     = "2024-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.partition_projection_start))
+    error_message = "partition_projection_start must be a day, yyyy-MM-dd."
+  }
 }
 
 variable "bytes_scanned_cutoff_per_query" {
