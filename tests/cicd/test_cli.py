@@ -56,6 +56,12 @@ def test_plan_apply_gate_and_pr_projects_through_the_cli(project_copy: Path, s3,
     assert blocked.exit_code == BLOCKED_EXIT_CODE
     document = json.loads(blocked.stdout)
     assert document["blocked"] and [b["rule"] for b in document["breaking"]] == ["dtype-changed"]
+    files = run(
+        "plan", "--env", "prod", "--markdown-file", str(tmp_path / "c.md"), "--json-file", str(tmp_path / "c.json")
+    )
+    assert files.exit_code == BLOCKED_EXIT_CODE
+    assert "❌ 1 breaking change(s) block this PR" in (tmp_path / "c.md").read_text()
+    assert json.loads((tmp_path / "c.json").read_text())["breaking"][0]["name"] == "cash_advance_v1"
     allowed = run("plan", "--env", "prod", "--format", "json", "--allow-breaking")
     assert allowed.exit_code == 0 and json.loads(allowed.stdout)["allow_breaking"]
     assert run("apply", "--env", "prod", env=IN_MAIN_CI).exit_code == 1

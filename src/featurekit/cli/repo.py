@@ -65,12 +65,20 @@ def plan(
     pr: PrOption = None,
     output_format: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = PlanFormat.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the plan to this file.")] = None,
+    markdown_file: Annotated[
+        Path | None, typer.Option("--markdown-file", help="Also write the Markdown plan (the PR comment) here.")
+    ] = None,
+    json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the JSON plan here.")] = None,
     allow_breaking: AllowBreakingOption = False,
 ) -> None:
     """Diff the feature repo against the environment's registry and run the breaking-change gate."""
     from featurekit.repo.apply import plan_repo
 
     result = plan_repo(_settings(env, pr), allow_breaking=allow_breaking)
+    for path, render in ((markdown_file, result.to_markdown), (json_file, result.to_json)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render().rstrip("\n") + "\n")
     rendered = {
         PlanFormat.text: result.to_text,
         PlanFormat.markdown: result.to_markdown,
@@ -78,7 +86,7 @@ def plan(
     }[output_format]()
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered if rendered.endswith("\n") else rendered + "\n")
+        output.write_text(rendered.rstrip("\n") + "\n")
         console.print(result.to_text(), highlight=False, markup=False, soft_wrap=True)
         console.print(f"plan written to {output}")
     else:
