@@ -616,6 +616,21 @@ def test_streaming_runtime_topics_and_checkpoints(tf: TerraformCode) -> None:
         assert attr(env.modules["streaming"], "stream_feature_views") == "${local.stream_feature_views}"
 
 
+def test_kafka_topics_and_protocol_match_the_kit_settings(tf: TerraformCode) -> None:
+    import yaml
+
+    from featurekit.config.settings import KafkaSettings
+
+    kit = KafkaSettings(bootstrap_servers="unused:9094")
+    d = tf.modules["streaming"]
+    assert var_default(d, "topics") == [kit.balance_topic, kit.transactions_topic]
+    assert f'"${{t}}{kit.dlq_suffix}"' in d.locals["topics"]
+    # Default MSK client auth is TLS without SASL (port 9094): what config/prod.yaml's SSL protocol speaks.
+    assert var_default(d, "msk_client_authentication") == "tls"
+    prod = yaml.safe_load((REPO_ROOT / "config" / "prod.yaml").read_text())
+    assert prod["kafka"]["security_protocol"] == "SSL"
+
+
 # --- orchestration ----------------------------------------------------------------------------------------------
 def _lock_versions() -> dict[str, str]:
     lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
