@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -637,20 +638,100 @@ def _lock_versions() -> dict[str, str]:
     return {p["name"]: p["version"] for p in lock["package"]}
 
 
-def test_mwaa_requirements_are_pinned_from_uv_lock() -> None:
-    locked = _lock_versions()
-    pins = {}
+def _requirements() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, extras) of shared/mwaa-requirements.txt; every line must be an exact pin."""
+    pins: dict[str, tuple[str, list[str]]] = {}
     for line in (TF_ROOT / "shared" / "mwaa-requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[a-z0-9,_-]+\])?==([^\s;]+)", line)
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[([a-z0-9,_-]+)\])?==([^\s;]+)", line)
         assert match, f"not an exact pin: {line!r}"
-        pins[match.group(1).lower()] = match.group(3)
-    assert {"feast", "pyathena", "redis"} <= set(pins)
-    assert "apache-airflow" not in pins, "Airflow comes from the MWAA image"
-    for name, version in pins.items():
+        extras = match.group(2).split(",") if match.group(2) else []
+        pins[_normalize(match.group(1))] = (match.group(3), extras)
+    return pins
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_mwaa_requirements_are_pinned_from_uv_lock() -> None:
+    locked = _lock_versions()
+    pins = _requirements()
+    assert {"feast", "redis"} <= set(pins)
+    assert not any(name.startswith("apache-airflow") for name in pins), "Airflow comes from the MWAA image"
+    for name, (version, _) in pins.items():
         assert locked.get(name) == version, f"{name}=={version} but uv.lock has {locked.get(name)}"
+
+
+def _lock_closure(roots: dict[str, list[str]]) -> set[str]:
+    """Distributions installed with ``roots`` (name -> extras) according to uv.lock."""
+    packages = {p["name"]: p for p in tomllib.loads((REPO_ROOT / "uv.lock").read_text())["package"]}
+    seen: set[str] = set()
+    stack = [(name, extras) for name, extras in roots.items()]
+    while stack:
+        name, extras = stack.pop()
+        if name not in packages:
+            continue
+        package = packages[name]
+        deps = list(package.get("dependencies", []))
+        for extra in extras:
+            deps += package.get("optional-dependencies", {}).get(extra, [])
+        if name in seen and not extras:
+            continue
+        seen.add(name)
+        stack += [(d["name"], d.get("extra", [])) for d in deps]
+    return seen
+
+
+def _dag_third_party_modules() -> set[str]:
+    """Top-level third-party modules imported, at any depth, by dags/*.py through featurekit modules."""
+    src = REPO_ROOT / "src"
+    third: set[str] = set()
+    seen: set[str] = set()
+    stack = [str(p) for p in sorted((REPO_ROOT / "dags").glob("*.py"))]
+    while stack:
+        item = stack.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        if item.endswith(".py"):
+            path = Path(item)
+        else:
+            base = src.joinpath(*item.split("."))
+            path = base / "__init__.py" if (base / "__init__.py").exists() else base.with_suffix(".py")
+            if not path.exists():
+                continue
+            parts = item.split(".")
+            stack += [".".join(parts[:i]) for i in range(1, len(parts))]
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "featurekit":
+                    stack.append(name)
+                elif top not in sys.stdlib_module_names:
+                    third.add(top)
+    return third
+
+
+def test_mwaa_requirements_cover_what_the_dags_import() -> None:
+    from importlib.metadata import packages_distributions
+
+    modules = _dag_third_party_modules()
+    assert {"airflow", "feast"} <= modules
+    distributions = packages_distributions()
+    needed = {_normalize(d) for m in modules for d in distributions.get(m, [m])}
+    provided = _lock_closure({"apache-airflow": []}) | _lock_closure(
+        {name: extras for name, (_, extras) in _requirements().items()}
+    )
+    missing = sorted(needed - provided)
+    assert not missing, f"the DAGs import {missing}, which neither MWAA's Airflow nor mwaa-requirements.txt provides"
 
 
 def test_mwaa_environment(tf: TerraformCode) -> None:
@@ -667,6 +748,7 @@ def test_mwaa_environment(tf: TerraformCode) -> None:
         requirements = attr(tf_env.modules["orchestration"], "requirements_file")
         assert requirements == "${path.module}/../../shared/mwaa-requirements.txt", name
     assert 'FEATUREKIT_ENV="${var.environment}"' in d.locals["startup_script"]
+    assert 'FEATUREKIT_ROOT="/usr/local/airflow/dags"' in d.locals["startup_script"]
 
 
 # --- the featurekit_settings contract -------------------------------------------------------------------------------

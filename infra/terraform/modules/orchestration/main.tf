@@ -19,6 +19,8 @@ locals {
     #!/bin/sh
     # Sourced by MWAA on every scheduler/worker/webserver start.
     export FEATUREKIT_ENV="${var.environment}"
+    # The deploy job syncs src/featurekit, config/ and feature_repo/ next to the DAGs (dags/ is on sys.path).
+    export FEATUREKIT_ROOT="/usr/local/airflow/dags"
   EOT
 }
 
