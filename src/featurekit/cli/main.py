@@ -26,6 +26,9 @@ app.command()(repo.teardown)
 app.command()(pipeline.extract)
 app.command()(pipeline.materialize)
 app.add_typer(warehouse.app, name="warehouse")
+from featurekit.cli import cicd  # noqa: E402
+
+app.add_typer(cicd.app, name="cicd")
 from featurekit.cli import ops  # noqa: E402
 app.command()(ops.freshness)
 app.command()(ops.consistency)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 EnvOption = Annotated[
     str | None,
@@ -32,7 +33,8 @@ def friendly_errors(fn: F) -> F:
 
             if not isinstance(exc, EXPECTED_ERRORS):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            # escape(): messages name rules as "[rule-id]", which rich would otherwise swallow as markup tags.
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(code=1) from exc
 
     return wrapper  # type: ignore[return-value]

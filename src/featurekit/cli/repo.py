@@ -37,7 +37,9 @@ class PlanFormat(StrEnum):
 
 def _settings(env: str | None, pr: int | None):
     from featurekit.config import load_settings
-    from featurekit.repo.apply import for_pull_request
+    from featurekit.repo.apply import for_pull_request, silence_feast_preview_warnings
+
+    silence_feast_preview_warnings()
 
     settings = load_settings(env)
     return for_pull_request(settings, pr) if pr is not None else settings
@@ -47,9 +49,11 @@ def _settings(env: str | None, pr: int | None):
 def check(env: EnvOption = None) -> None:
     """Check the feature definitions against the repository rules (owner, ttl, tags, SQL, expectations, names)."""
     from featurekit.config import load_settings
+    from featurekit.repo.apply import silence_feast_preview_warnings
     from featurekit.repo.loader import load_repo
     from featurekit.repo.rules import check_repo
 
+    silence_feast_preview_warnings()
     violations = check_repo(load_repo(load_settings(env)))
     for violation in violations:
         console.print(str(violation), highlight=False, markup=False, soft_wrap=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,12 @@ class TeardownResult:
     registry: str
     views: list[str]
     existed: bool
+
+
+def silence_feast_preview_warnings() -> None:
+    """Feast warns on every load that stream and on-demand views are previews; commands print plans, not that."""
+    for message in ("Stream feature views are experimental", "On demand feature view is an experimental feature"):
+        warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
 
 
 def checked_repo(settings: Settings) -> LoadedRepo:

@@ -249,9 +249,8 @@ def diff_states(before: RepoState, after: RepoState) -> list[ObjectChange]:
                 continue
             changes = list(_changes(describe(old[name]), describe(new[name])))
             if not changes:
-                changes = [
-                    Change("definition", "(registry)", f"changed: {', '.join(_spec_fields(old[name], new[name]))}")
-                ]
+                fields = ", ".join(_spec_fields(old[name], new[name]))
+                changes = [Change("definition", "as registered", f"differs in {fields}")]
             found.append(ObjectChange(kind, name, "change", tuple(changes)))
     return sorted(found, key=lambda o: o.sort_key)
 
@@ -264,7 +263,19 @@ def _changes(before: dict[str, str], after: dict[str, str]) -> Iterator[Change]:
 
 def _attribute_order(key: str) -> tuple[int, str]:
     head = key.split(" ", 1)[0].split(".", 1)[0]
-    order = ["join_key", "value_type", "type", "entities", "feature", "ttl", "source", "serves", "online", "tags"]
+    order = [
+        "join_key",
+        "value_type",
+        "type",
+        "entities",
+        "feature",
+        "input",
+        "ttl",
+        "source",
+        "serves",
+        "online",
+        "tags",
+    ]
     return (order.index(head) if head in order else len(order)), key
 
 
@@ -297,7 +308,12 @@ def describe(obj: Any) -> dict[str, str]:
     elif isinstance(obj, OnDemandFeatureView):
         for feature in obj.features:
             attrs[f"feature {feature.name}"] = str(feature.dtype)
-        attrs["sources"] = ", ".join(sorted([*obj.source_feature_view_projections, *obj.source_request_sources]))
+        for projection in obj.source_feature_view_projections.values():
+            for feature in projection.features:
+                attrs[f"input {projection.name_to_use()}.{feature.name}"] = str(feature.dtype)
+        for request in obj.source_request_sources.values():
+            for f in request.schema:
+                attrs[f"input {request.name}.{f.name}"] = str(f.dtype)
         attrs["mode"] = obj.mode
         attrs["transformation"] = _udf_digest(obj)
     elif isinstance(obj, FeatureService):
