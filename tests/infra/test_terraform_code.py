@@ -628,8 +628,9 @@ def test_kafka_topics_and_protocol_match_the_kit_settings(tf: TerraformCode) -> 
     assert f'"${{t}}{kit.dlq_suffix}"' in d.locals["topics"]
     # Default MSK client auth is TLS without SASL (port 9094): what config/prod.yaml's SSL protocol speaks.
     assert var_default(d, "msk_client_authentication") == "tls"
-    prod = yaml.safe_load((REPO_ROOT / "config" / "prod.yaml").read_text())
-    assert prod["kafka"]["security_protocol"] == "SSL"
+    for env in ENVS:
+        config = yaml.safe_load((REPO_ROOT / "config" / f"{env}.yaml").read_text())
+        assert config["kafka"]["security_protocol"] == "SSL", env
 
 
 # --- orchestration ----------------------------------------------------------------------------------------------
@@ -784,3 +785,28 @@ def test_module_outputs_render_the_settings_formats(tf: TerraformCode) -> None:
     assert "${local.port}" in online.locals["tier_urls"]
     assert "configuration_endpoint_address" in online.locals["tier_hosts"]
     assert "primary_endpoint_address" in online.locals["tier_hosts"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_terraform_names_equal_the_placeholders_in_the_kit_config(tf: TerraformCode, env: str) -> None:
+    """Names Terraform derives (not AWS-generated endpoints) match config/<env>.yaml, so rendering changes
+    only the endpoints."""
+    import yaml
+
+    prefix = var_default(tf.envs[env], "name_prefix")
+
+    def render(module: str, local: str) -> str:
+        value = tf.modules[module].resolve(tf.modules[module].locals[local])
+        return value.replace("${var.name_prefix}", prefix).replace("${var.environment}", env)
+
+    config = yaml.safe_load((REPO_ROOT / "config" / f"{env}.yaml").read_text())
+    offline = config["offline_store"]
+    assert config["registry"]["path"] == render("registry", "registry_path")
+    assert offline["s3_root"] == render("offline_store", "s3_root")
+    assert offline["results_location"] == render("offline_store", "results_location")
+    assert offline["workgroup"] == render("offline_store", "workgroup_name")
+    assert offline["database"] == f"{prefix}_{env}".replace("-", "_")
+    database_expression = re.sub(r"\s", "", tf.modules["offline_store"].locals["database_name"])
+    assert database_expression == '${replace("${var.name_prefix}_${var.environment}","-","_")}'
+    assert config["streaming"]["checkpoint_location"] == render("streaming", "checkpoint_location")
+    assert offline["region"] == var_default(tf.envs[env], "region")
