@@ -17,6 +17,7 @@ import redis
 
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import floor_to
+from featurekit.services.redis_server import RedisServer
 from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
@@ -52,8 +53,16 @@ def build_platform(data_dir: Path, redis_url: str) -> Platform:
     return Platform(settings=settings, end=end, redis_url=redis_url)
 
 
-def _platform_on_db(tmp_path_factory: pytest.TempPathFactory, redis_server, db: int) -> Iterator[Platform]:
-    url = urlunparse(urlparse(redis_server.url)._replace(path=f"/{db}"))
+@pytest.fixture(scope="session")
+def ops_redis() -> Iterator[RedisServer]:
+    """A redis-server of the ops tests' own: the shared ``redis_url`` fixture FLUSHALLs, which would wipe the
+    platforms below between their tests."""
+    with RedisServer.start() as server:
+        yield server
+
+
+def _platform_on_db(tmp_path_factory: pytest.TempPathFactory, server: RedisServer, db: int) -> Iterator[Platform]:
+    url = urlunparse(urlparse(server.url)._replace(path=f"/{db}"))
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield build_platform(tmp_path_factory.mktemp(f"ops-platform-db{db}"), url)
@@ -62,12 +71,12 @@ def _platform_on_db(tmp_path_factory: pytest.TempPathFactory, redis_server, db: 
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Iterator[Platform]:
-    """A platform the tests only read, on a Redis database of its own (db 1): other tests' flushes miss it."""
-    yield from _platform_on_db(tmp_path_factory, redis_server, 1)
+def platform(tmp_path_factory: pytest.TempPathFactory, ops_redis: RedisServer) -> Iterator[Platform]:
+    """A platform the tests only read (db 1)."""
+    yield from _platform_on_db(tmp_path_factory, ops_redis, 1)
 
 
 @pytest.fixture(scope="module")
-def corruptible_platform(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Iterator[Platform]:
+def corruptible_platform(tmp_path_factory: pytest.TempPathFactory, ops_redis: RedisServer) -> Iterator[Platform]:
     """A platform whose online rows a test may overwrite (db 2), rebuilt for each module that asks for it."""
-    yield from _platform_on_db(tmp_path_factory, redis_server, 2)
+    yield from _platform_on_db(tmp_path_factory, ops_redis, 2)
