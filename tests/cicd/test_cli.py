@@ -69,6 +69,7 @@ def test_plan_apply_gate_and_pr_projects_through_the_cli(project_copy: Path, s3,
 
     pr = run("apply", "--env", "dev", "--pr", "5", "--allow-breaking")
     assert pr.exit_code == 0 and "applied project cash_advance_pr5" in pr.output
+    assert registry_etag(s3, prod) == etag, "dev and prod are separate registries"
     assert run("apply", "--env", "prod", "--pr", "5", "--force").exit_code == 1
     down = run("teardown", "--env", "dev", "--pr", "5")
     assert down.exit_code == 0 and "torn down project cash_advance_pr5" in down.output

@@ -130,3 +130,12 @@ def test_transaction_publishes_nothing_when_nothing_was_staged(s3_endpoint: str)
     transaction = RegistryTransaction.begin("s3://featurekit-dev-registry/untouched/registry.pb")
     assert transaction.publish() is None
     assert registry_backend(transaction.location).read().data is None
+
+
+def test_unreachable_or_missing_registry_bucket_is_a_clear_error(s3_endpoint: str) -> None:
+    from featurekit.repo.registry_lock import RegistryAccessError
+
+    with pytest.raises(RegistryAccessError, match=r"s3://no-such-bucket/registry\.pb: reading failed: NoSuchBucket"):
+        registry_backend("s3://no-such-bucket/registry.pb").read()
+    with pytest.raises(RegistryAccessError, match="only s3:// and local paths"):
+        registry_backend("gs://bucket/registry.pb")

@@ -89,19 +89,22 @@ class S3RegistryBackend:
         self._client = boto3.client("s3")
 
     def read(self) -> RegistrySnapshot:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             reply = self._client.get_object(Bucket=self.bucket, Key=self.key)
+            data = reply["Body"].read()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
                 return RegistrySnapshot(self.location, None, None)
             raise RegistryAccessError(f"registry {self.location}: reading failed: {code or exc}") from exc
-        return RegistrySnapshot(self.location, reply["Body"].read(), reply["ETag"])
+        except BotoCoreError as exc:  # no credentials, no network, bad endpoint
+            raise RegistryAccessError(f"registry {self.location}: reading failed: {exc}") from exc
+        return RegistrySnapshot(self.location, data, reply["ETag"])
 
     def write_if_unchanged(self, data: bytes, expected: RegistrySnapshot) -> str:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         condition = {"IfNoneMatch": "*"} if expected.token is None else {"IfMatch": expected.token}
         try:
@@ -113,6 +116,8 @@ class S3RegistryBackend:
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 raise _conflict(self.location, expected) from exc
             raise RegistryAccessError(f"registry {self.location}: writing failed: {code or exc}") from exc
+        except BotoCoreError as exc:
+            raise RegistryAccessError(f"registry {self.location}: writing failed: {exc}") from exc
         return reply["ETag"]
 
 
