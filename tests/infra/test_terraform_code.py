@@ -810,3 +810,47 @@ def test_terraform_names_equal_the_placeholders_in_the_kit_config(tf: TerraformC
     assert database_expression == '${replace("${var.name_prefix}_${var.environment}","-","_")}'
     assert config["streaming"]["checkpoint_location"] == render("streaming", "checkpoint_location")
     assert offline["region"] == var_default(tf.envs[env], "region")
+
+
+# --- wiring (what `terraform validate` would catch, which cannot run without providers) --------------------
+_META_ARGUMENTS = {"source", "version", "count", "for_each", "depends_on", "providers"}
+
+
+def _code(d: TfDir) -> str:
+    text = "\n".join(p.read_text() for p in sorted(d.path.glob("*.tf")))
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
+
+
+@pytest.mark.parametrize("name", [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS])
+def test_references_resolve_and_inputs_are_used(tf: TerraformCode, name: str) -> None:
+    kind, short = name.split("/")
+    d = (tf.modules if kind == "modules" else tf.envs)[short]
+    code = _code(d)
+
+    used_vars = set(re.findall(r"\bvar\.([a-z_][a-z0-9_]*)", code))
+    assert used_vars <= set(d.variables), f"{name}: undeclared variables {sorted(used_vars - set(d.variables))}"
+    assert set(d.variables) <= used_vars, f"{name}: unused variables {sorted(set(d.variables) - used_vars)}"
+
+    used_locals = set(re.findall(r"\blocal\.([a-z_][a-z0-9_]*)", code))
+    assert used_locals <= set(d.locals), f"{name}: undefined locals {sorted(used_locals - set(d.locals))}"
+
+    data_refs = set(re.findall(r"\bdata\.([a-z0-9_]+)\.([a-z0-9_]+)", code))
+    assert data_refs <= set(d.data), f"{name}: undefined data sources {sorted(data_refs - set(d.data))}"
+    without_data = re.sub(r"\bdata\.[a-z0-9_]+\.[a-z0-9_]+", "", code)
+    resource_refs = set(re.findall(r"(?<![\w.])((?:aws|random)_[a-z0-9_]+)\.([a-z_][a-z0-9_]*)", without_data))
+    assert resource_refs <= set(d.resources), f"{name}: undefined resources {sorted(resource_refs - set(d.resources))}"
+
+    for call_name, call in d.modules.items():
+        target = (d.path / attr(call, "source")).resolve()
+        callee = next(m for m in tf.all_dirs() if m.path.resolve() == target)
+        arguments = set(call) - _META_ARGUMENTS
+        assert arguments <= set(callee.variables), (
+            f"{name}: module.{call_name} gets unknown {arguments - set(callee.variables)}"
+        )
+        required = {v for v, body in callee.variables.items() if "default" not in body}
+        assert required <= arguments, f"{name}: module.{call_name} misses required {sorted(required - arguments)}"
+    for call_name, output in set(re.findall(r"\bmodule\.([a-z0-9_]+)\.([a-z0-9_]+)", code)):
+        assert call_name in d.modules, f"{name}: unknown module.{call_name}"
+        target = (d.path / attr(d.modules[call_name], "source")).resolve()
+        callee = next(m for m in tf.all_dirs() if m.path.resolve() == target)
+        assert output in callee.outputs, f"{name}: module.{call_name} has no output {output}"
