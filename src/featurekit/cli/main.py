@@ -34,6 +34,10 @@ app.command()(ops.freshness)
 app.command()(ops.consistency)
 app.command()(ops.catalog)
 
+from featurekit.cli import dag as dag_cli  # noqa: E402
+
+app.add_typer(dag_cli.app, name="dag")
+
 
 def main() -> None:
     app()

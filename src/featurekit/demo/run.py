@@ -83,21 +83,56 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             apply_repo(settings, repo)
             console.print(f"  registry {settings.registry.path}")
 
-        with stage("build offline store + materialize"):
+        with stage("build offline store + run the Airflow DAGs"):
+            from featurekit.intervals import DataInterval
+            from featurekit.orchestration.runner import run_dags
             from featurekit.pipelines.backfill import backfill
             from featurekit.repo.tags import grain_of
 
+            # History for training data is backfilled offline only; the last whole day and hour go through the
+            # real daily and hourly DAGs (dag.test(): extract -> validate -> materialize -> freshness).
             views = [*repo.batch_views, *repo.stream_views]
             hourly = [v for v in views if grain_of(v) == "hourly"]
             daily = [v for v in views if grain_of(v) != "hourly"]
-            report = backfill(settings, daily, end - timedelta(days=options.history_days), end)
-            recent = backfill(settings, hourly, end - timedelta(hours=options.history_hours), end)
-            report.extracted += recent.extracted
-            report.materialized += recent.materialized
-            console.print(
-                f"  {len(report.extracted)} partitions, {sum(r.rows for r in report.extracted):,} offline rows; "
-                f"{sum(r.entities for r in report.materialized):,} entity rows written to Redis"
+            day_end, hour_end = floor_to(end, "daily"), end
+            report = backfill(
+                settings,
+                daily,
+                end - timedelta(days=options.history_days),
+                day_end - timedelta(days=1),
+                materialize=False,
             )
+            recent = backfill(
+                settings,
+                hourly,
+                end - timedelta(hours=options.history_hours),
+                hour_end - timedelta(hours=1),
+                materialize=False,
+            )
+            console.print(
+                f"  history: {len(report.extracted) + len(recent.extracted)} partitions, "
+                f"{sum(r.rows for r in [*report.extracted, *recent.extracted]):,} offline rows"
+            )
+            runs = [
+                ("daily", DataInterval(day_end - timedelta(days=1), day_end)),
+                ("hourly", DataInterval(hour_end - timedelta(hours=1), hour_end)),
+            ]
+            redis_url = settings.online_store.tiers["warm"].url
+            results, log = run_dags(
+                runs,
+                home=settings.data_dir / "airflow",
+                env=settings.env,
+                extra_env={"FEATUREKIT_REDIS_URL": redis_url},
+            )
+            for result in results:
+                colour = "green" if result.succeeded else "red"
+                console.print(
+                    f"  {result.dag_id} {result.interval}: [{colour}]{result.state}[/] ({len(result.tasks)} tasks)"
+                )
+            failed = [f"{r.dag_id}: {', '.join(r.failed_tasks())}" for r in results if not r.succeeded]
+            if failed:
+                console.print(log[-4000:], markup=False, highlight=False)
+                raise RuntimeError(f"DAG runs failed: {'; '.join(failed)}")
 
         with stage("serve cash-advance requests"):
             _score_requests(settings, options, console)

@@ -66,27 +66,28 @@ def intervals_between(schedule: str, start: datetime, end: datetime) -> list[Dat
     return DataInterval(first, last).split(schedule)
 
 
-def run_dag(
-    schedule: str,
-    intervals: list[DataInterval],
+def run_dags(
+    runs: list[tuple[str, DataInterval]],
     *,
     home: Path,
     env: str | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float = 1800,
 ) -> tuple[list[DagRunResult], str]:
-    """Run the ``schedule`` DAG once per interval, in order, in a child process; returns results and its log."""
+    """Run ``(schedule, interval)`` pairs in order in one child process (Airflow starts once); returns the
+    results and the child's log. Raises if the child died before reporting every run."""
     home.mkdir(parents=True, exist_ok=True)
     child_env = {**os.environ, **airflow_env(home, dags_folder()), **(extra_env or {})}
     if env:
         child_env["FEATUREKIT_ENV"] = env
-    command = [sys.executable, "-m", "featurekit.orchestration.runner", schedule]
-    command += [f"{i.start.isoformat()}/{i.end.isoformat()}" for i in intervals]
+    command = [sys.executable, "-m", "featurekit.orchestration.runner"]
+    for schedule, interval in runs:
+        command += [schedule, f"{interval.start.isoformat()}/{interval.end.isoformat()}"]
     child = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=timeout)
     output = child.stdout + child.stderr
     results = [_parse(line) for line in child.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-    if child.returncode != 0 and len(results) < len(intervals):
-        raise RuntimeError(f"running the {schedule} DAG failed (exit {child.returncode}):\n{output[-6000:]}")
+    if len(results) < len(runs):
+        raise RuntimeError(f"running the DAGs failed (exit {child.returncode}):\n{output[-6000:]}")
     return results, output
 
 
@@ -119,19 +120,19 @@ def test_interval(dag: Any, interval: DataInterval) -> DagRunResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Child process: ``python -m featurekit.orchestration.runner SCHEDULE START/END [START/END ...]``."""
+    """Child process: ``python -m featurekit.orchestration.runner SCHEDULE START/END [SCHEDULE START/END ...]``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    schedule, spans = args[0], args[1:]
+    if len(args) % 2:
+        raise SystemExit("usage: runner SCHEDULE START/END [SCHEDULE START/END ...]")
     migrate_metadata_db()
-    from airflow.models.dagbag import DagBag  # noqa: F401 - ensures Airflow's ORM models are registered
-
     from featurekit.orchestration.factory import build_dags, dag_id
 
-    dag = build_dags()[dag_id(schedule)]
+    dags = build_dags()
     ok = True
-    for span in spans:
+    for schedule, span in zip(args[::2], args[1::2], strict=True):
         start, end = span.split("/")
-        result = test_interval(dag, DataInterval(datetime.fromisoformat(start), datetime.fromisoformat(end)))
+        interval = DataInterval(datetime.fromisoformat(start), datetime.fromisoformat(end))
+        result = test_interval(dags[dag_id(schedule)], interval)
         ok = ok and result.succeeded
         payload = {
             "dag_id": result.dag_id,
