@@ -14,7 +14,7 @@ from typing import Any
 
 import hcl2
 
-_MARKERS = {"__start_line__", "__end_line__", "__is_block__"}
+_MARKERS = {"__start_line__", "__end_line__", "__is_block__", "__comments__", "__inline_comments__"}
 _MISSING = object()
 
 _probe = hcl2.loads('a = "x"\n')
