@@ -854,3 +854,12 @@ def test_references_resolve_and_inputs_are_used(tf: TerraformCode, name: str) ->
         target = (d.path / attr(d.modules[call_name], "source")).resolve()
         callee = next(m for m in tf.all_dirs() if m.path.resolve() == target)
         assert output in callee.outputs, f"{name}: module.{call_name} has no output {output}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_tfvars_example_sets_declared_variables(tf: TerraformCode, env: str) -> None:
+    example = hcl2.loads((TF_ROOT / "envs" / env / "terraform.tfvars.example").read_text())
+    keys = {k for k in example if not k.startswith("__")}
+    assert keys <= set(tf.envs[env].variables)
+    required = {v for v, body in tf.envs[env].variables.items() if "default" not in body}
+    assert required <= keys, f"the example must show every required variable: {sorted(required - keys)}"
