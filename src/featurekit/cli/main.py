@@ -37,6 +37,9 @@ app.command()(ops.catalog)
 from featurekit.cli import dag as dag_cli  # noqa: E402
 
 app.add_typer(dag_cli.app, name="dag")
+from featurekit.cli import stream  # noqa: E402
+
+app.add_typer(stream.app, name="stream")
 
 
 def main() -> None:

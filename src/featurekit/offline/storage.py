@@ -50,6 +50,23 @@ class OfflineLocation:
             self.fs.delete_file(path)
         return target
 
+    def append(self, view: str, partition: str, table: pa.Table, name: str) -> str:
+        """Add ``table`` to a partition as the file ``name`` (a file of that name is replaced, others are kept).
+
+        Streaming writers derive ``name`` from their query and micro-batch id, so a batch replayed after a crash
+        rewrites its own file instead of adding a second copy. The file is written under a temporary name first
+        (not matched by ``*.parquet`` readers) and then moved into place.
+        """
+        if not name.endswith(".parquet") or "/" in name:
+            raise ValueError(f"offline file name must be a plain '*.parquet' name, got {name!r}")
+        relative = partition_dir(view, partition)
+        self.fs.create_dir(self.path(relative), recursive=True)
+        target = self.path(f"{relative}/{name}")
+        staging = self.path(f"{relative}/.{name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(table, staging, filesystem=self.fs, compression="zstd")
+        self.fs.move(staging, target)
+        return target
+
     def read_partition(self, view: str, partition: str) -> pa.Table | None:
         """All rows of one partition (every writer's files), or ``None`` if it has no files."""
         files = self.files(partition_dir(view, partition))

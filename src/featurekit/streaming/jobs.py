@@ -1,0 +1,319 @@
+"""Streaming applications: one per group of stream feature views, each a set of Spark streaming queries.
+
+``balances``: ``user_balance_live`` (stateless; its sink also routes the topic's dead letters).
+``transactions``: ``user_txn_1h`` (stateful sliding window) and ``transactions_dead_letters`` (the topic's invalid
+records; a separate query because a stateful query's sink only sees aggregates).
+
+Every query has its own checkpoint, ``<streaming.checkpoint_location>/<query>``. :class:`StreamApplication`
+supervises the queries: it turns each micro-batch's progress into metrics and a log line, and restarts a failed
+query from its checkpoint with capped exponential back-off, so a broker or Redis outage becomes a wait (logged) and
+a catch-up, not a dead job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from featurekit.config.settings import Settings
+from featurekit.observability.metrics import (
+    STREAM_BATCH_SECONDS,
+    STREAM_INPUT_ROWS_TOTAL,
+    STREAM_LATE_EVENTS_TOTAL,
+    STREAM_QUERY_RESTARTS_TOTAL,
+)
+from featurekit.streaming.events import BALANCE_EVENT, TRANSACTION_EVENT, EventSchema
+from featurekit.streaming.sink import BatchOutcome, FeatureSink, checkpoint_uri
+
+log = logging.getLogger("featurekit.streaming.jobs")
+MAX_BACKOFF_S = 60.0
+
+
+class StreamConfigError(ValueError):
+    """An unknown application or an invalid streaming option; the message lists what is valid."""
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One streaming query: which topic it reads, how it turns events into rows, which view it writes."""
+
+    name: str
+    topic_setting: Literal["balance_topic", "transactions_topic"]
+    schema: EventSchema
+    mode: Literal["latest", "rows", "dead_letters"]
+    view: str | None = None
+
+    def topic(self, settings: Settings) -> str:
+        return getattr(settings.kafka, self.topic_setting)
+
+
+APPLICATIONS: dict[str, tuple[QuerySpec, ...]] = {
+    "balances": (QuerySpec("user_balance_live", "balance_topic", BALANCE_EVENT, "latest", "user_balance_live"),),
+    "transactions": (
+        QuerySpec("user_txn_1h", "transactions_topic", TRANSACTION_EVENT, "rows", "user_txn_1h"),
+        QuerySpec("transactions_dead_letters", "transactions_topic", TRANSACTION_EVENT, "dead_letters"),
+    ),
+}
+
+
+def application(name: str) -> tuple[QuerySpec, ...]:
+    try:
+        return APPLICATIONS[name]
+    except KeyError:
+        raise StreamConfigError(f"unknown stream application {name!r}; known: {sorted(APPLICATIONS)}") from None
+
+
+@dataclass
+class QueryStats:
+    """Running totals of one query, from its progress reports and its sink."""
+
+    batches: int = 0
+    input_rows: int = 0
+    late_events: int = 0
+    restarts: int = 0
+    online_rows: int = 0
+    dead_letters: Counter[str] = None  # type: ignore[assignment]
+    last_batch_id: int = -1
+
+    def __post_init__(self) -> None:
+        self.dead_letters = Counter()
+
+
+class StreamApplication:
+    """The queries of one application on one SparkSession; :meth:`run` supervises them until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        name: str,
+        *,
+        spark: Any = None,
+        starting_offsets: str = "earliest",
+        available_now: bool = False,
+        max_offsets_per_trigger: int | None = None,
+        trigger_seconds: float | None = None,
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        self.settings, self.name = settings, name
+        self.specs = application(name)
+        self.spark = spark
+        self.starting_offsets = starting_offsets
+        self.available_now = available_now
+        self.max_offsets_per_trigger = max_offsets_per_trigger
+        self.trigger_seconds = trigger_seconds if trigger_seconds is not None else settings.streaming.trigger_seconds
+        self.on_batch = on_batch
+        self.queries: dict[str, Any] = {}
+        self.stats: dict[str, QueryStats] = defaultdict(QueryStats)
+        self._progress_seen: dict[str, str] = {}
+        self._retry_at: dict[str, float] = {}
+        self._failures: dict[str, int] = defaultdict(int)
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> StreamApplication:
+        from featurekit.repo.feast_config import feature_store
+        from featurekit.streaming.session import spark_session
+
+        if self.spark is None:
+            self.spark = spark_session(self.settings, f"featurekit-stream-{self.name}")
+        self._store = feature_store(self.settings)
+        for spec in self.specs:
+            self._start(spec)
+        return self
+
+    def _start(self, spec: QuerySpec) -> None:
+        from featurekit.streaming.session import kafka_records
+        from featurekit.streaming.transforms import (
+            dead_letters,
+            parse_events,
+            user_balance_live,
+            user_txn_1h,
+            valid_events,
+        )
+
+        view = self._store.get_stream_feature_view(spec.view) if spec.view else None
+        records = kafka_records(
+            self.spark,
+            self.settings,
+            spec.topic(self.settings),
+            starting_offsets=self.starting_offsets,
+            max_offsets_per_trigger=self.max_offsets_per_trigger,
+        )
+        events = parse_events(records, spec.schema)
+        sink = FeatureSink(
+            self.settings,
+            spec.name,
+            spec.mode,
+            view=view,
+            repo_config=self._store.config,
+            batch_transform=user_balance_live if spec.mode == "latest" else None,
+            on_batch=self._record_outcome,
+        )
+        if spec.mode == "rows":
+            frame, output_mode = user_txn_1h(valid_events(events), watermark=_watermark(view)), "update"
+        elif spec.mode == "dead_letters":
+            frame, output_mode = dead_letters(events), "append"
+        else:
+            frame, output_mode = events, "append"
+        writer = (
+            frame.writeStream.queryName(spec.name)
+            .outputMode(output_mode)
+            .foreachBatch(sink)
+            .option("checkpointLocation", checkpoint_uri(self.settings, spec.name))
+        )
+        if self.available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=f"{int(self.trigger_seconds * 1000)} milliseconds")
+        self.queries[spec.name] = writer.start()
+        log.info(
+            "%s: query %s started (topic %s, checkpoint %s, source %s)",
+            self.name,
+            spec.name,
+            spec.topic(self.settings),
+            checkpoint_uri(self.settings, spec.name),
+            self.settings.streaming.source_format,
+        )
+
+    def stop(self) -> None:
+        for name, query in self.queries.items():
+            try:
+                query.stop()
+            except Exception as exc:
+                log.warning("%s: stopping query %s: %s", self.name, name, exc)
+        self.poll()
+
+    def run(self, *, stop: threading.Event | None = None, timeout_s: float | None = None) -> None:
+        """Start (if needed) and supervise until ``stop`` is set, ``timeout_s`` passes, or, with
+        ``available_now``, every query has drained its backlog."""
+        if not self.queries:
+            self.start()
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        try:
+            while self.poll():
+                if stop is not None and stop.is_set():
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        finally:
+            self.stop()
+
+    # ---- supervision ---------------------------------------------------------------------------------------
+
+    def poll(self) -> bool:
+        """Record new progress, restart failed queries when their back-off is over; False once all are done."""
+        running = False
+        for spec in self.specs:
+            query = self.queries.get(spec.name)
+            if query is None:
+                continue
+            self._record_progress(spec.name, query)
+            if query.isActive:
+                running = True
+                continue
+            error = query.exception()
+            if error is None:
+                continue  # finished (available-now) or stopped
+            running = True
+            now = time.monotonic()
+            retry_at = self._retry_at.get(spec.name)
+            if retry_at is None:
+                self._failures[spec.name] += 1
+                backoff = min(MAX_BACKOFF_S, 2.0 ** (self._failures[spec.name] - 1))
+                self._retry_at[spec.name] = now + backoff
+                log.error(
+                    "%s: query %s failed (%s); restarting from its checkpoint in %.0fs",
+                    self.name,
+                    spec.name,
+                    _first_line(error),
+                    backoff,
+                )
+            elif now >= retry_at:
+                del self._retry_at[spec.name]
+                self.stats[spec.name].restarts += 1
+                STREAM_QUERY_RESTARTS_TOTAL.labels(spec.name).inc()
+                try:
+                    self._start(spec)
+                except Exception as exc:
+                    self._failures[spec.name] += 1
+                    self._retry_at[spec.name] = now + min(MAX_BACKOFF_S, 2.0 ** self._failures[spec.name])
+                    log.error("%s: restarting query %s failed: %s", self.name, spec.name, _first_line(exc))
+        return running
+
+    def _record_progress(self, name: str, query: Any) -> None:
+        try:
+            reports = query.recentProgress
+        except Exception:
+            return
+        last = self._progress_seen.get(name)
+        fresh = []
+        for report in reversed(reports):
+            data = json.loads(report.json) if hasattr(report, "json") else dict(report)
+            key = f"{data.get('runId')}:{data.get('batchId')}:{data.get('timestamp')}"
+            if key == last:
+                break
+            fresh.append((key, data))
+        if not fresh:
+            return
+        self._progress_seen[name] = fresh[0][0]
+        stats = self.stats[name]
+        for _, data in reversed(fresh):
+            rows = int(data.get("numInputRows") or 0)
+            late = sum(int(op.get("numRowsDroppedByWatermark") or 0) for op in data.get("stateOperators") or [])
+            if rows == 0 and late == 0:
+                continue
+            seconds = (data.get("durationMs") or {}).get("triggerExecution", 0) / 1000
+            stats.batches += 1
+            stats.input_rows += rows
+            stats.late_events += late
+            STREAM_INPUT_ROWS_TOTAL.labels(name).inc(rows)
+            STREAM_BATCH_SECONDS.labels(name).observe(seconds)
+            if late:
+                STREAM_LATE_EVENTS_TOTAL.labels(name).inc(late)
+            log.info(
+                "%s batch %s: %d records in %.2fs%s",
+                name,
+                data.get("batchId"),
+                rows,
+                seconds,
+                f", {late} late events dropped (older than the watermark)" if late else "",
+            )
+            self._failures[name] = 0
+
+    def _record_outcome(self, outcome: BatchOutcome) -> None:
+        with self._lock:
+            stats = self.stats[outcome.query]
+            stats.online_rows += outcome.online_rows
+            stats.last_batch_id = outcome.batch_id
+            for (_, reason), n in outcome.dead_letters.items():
+                stats.dead_letters[reason] += n
+        if self.on_batch is not None:
+            self.on_batch(outcome)
+
+
+def _watermark(view: Any) -> timedelta:
+    from featurekit.streaming.transforms import DEFAULT_WATERMARK
+
+    source = getattr(view, "stream_source", None)
+    options = getattr(source, "kafka_options", None)
+    delay = getattr(options, "watermark_delay_threshold", None) or getattr(source, "watermark_delay_threshold", None)
+    return delay if isinstance(delay, timedelta) and delay.total_seconds() > 0 else DEFAULT_WATERMARK
+
+
+def _first_line(error: Any) -> str:
+    """The most telling line of a (possibly Py4J-wrapped) error: the last ``SomeError: message`` line."""
+    text = (getattr(error, "desc", None) or str(error)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line) and "Py4J" not in line]
+    return (causes[-1] if causes else lines[0] if lines else type(error).__name__)[:500]

@@ -1,0 +1,62 @@
+"""The SparkSession of a streaming application, and the Kafka reader for the configured source format.
+
+``streaming.source_format`` picks the reader: ``kafka`` (Spark's connector, its jar deployed with the job) or
+``featurekit-kafka`` (the kit's Python data source, registered here). Both get the same options and give the same
+columns, so nothing downstream knows which one ran.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from featurekit.config.settings import Settings
+
+
+def spark_session(settings: Settings, app_name: str) -> Any:
+    """A session for ``settings.streaming.spark_master`` (UTC, small shuffles locally); reuses a running one."""
+    from pyspark.sql import SparkSession
+
+    master = settings.streaming.spark_master
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    local = re.fullmatch(r"local\[(\d+|\*)\]", master)
+    if local:
+        # Stateful operators fix their shuffle partition count in the checkpoint; on one machine the default 200
+        # partitions would each cost a task per micro-batch.
+        cores = local.group(1)
+        builder = builder.config("spark.sql.shuffle.partitions", cores if cores != "*" else "4")
+        builder = builder.config("spark.ui.enabled", "false")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if settings.streaming.source_format == "featurekit-kafka":
+        from featurekit.streaming.kafka_source import KafkaDataSource
+
+        spark.dataSource.register(KafkaDataSource)
+    return spark
+
+
+def kafka_records(
+    spark: Any,
+    settings: Settings,
+    topic: str,
+    *,
+    starting_offsets: str = "earliest",
+    max_offsets_per_trigger: int | None = None,
+) -> Any:
+    """A streaming DataFrame of Kafka records (key, value, topic, partition, offset, timestamp, timestampType)."""
+    limit = max_offsets_per_trigger or settings.streaming.max_offsets_per_trigger
+    reader = (
+        spark.readStream.format(settings.streaming.source_format)
+        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+        .option("kafka.security.protocol", settings.kafka.security_protocol)
+        .option("subscribe", topic)
+        .option("startingOffsets", starting_offsets)
+        .option("maxOffsetsPerTrigger", str(limit))
+    )
+    return reader.load()

@@ -1,0 +1,67 @@
+"""Fixtures for the streaming tests: a real tansu broker per test, one local[2] SparkSession and one applied
+registry per test session, and settings that point every store at the test's own directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featurekit.config import Settings, load_settings
+from featurekit.services.kafka_broker import KafkaBroker
+
+
+def settings_for(data_dir: Path, redis_url: str, bootstrap: str, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "registry": {"path": str(data_dir / "registry.db"), "cache_ttl_seconds": 0},
+        "warehouse": {"path": str(data_dir / "warehouse.duckdb")},
+        "offline_store": {"root": str(data_dir / "offline")},
+        "streaming": {"checkpoint_location": str(data_dir / "checkpoints"), "trigger_seconds": 0.5},
+        "kafka": {"bootstrap_servers": bootstrap},
+        "online_store": {"tiers": {"hot": {"url": redis_url}, "warm": {"url": redis_url}}},
+    }
+    for key, value in extra.items():
+        overrides.setdefault(key, {}).update(value) if isinstance(value, dict) else overrides.update({key: value})
+    return load_settings("local", overrides=overrides)
+
+
+@pytest.fixture
+def kafka_broker() -> Iterator[KafkaBroker]:
+    """A fresh in-memory tansu broker (starts in well under a second), so tests never share topics."""
+    with KafkaBroker.start() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def applied_registry(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Path:
+    """The feature repo applied once per session; tests copy the registry file into their own data dir."""
+    from featurekit.repo.apply import apply_repo
+
+    root = tmp_path_factory.mktemp("registry")
+    apply_repo(settings_for(root, redis_server.url, "127.0.0.1:9"))
+    return root / "registry.db"
+
+
+@pytest.fixture
+def stream_settings(tmp_path: Path, redis_url: str, kafka_broker: KafkaBroker, applied_registry: Path) -> Settings:
+    from featurekit.streaming.producer import ensure_topics, stream_topics
+
+    shutil.copy(applied_registry, tmp_path / "registry.db")
+    settings = settings_for(tmp_path, redis_url, kafka_broker.bootstrap_servers)
+    ensure_topics(settings, stream_topics(settings))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[Any]:
+    """One local[2] SparkSession for the whole test session (JVM start-up is the slow part)."""
+    from featurekit.streaming.session import spark_session
+
+    root = tmp_path_factory.mktemp("spark")
+    session = spark_session(settings_for(root, redis_server.url, "127.0.0.1:9"), "featurekit-stream-tests")
+    yield session
+    session.stop()
