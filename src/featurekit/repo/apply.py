@@ -242,15 +242,25 @@ def _update_online_store(settings: Settings, before: RepoState, after: RepoState
     removed = [view for name, view in old.items() if name not in new]
     removed_entities = [e for name, e in before.of("entity").items() if name not in after.of("entity")]
     provider = get_provider(repo_config(settings))
-    provider.update_infra(
-        settings.project,
-        tables_to_delete=removed,
-        tables_to_keep=list(new.values()),
-        entities_to_delete=removed_entities,
-        entities_to_keep=list(after.of("entity").values()),
-        partial=False,
-    )
+    try:
+        provider.update_infra(
+            settings.project,
+            tables_to_delete=removed,
+            tables_to_keep=list(new.values()),
+            entities_to_delete=removed_entities,
+            entities_to_keep=list(after.of("entity").values()),
+            partial=False,
+        )
+    finally:
+        _close_online_store(provider)
     return sorted(view.name for view in removed)
+
+
+def _close_online_store(provider: Any) -> None:
+    """Release the online store's connection pools (the store is built per command, not kept)."""
+    close = getattr(provider.online_store, "close", None)
+    if callable(close):
+        close()
 
 
 def teardown_project(
@@ -271,7 +281,10 @@ def teardown_project(
             return TeardownResult(project, settings.registry.path, [], existed=False)
         views = list(_online_views(state).values())
         provider = get_provider(repo_config(settings))
-        provider.teardown_infra(project, views, list(state.of("entity").values()))
+        try:
+            provider.teardown_infra(project, views, list(state.of("entity").values()))
+        finally:
+            _close_online_store(provider)
         registry = session.registry
         registry.delete_project(project, commit=False)
         # Feast keeps a project_metadata entry that would resurrect the project on the next load; drop it too.
