@@ -156,13 +156,13 @@ def _check_view(
     window = offline_window(settings, view, as_of, through_partition=through)
     note = f"offline rows through ds={through} (last materialization record)" if through else ""
     keys = join_keys(view)
-    if window.empty:
+    population = window.entities(keys)
+    if population.num_rows == 0:
         return ViewConsistency(view.name, 0, 0, 0, {}, {}, [], note=(note + "; " if note else "") + "no offline rows "
                                "within the ttl window to sample")  # fmt: skip
-    population = sorted(set(zip(*(window.rows.column(k).to_pylist() for k in keys), strict=True)))
-    chosen = rng.sample(population, min(sample, len(population)))
-    entities = [dict(zip(keys, values, strict=True)) for values in chosen]
-    entity_table = pa.Table.from_pylist(entities, schema=window.rows.select(keys).schema)
+    picked = sorted(rng.sample(range(population.num_rows), min(sample, population.num_rows)))
+    entity_table = population.take(pa.array(picked, type=pa.int64()))
+    entities = entity_table.to_pylist()
     offline = _by_entity(latest_rows(window, view, entity_table), keys)
     online = read_online(config, view, entities)
     # Registry copies of stream views list the join key among their features; it is the key, not a value.

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import utc
@@ -26,7 +27,7 @@ from featurekit.observability.offline_latest import join_keys
 from featurekit.observability.online_reads import read_online
 from featurekit.observability.registry_views import deployed_views
 from featurekit.observability.slo import format_duration, freshness_slo
-from featurekit.offline.layout import TIMESTAMP_FIELD
+from featurekit.offline.layout import TIMESTAMP_FIELD, partition_dir
 from featurekit.offline.storage import offline_location
 from featurekit.pipelines.records import MaterializationRecord, latest_record
 from featurekit.repo.tags import schedule_of, tier_of
@@ -176,11 +177,12 @@ def _newest_offline_entities(settings: Settings, view: Any, now: datetime, sampl
     location = offline_location(settings.offline_store)
     keys = join_keys(view)
     for partition in reversed(location.partitions(view.name)):
-        rows = location.read_partition(view.name, partition)
-        if rows is None:
+        files = location.files(partition_dir(view.name, partition))
+        if not files:
             continue
-        ts = rows.column(TIMESTAMP_FIELD)
-        rows = rows.filter(pc.less_equal(ts, pa.scalar(now, type=ts.type)))
+        dataset = ds.dataset(files, filesystem=location.fs, format="parquet")
+        up_to_now = ds.field(TIMESTAMP_FIELD) <= pa.scalar(now, type=dataset.schema.field(TIMESTAMP_FIELD).type)
+        rows = dataset.to_table(columns=[*keys, TIMESTAMP_FIELD], filter=up_to_now)  # keys only: no feature bytes
         if rows.num_rows == 0:
             continue
         newest_first = pc.sort_indices(rows, sort_keys=[(TIMESTAMP_FIELD, "descending")])

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from featurekit.config.settings import Settings
@@ -42,16 +41,32 @@ def partition_start(partition: str, grain: str) -> datetime:
 
 @dataclass(frozen=True)
 class OfflineWindow:
-    """The rows of one view that can be the point-in-time latest as of ``as_of``, and which partitions held them."""
+    """The rows of one view that can be the point-in-time latest as of ``as_of``: a lazy parquet dataset over the
+    partitions that can hold them, and the time filter. Reads project columns and push filters down to the parquet
+    row groups, so a check over a big view reads join keys for sampling and whole rows only for sampled entities."""
 
     view: str
     as_of: datetime
-    rows: pa.Table | None
     partitions: list[str]
+    dataset: ds.Dataset | None
+    window: ds.Expression | None
 
     @property
     def empty(self) -> bool:
-        return self.rows is None or self.rows.num_rows == 0
+        return self.dataset is None
+
+    def read(self, columns: list[str] | None = None, where: ds.Expression | None = None) -> pa.Table:
+        if self.dataset is None:
+            raise ValueError(f"offline window of {self.view} has no files")
+        condition = self.window if where is None else self.window & where
+        return self.dataset.to_table(columns=columns, filter=condition)
+
+    def entities(self, keys: list[str]) -> pa.Table:
+        """The distinct entities (join key columns) with a row in the window, in a deterministic order."""
+        table = self.read(columns=keys) if not self.empty else pa.table({})
+        if table.num_rows == 0:
+            return table
+        return table.group_by(keys).aggregate([]).sort_by([(k, "ascending") for k in keys])
 
 
 def offline_window(
@@ -79,28 +94,26 @@ def offline_window(
         chosen.append(partition)
     files = [f for p in chosen for f in location.files(partition_dir(view.name, p))]
     if not files:
-        return OfflineWindow(view.name, as_of, None, chosen)
-    table = ds.dataset(files, filesystem=location.fs, format="parquet").to_table()
-    ts = table.column(TIMESTAMP_FIELD)
-    mask = pc.less_equal(ts, pa.scalar(as_of, type=ts.type))
+        return OfflineWindow(view.name, as_of, chosen, None, None)
+    dataset = ds.dataset(files, filesystem=location.fs, format="parquet")
+    ts_type = dataset.schema.field(TIMESTAMP_FIELD).type
+    ts = ds.field(TIMESTAMP_FIELD)
+    window = ts <= pa.scalar(as_of, type=ts_type)
     if ttl is not None:
-        mask = pc.and_(mask, pc.greater_equal(ts, pa.scalar(as_of - ttl, type=ts.type)))
-    return OfflineWindow(view.name, as_of, table.filter(mask), chosen)
+        window = window & (ts >= pa.scalar(as_of - ttl, type=ts_type))
+    return OfflineWindow(view.name, as_of, chosen, dataset, window)
 
 
-def latest_rows(window: OfflineWindow, view: Any, entities: pa.Table | None = None) -> pa.Table | None:
-    """One row per entity (the newest), optionally only for the entities in ``entities`` (join key columns)."""
-    if window.empty:
+def latest_rows(window: OfflineWindow, view: Any, entities: pa.Table) -> pa.Table | None:
+    """The newest row in the window of each entity in ``entities`` (join key columns)."""
+    if window.empty or entities.num_rows == 0:
         return None
-    rows = window.rows
     keys = join_keys(view)
-    if entities is not None:
-        if len(keys) == 1:
-            rows = rows.filter(pc.is_in(rows.column(keys[0]), value_set=entities.column(keys[0])))
-        else:
-            rows = rows.join(entities.select(keys), keys=keys, join_type="inner")
+    where = None
+    for key in keys:  # pushed down per key; the exact tuple match is the join below
+        condition = ds.field(key).isin(entities.column(key).unique())
+        where = condition if where is None else where & condition
+    rows = window.read(where=where)
+    if len(keys) > 1:
+        rows = rows.join(entities.select(keys), keys=keys, join_type="inner")
     return latest_per_entity(rows, keys)
-
-
-def entity_key(row: dict[str, Any], keys: list[str]) -> tuple[Any, ...]:
-    return tuple(row[k] for k in keys)
