@@ -243,7 +243,7 @@ def diff_states(before: RepoState, after: RepoState) -> list[ObjectChange]:
         for name in sorted(new.keys() - old.keys()):
             found.append(ObjectChange(kind, name, "add", tuple(_changes({}, describe(new[name])))))
         for name in sorted(old.keys() - new.keys()):
-            found.append(ObjectChange(kind, name, "remove"))
+            found.append(ObjectChange(kind, name, "remove", tuple(_changes(describe(old[name]), {}))))
         for name in sorted(old.keys() & new.keys()):
             if fingerprint(old[name]) == fingerprint(new[name]):
                 continue
