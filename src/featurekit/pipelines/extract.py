@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
+from featurekit.offline.glue import publish_partition
 from featurekit.offline.layout import CREATED_FIELD, partition_value
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
@@ -46,6 +47,7 @@ def extract_view(settings: Settings, view: Any, interval: DataInterval) -> Extra
     table = conform(table, offline_schema(view), where=where)
     partition = partition_value(interval.start, grain_of(view))
     path = offline_location(settings.offline_store).replace_partition(view.name, partition, table)
+    publish_partition(settings.offline_store, view.name, partition)  # Glue partition on AWS; no-op locally
     return ExtractResult(view=view.name, partition=partition, rows=table.num_rows, path=path)
 
 

@@ -54,3 +54,7 @@ def engine_for(warehouse: object) -> WarehouseEngine:
 @engine_for.register
 def _(warehouse: DuckDBWarehouse) -> WarehouseEngine:
     return DuckDBEngine(warehouse.path)
+
+
+# The Athena engine registers itself on import (pyathena is only needed where it is used).
+import featurekit.warehouse.athena  # noqa: E402, F401
