@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from featurekit.catalog.lineage import sql_tables
 
 from .conftest import ops_settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's chromium by default; FEATUREKIT_CHROMIUM points at another Chromium build (CI runners ship Chrome).
+CHROMIUM = os.environ.get("FEATUREKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
@@ -57,7 +59,9 @@ def test_lineage_ignores_ctes_and_keeps_qualified_names() -> None:
     assert sql_tables(tree) == ["lake.crm.accounts", "raw.transactions", "users"]
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or FEATUREKIT_CHROMIUM)"
+)
 def test_catalog_page_in_headless_chromium(site: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
