@@ -110,6 +110,30 @@ def test_two_concurrent_applies_one_success_one_conflict(make_env, feature_repo_
     ]
 
 
+def test_simultaneous_writes_to_a_local_registry_are_serialised(tmp_path: Path) -> None:
+    """No ordering between the writers: the lock makes compare-and-swap atomic, so exactly one of eight wins."""
+    backend = registry_backend(str(tmp_path / "race" / "registry.db"))
+    start = backend.read()
+    ready = threading.Barrier(8, timeout=30)
+    results: list[object] = []
+
+    def write(i: int) -> None:
+        ready.wait()
+        try:
+            results.append(backend.write_if_unchanged(f"writer {i}".encode(), start))
+        except RegistryConflictError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = [r for r in results if isinstance(r, str)]
+    assert len(results) == 8 and len(winners) == 1
+    assert backend.read().token == winners[0]
+
+
 def test_conditional_write_refuses_a_stale_token(s3_endpoint: str, tmp_path: Path) -> None:
     for location in ("s3://featurekit-dev-registry/stale-token/registry.pb", str(tmp_path / "stale" / "registry.db")):
         backend = registry_backend(location)
