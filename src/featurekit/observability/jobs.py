@@ -9,6 +9,7 @@ which is when the numbers matter most.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,9 +25,12 @@ from featurekit.observability.metrics import (
     MATERIALIZATION_LAG_SECONDS,
     MATERIALIZATION_LAST_SUCCESS,
     MATERIALIZATION_ROWS_TOTAL,
+    VALIDATION_FAILED_EXPECTATIONS_TOTAL,
+    VALIDATION_RUNS_TOTAL,
 )
 
 log = logging.getLogger(__name__)
+_FAILED = re.compile(r"(\d+) of \d+ expectations failed")
 
 
 def observed_materialize(
@@ -57,9 +61,36 @@ def observed_materialize(
     return result
 
 
-def _export_quietly(export: Callable[..., ExportResult | None], view: str) -> None:
+def observed_validate(
+    settings: Settings,
+    view: Any,
+    interval: DataInterval,
+    *,
+    export: Callable[..., ExportResult | None] = export_metrics,
+) -> Any:
+    """Run the quality gate on ``view``'s batch for ``interval`` and count the run, passed or failed (quarantined),
+    with the number of failed expectations; raises what the gate raises."""
+    from featurekit.quality.validate import DataQualityError, validate_partition
+
+    try:
+        report = validate_partition(settings, view, interval)
+    except DataQualityError as exc:
+        # The gate raises one error type for "the batch failed its suite" and "the batch could not be checked"
+        # (no batch, bad suite); its message tells them apart ("<n> of <m> expectations failed").
+        failed = _FAILED.search(str(exc))
+        VALIDATION_RUNS_TOTAL.labels(view.name, "failed" if failed else "error").inc()
+        if failed:
+            VALIDATION_FAILED_EXPECTATIONS_TOTAL.labels(view.name).inc(int(failed.group(1)))
+        _export_quietly(export, view.name, job="validate")
+        raise
+    VALIDATION_RUNS_TOTAL.labels(view.name, "passed").inc()
+    _export_quietly(export, view.name, job="validate")
+    return report
+
+
+def _export_quietly(export: Callable[..., ExportResult | None], view: str, *, job: str = "materialize") -> None:
     """Metrics must never fail (or mask the failure of) the job they describe: a failed export is a warning."""
     try:
-        export("materialize", {"feature_view": view})
+        export(job, {"feature_view": view})
     except MetricsExportError as exc:
         log.warning("%s", exc)

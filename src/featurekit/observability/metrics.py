@@ -168,3 +168,15 @@ STREAM_EVENT_LAG_SECONDS = Gauge(
     "Wall clock minus the newest event time written by a query's last micro-batch, by feature view.",
     ["feature_view"],
 )
+
+# ---- quality gate (recorded around featurekit.quality.validate by featurekit.observability.jobs) --------------
+VALIDATION_RUNS_TOTAL = Counter(
+    "featurekit_validation_runs_total",
+    "Extracted batches put through their expectation suite, by feature view and result (passed, failed, error).",
+    ["feature_view", "result"],
+)
+VALIDATION_FAILED_EXPECTATIONS_TOTAL = Counter(
+    "featurekit_validation_failed_expectations_total",
+    "Expectations that failed on quarantined batches, by feature view.",
+    ["feature_view"],
+)
