@@ -41,6 +41,11 @@ from featurekit.cli import stream  # noqa: E402
 
 app.add_typer(stream.app, name="stream")
 
+from featurekit.cli import bench, serve  # noqa: E402
+
+app.command()(serve.serve)
+app.add_typer(bench.bench_app, name="bench")
+
 
 def main() -> None:
     app()

@@ -23,6 +23,7 @@ readable.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,10 @@ class RowSchema:
     fixed_dtype: np.dtype
     var_columns: tuple[int, ...]
     index: dict[str, int] = field(default_factory=dict)
+    # struct codecs for small batches (one C call per row instead of numpy per-call overhead)
+    header_struct: struct.Struct = field(default=struct.Struct(">BBQH"))
+    body_struct: struct.Struct = field(default=struct.Struct("<"))
+    body_positions: tuple[int | None, ...] = ()
 
     @property
     def stride(self) -> int:
@@ -117,6 +122,13 @@ def build_schema(features: Sequence[tuple[str, Any]], *, has_created: bool = Fal
         if col.np_dtype is not None:
             fields.append((f"c{i}", col.np_dtype))
     var_columns = tuple(i for i, c in enumerate(columns) if c.np_dtype is None)
+    codes = {"<i4": "i", "<i8": "q", "<f4": "f", "<f8": "d", "?": "?"}
+    body_format = f"<{bitmap_size}s" + "".join(codes[c.np_dtype] for c in columns if c.np_dtype is not None)
+    positions: list[int | None] = []
+    k = 1
+    for c in columns:
+        positions.append(k if c.np_dtype is not None else None)
+        k += c.np_dtype is not None
     return RowSchema(
         columns=columns,
         has_created=has_created,
@@ -125,6 +137,9 @@ def build_schema(features: Sequence[tuple[str, Any]], *, has_created: bool = Fal
         fixed_dtype=np.dtype(fields),
         var_columns=var_columns,
         index={c.name: i for i, c in enumerate(columns)},
+        header_struct=struct.Struct(">BBQQH" if has_created else ">BBQH"),
+        body_struct=struct.Struct(body_format),
+        body_positions=tuple(positions),
     )
 
 
@@ -215,7 +230,7 @@ class DecodedRows:
     present: list[bool]
     event_us: list[int | None]
     errors: dict[int, str]
-    nonfinite: set[int] = field(default_factory=set)  # positions in ``wanted`` holding NaN or infinity
+    nonfinite: set[int] = field(default_factory=set)  # positions in ``wanted`` that may hold NaN or infinity
 
 
 def decode_rows(
@@ -250,6 +265,8 @@ def decode_rows(
 
     if not good_rows:
         return DecodedRows([[None] * n for _ in wanted], [False] * n, [None] * n, errors)
+    if len(good_rows) <= SMALL_BATCH:
+        return _decode_small(schema, n, good_idx, good_rows, wanted, expire_before_us, errors)
 
     if fixed_only:
         rec = np.frombuffer(b"".join(good_rows), dtype=schema.fixed_dtype)
@@ -304,6 +321,67 @@ def decode_rows(
             out[good_idx[j]] = decoded[j]
         columns.append(out)
     return DecodedRows(columns, present, event_us, errors, nonfinite)
+
+
+SMALL_BATCH = 16  # up to this many rows, struct decoding beats numpy's per-call overhead
+
+
+def _decode_small(
+    schema: RowSchema,
+    n: int,
+    good_idx: list[int],
+    good_rows: list[bytes],
+    wanted: Sequence[int],
+    expire_before_us: int | None,
+    errors: dict[int, str],
+) -> DecodedRows:
+    """:func:`decode_rows` for a few rows with ``struct`` (same results as the numpy path)."""
+    header, body = schema.header_struct, schema.body_struct
+    offset = header.size
+    positions = schema.body_positions
+    kinds = [schema.columns[c].kind for c in wanted]
+    floats = [k for k, c in enumerate(wanted) if schema.columns[c].np_dtype in ("<f4", "<f8")]
+    columns: list[list[Any]] = [[None] * n for _ in wanted]
+    present = [False] * n
+    event_us: list[int | None] = [None] * n
+    for i, row in zip(good_idx, good_rows, strict=True):
+        head = header.unpack_from(row)
+        if head[-1] != schema.schema_id:
+            errors[i] = _describe_bad_row(schema, row)
+            continue
+        event = head[2]
+        if expire_before_us is not None and event < expire_before_us:
+            continue
+        values = body.unpack_from(row, offset)
+        bitmap = values[0]
+        present[i] = True
+        event_us[i] = event
+        tails: list[bytes] | None = None
+        for k, c in enumerate(wanted):
+            if bitmap[c >> 3] >> (c & 7) & 1:
+                continue
+            pos = positions[c]
+            if pos is not None:
+                v = values[pos]
+                if kinds[k] == "ts":
+                    v = datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+            else:
+                if tails is None:
+                    tails = _split_tails(schema, row)
+                v = _decode_var(schema.columns[c], tails[schema.var_columns.index(c)])
+            columns[k][i] = v
+    # Few values: flag every float column for the (cheap) JSON-time check instead of scanning here.
+    return DecodedRows(columns, present, event_us, errors, set(floats))
+
+
+def _split_tails(schema: RowSchema, row: bytes) -> list[bytes]:
+    pos = schema.stride
+    parts: list[bytes] = []
+    for _ in schema.var_columns:
+        size = int.from_bytes(row[pos : pos + 4], "little")
+        parts.append(row[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    return parts
 
 
 def _var_column(schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, list[Any]]) -> list[Any]:

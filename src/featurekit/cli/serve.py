@@ -1,0 +1,41 @@
+"""``featurekit serve``: the online feature server (Feast's ``/get-online-features`` on the fast read path)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from featurekit.cli.options import EnvOption, friendly_errors
+
+
+@friendly_errors
+def serve(
+    env: EnvOption = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="A Feast repo directory with feature_store.yaml (default: the kit's settings)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 6566,
+    workers: Annotated[int, typer.Option(help="Worker processes (never recycled).")] = 1,
+    token_env: Annotated[
+        str, typer.Option(help="Environment variable holding the bearer token; unset or empty = no auth.")
+    ] = "FEATUREKIT_SERVING_TOKEN",
+    log_level: Annotated[str, typer.Option(help="Log level of the server.")] = "warning",
+) -> None:
+    """Serve online features over HTTP: /get-online-features (Feast's contract), /health, /metrics."""
+    import logging
+
+    from featurekit.serving.http import run_workers
+    from featurekit.serving.server import build_from_env
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if repo is not None:
+        os.environ["FEATUREKIT_SERVE_REPO"] = str(repo.resolve())
+    if env is not None:
+        os.environ["FEATUREKIT_ENV"] = env
+    os.environ["FEATUREKIT_SERVE_TOKEN_ENV"] = token_env
+    run_workers(build_from_env, host, port, workers)
