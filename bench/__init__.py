@@ -1,0 +1,1 @@
+"""Benchmarks of the kit against stock Feast (run through ``featurekit bench``)."""

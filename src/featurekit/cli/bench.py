@@ -1,0 +1,51 @@
+"""``featurekit bench``: benchmark commands, one per area (``online`` here; ``batch`` and ``stream`` join later).
+
+Each command lazily imports its module from the top-level ``bench/`` package of the project root, so the CLI
+stays fast and benchmark code (datasets, load generators, plotting) is never imported by the kit itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from featurekit.cli.options import friendly_errors
+
+bench_app = typer.Typer(
+    name="bench", help="Benchmarks against stock Feast, with JSON results and PNG charts.", no_args_is_help=True
+)
+
+
+def load_bench_module(name: str) -> ModuleType:
+    """Import ``bench.<name>`` from the project root (added to ``sys.path`` on first use)."""
+    from featurekit.config import project_root
+
+    root = str(project_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"bench.{name}")
+
+
+@bench_app.command("online")
+@friendly_errors
+def online(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small dataset (~1-2 min) instead of the full 1M-row run.")
+    ] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results (with ratios) to this file.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
+    ] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis to use (default: start a throw-away redis-server).")
+    ] = None,
+    skip_server: Annotated[bool, typer.Option("--skip-server", help="Skip the HTTP feature server phase.")] = False,
+) -> None:
+    """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
+    module = load_bench_module("online")
+    module.run(quick=quick, json_path=json_path, out_dir=out_dir, redis_url=redis_url, skip_server=skip_server)
