@@ -7,7 +7,6 @@ kit and Feast's own S3 registry store use); Redis is the real test server.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,26 +32,34 @@ IN_MAIN_CI = {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main"}
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
+def moto_server() -> Iterator[str]:
     """moto's S3 in server mode with one registry bucket per environment, like the Terraform stacks."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in [*AWS_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update({**AWS_ENV, "AWS_ENDPOINT_URL": endpoint})
-    s3 = boto3.client("s3")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
     for bucket in BUCKETS.values():
         s3.create_bucket(Bucket=bucket)
     try:
         yield endpoint
     finally:
         server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+@pytest.fixture
+def s3_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 (the kit's and Feast's S3 clients) at moto for one test; the environment is restored after it,
+    so other suites in the same session never see the emulator."""
+    for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": moto_server}.items():
+        monkeypatch.setenv(key, value)
+    return moto_server
 
 
 @pytest.fixture
