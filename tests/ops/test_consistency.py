@@ -98,3 +98,23 @@ def test_pending_partition_is_not_a_mismatch(corruptible_platform) -> None:
     (result,) = check_consistency(settings, views=["user_txn_24h"], sample=USERS, seed=1).views
     assert result.mismatch_rate == 0.0 and result.compared == USERS
     assert f"through ds={(end - timedelta(hours=1)):%Y-%m-%dT%H}" in result.note
+
+
+def test_stream_rows_in_flight_are_excluded_until_the_grace_passes(corruptible_platform) -> None:
+    """The stream writes Redis and the offline sink in the same micro-batch: a just-written online row is in flight."""
+    settings = corruptible_platform.settings
+    location = offline_location(settings.offline_store)
+    table = location.read_partition("user_balance_live", location.partitions("user_balance_live")[-1])
+    row = table.slice(0, 1)
+    user = row.column("user_id")[0].as_py()
+    just_now = pa.array([datetime.now(UTC) - timedelta(minutes=1)], type=row.schema.field("event_timestamp").type)
+    row = row.set_column(row.schema.get_field_index("event_timestamp"), "event_timestamp", just_now)
+    _overwrite_online(settings, "user_balance_live", row.drop_columns(["created"]))
+
+    (graced,) = check_consistency(settings, views=["user_balance_live"], sample=USERS, seed=5).views
+    assert graced.excluded == {"in_flight": 1} and graced.mismatched == 0
+    (strict,) = check_consistency(
+        settings, views=["user_balance_live"], sample=USERS, seed=5, stream_grace=timedelta(0)
+    ).views
+    assert strict.kinds == {ONLINE_NEWER: 1}
+    assert strict.examples[0].entity == {"user_id": user}
