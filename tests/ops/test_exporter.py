@@ -81,3 +81,13 @@ def test_unreachable_pushgateway_is_a_clear_error(registry) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(MetricsExportError, match=f"Pushgateway {url} failed"):
         export_metrics("freshness", pushgateway_url=url, registry=registry)
+
+
+def test_fallback_directory_when_nothing_is_configured(registry, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(PUSHGATEWAY_ENV, raising=False)
+    monkeypatch.delenv(TEXTFILE_DIR_ENV, raising=False)
+    result = export_metrics("consistency", registry=registry, fallback_dir=tmp_path / "metrics")
+    assert result is not None and result.target == str(tmp_path / "metrics" / "featurekit_consistency.prom")
+    monkeypatch.setenv(TEXTFILE_DIR_ENV, str(tmp_path / "configured"))  # the configured directory wins
+    result = export_metrics("consistency", registry=registry, fallback_dir=tmp_path / "metrics")
+    assert result is not None and result.target == str(tmp_path / "configured" / "featurekit_consistency.prom")

@@ -58,6 +58,8 @@ def test_cli_exit_codes_and_report(platform, tmp_path) -> None:
     # The stream views hold only yesterday's warehouse backfill: far outside their 5-minute SLO.
     late = run_cli(["freshness", "--env", "local", "--json"], data_dir, platform.redis_url)
     assert late.exit_code == 2, late.output
+    # nothing configured: the gauges land in the data directory, readable by a textfile collector
+    assert "featurekit_freshness_out_of_slo" in (data_dir / "metrics" / "featurekit_freshness.prom").read_text()
     assert '"user_balance_live"' in late.output and '"ok": false' in late.output
 
 
@@ -93,7 +95,7 @@ def test_observed_materialize_records_metrics_and_failures(platform) -> None:
     labels = {"feature_view": "user_txn_24h"}
     rows_before = REGISTRY.get_sample_value("featurekit_materialization_rows_total", labels) or 0
     exports: list[tuple] = []
-    result = observed_materialize(platform.settings, view, interval, export=lambda *a: exports.append(a))
+    result = observed_materialize(platform.settings, view, interval, export=lambda *a, **_: exports.append(a))
     assert REGISTRY.get_sample_value("featurekit_materialization_rows_total", labels) == rows_before + result.entities
     assert REGISTRY.get_sample_value("featurekit_materialization_lag_seconds", labels) > 0
     assert exports == [("materialize", {"feature_view": "user_txn_24h"})]
@@ -101,7 +103,7 @@ def test_observed_materialize_records_metrics_and_failures(platform) -> None:
     failures = REGISTRY.get_sample_value("featurekit_materialization_failures_total", labels) or 0
     missing = DataInterval(platform.end - timedelta(days=30), platform.end - timedelta(days=30) + timedelta(hours=1))
     with pytest.raises(MaterializeError, match="does not exist"):
-        observed_materialize(platform.settings, view, missing, export=lambda *a: exports.append(a))
+        observed_materialize(platform.settings, view, missing, export=lambda *a, **_: exports.append(a))
     assert REGISTRY.get_sample_value("featurekit_materialization_failures_total", labels) == failures + 1
     assert len(exports) == 2  # exported on failure too
 

@@ -30,7 +30,7 @@ def test_validation_runs_are_counted_by_result(corruptible_platform) -> None:
     failed_before = REGISTRY.get_sample_value("featurekit_validation_failed_expectations_total",
                                               {"feature_view": "user_txn_24h"}) or 0.0  # fmt: skip
 
-    report = observed_validate(settings, view, interval, export=lambda *a: exports.append(a))
+    report = observed_validate(settings, view, interval, export=lambda *a, **_: exports.append(a))
     assert report.success and _runs("passed") == before["passed"] + 1
 
     location = offline_location(settings.offline_store)
@@ -42,7 +42,7 @@ def test_validation_runs_are_counted_by_result(corruptible_platform) -> None:
                                batch.set_column(batch.schema.get_field_index("spend_24h"), "spend_24h",
                                                 pa.array(spend, type=pa.float64())))  # fmt: skip
     with pytest.raises(DataQualityError, match="expectations failed"):
-        observed_validate(settings, view, interval, export=lambda *a: exports.append(a))
+        observed_validate(settings, view, interval, export=lambda *a, **_: exports.append(a))
     assert _runs("failed") == before["failed"] + 1
     failed_after = REGISTRY.get_sample_value("featurekit_validation_failed_expectations_total",
                                              {"feature_view": "user_txn_24h"})  # fmt: skip
@@ -50,6 +50,6 @@ def test_validation_runs_are_counted_by_result(corruptible_platform) -> None:
 
     long_ago = DataInterval(interval.start - timedelta(days=20), interval.end - timedelta(days=20))
     with pytest.raises(DataQualityError, match="no extracted batch"):
-        observed_validate(settings, view, long_ago, export=lambda *a: exports.append(a))
+        observed_validate(settings, view, long_ago, export=lambda *a, **_: exports.append(a))
     assert _runs("error") == before["error"] + 1
     assert exports == [("validate", {"feature_view": "user_txn_24h"})] * 3

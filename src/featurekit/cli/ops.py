@@ -41,7 +41,7 @@ def freshness(
         console.print_json(json.dumps(report.to_dict()))
     else:
         print_freshness(report, console)
-    _export("freshness")
+    _export("freshness", settings.data_dir)
     if not report.ok:
         raise typer.Exit(code=OUT_OF_SLO_EXIT)
 
@@ -79,7 +79,7 @@ def consistency(
         console.print_json(json.dumps(report.to_dict(), default=str))
     else:
         print_consistency(report, console, max_mismatch_rate)
-    _export("consistency")
+    _export("consistency", settings.data_dir)
     if report.failing(max_mismatch_rate):
         raise typer.Exit(code=OUT_OF_SLO_EXIT)
 
@@ -99,13 +99,13 @@ def catalog(
     console.print(f"catalog: {site.features} features in {site.views} views -> {site.index}")
 
 
-def _export(job: str) -> None:
+def _export(job: str, data_dir: Path) -> None:
     """Hand the check's gauges to the Pushgateway / textfile collector when configured; a failure only warns."""
     from featurekit.observability.errors import MetricsExportError
     from featurekit.observability.exporter import export_metrics
 
     try:
-        result = export_metrics(job)
+        result = export_metrics(job, fallback_dir=data_dir / "metrics")
     except MetricsExportError as exc:
         err_console.print(f"[yellow]warning:[/] {exc}", highlight=False)
         return

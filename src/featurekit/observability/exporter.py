@@ -5,9 +5,10 @@ A batch job does not live long enough to be scraped, so it hands its ``featureki
 * ``FEATUREKIT_PUSHGATEWAY_URL`` set (e.g. ``http://pushgateway.monitoring:9091``): pushed with
   ``prometheus_client.push_to_gateway`` (HTTP PUT, replaces the job's group), grouped by ``job`` and the labels the
   caller gives (e.g. ``feature_view``), so two views' runs never overwrite each other's numbers.
-* otherwise ``FEATUREKIT_METRICS_TEXTFILE_DIR`` set: written atomically to ``<dir>/featurekit_<job>[_<group>].prom``
-  for node_exporter's textfile collector (``--collector.textfile.directory``), for workers without a Pushgateway.
-* neither: nothing is exported (local runs).
+* otherwise: written atomically to ``<dir>/featurekit_<job>[_<group>].prom`` for node_exporter's textfile collector
+  (``--collector.textfile.directory``), ``<dir>`` being ``FEATUREKIT_METRICS_TEXTFILE_DIR`` or, when that is not
+  set, the caller's ``fallback_dir`` (the kit passes ``<data_dir>/metrics``, so a local run leaves readable files).
+* no URL and no directory at all: nothing is exported.
 
 Only ``featurekit_*`` families are exported: process and GC metrics of a short-lived worker are noise in a gateway.
 """
@@ -54,11 +55,12 @@ def export_metrics(
     *,
     pushgateway_url: str | None = None,
     textfile_dir: str | Path | None = None,
+    fallback_dir: str | Path | None = None,
     registry: CollectorRegistry = REGISTRY,
 ) -> ExportResult | None:
     """Push or write this process's ``featurekit_*`` metrics; arguments override the environment variables."""
     url = pushgateway_url or os.environ.get(PUSHGATEWAY_ENV) or None
-    directory = textfile_dir or os.environ.get(TEXTFILE_DIR_ENV) or None
+    directory = textfile_dir or os.environ.get(TEXTFILE_DIR_ENV) or fallback_dir or None
     collector = FeaturekitMetrics(registry)
     group = dict(grouping_key or {})
     if url:
