@@ -156,7 +156,7 @@ def _check_view(settings: Settings, config: Any, view: Any, now: datetime, sampl
     age = now - newest if newest is not None else None
     ran = _describe_record(record, now)
     if slo is None:
-        status, detail = NO_SLO, f"no {view.name!r} freshness_slo tag; {ran}"
+        status, detail = NO_SLO, f"no freshness_slo tag: not checked; {ran}"
     elif not keys:
         status, detail = NO_DATA, f"no offline rows up to now to sample; {ran}"
     elif newest is None:
@@ -185,13 +185,11 @@ def _newest_offline_entities(settings: Settings, view: Any, now: datetime, sampl
         rows = dataset.to_table(columns=[*keys, TIMESTAMP_FIELD], filter=up_to_now)  # keys only: no feature bytes
         if rows.num_rows == 0:
             continue
-        newest_first = pc.sort_indices(rows, sort_keys=[(TIMESTAMP_FIELD, "descending")])
-        picked: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in rows.take(newest_first).select(keys).to_pylist():
-            picked.setdefault(tuple(row[k] for k in keys), row)
-            if len(picked) >= sample:
-                break
-        return list(picked.values())
+        newest = rows.group_by(keys).aggregate([(TIMESTAMP_FIELD, "max")])
+        order = pc.sort_indices(
+            newest, sort_keys=[(f"{TIMESTAMP_FIELD}_max", "descending"), *[(k, "ascending") for k in keys]]
+        )
+        return newest.take(order[:sample]).select(keys).to_pylist()
     return []
 
 
