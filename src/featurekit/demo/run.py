@@ -142,7 +142,7 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             from featurekit.observability.freshness import check_freshness
             from featurekit.observability.reports import print_consistency, print_freshness
 
-            # Reported, not enforced: without a running stream job the stream views are out of their 5m SLO.
+            # Reported, not enforced: the demo shows the state of its own data (its streams run briefly, not on).
             print_freshness(check_freshness(settings), console)
             print_consistency(check_consistency(settings, sample=500, seed=options.seed), console)
 
