@@ -9,24 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streams import settings_for
 
-from featurekit.config import Settings, load_settings
+from featurekit.config import Settings
 from featurekit.services.kafka_broker import KafkaBroker
-
-
-def settings_for(data_dir: Path, redis_url: str, bootstrap: str, **extra: Any) -> Settings:
-    overrides: dict[str, Any] = {
-        "data_dir": str(data_dir),
-        "registry": {"path": str(data_dir / "registry.db"), "cache_ttl_seconds": 0},
-        "warehouse": {"path": str(data_dir / "warehouse.duckdb")},
-        "offline_store": {"root": str(data_dir / "offline")},
-        "streaming": {"checkpoint_location": str(data_dir / "checkpoints"), "trigger_seconds": 0.5},
-        "kafka": {"bootstrap_servers": bootstrap},
-        "online_store": {"tiers": {"hot": {"url": redis_url}, "warm": {"url": redis_url}}},
-    }
-    for key, value in extra.items():
-        overrides.setdefault(key, {}).update(value) if isinstance(value, dict) else overrides.update({key: value})
-    return load_settings("local", overrides=overrides)
 
 
 @pytest.fixture

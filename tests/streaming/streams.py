@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from featurekit.config import Settings
+from featurekit.config import Settings, load_settings
 from featurekit.streaming.jobs import StreamApplication
+
+
+def settings_for(data_dir: Path, redis_url: str, bootstrap: str, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "registry": {"path": str(data_dir / "registry.db"), "cache_ttl_seconds": 0},
+        "warehouse": {"path": str(data_dir / "warehouse.duckdb")},
+        "offline_store": {"root": str(data_dir / "offline")},
+        "streaming": {"checkpoint_location": str(data_dir / "checkpoints"), "trigger_seconds": 0.5},
+        "kafka": {"bootstrap_servers": bootstrap},
+        "online_store": {"tiers": {"hot": {"url": redis_url}, "warm": {"url": redis_url}}},
+    }
+    for key, value in extra.items():
+        overrides.setdefault(key, {}).update(value) if isinstance(value, dict) else overrides.update({key: value})
+    return load_settings("local", overrides=overrides)
 
 
 def drain(settings: Settings, spark: Any, name: str, *, timeout_s: float = 120, **options: Any) -> StreamApplication:
@@ -74,3 +90,15 @@ def offline_rows(settings: Settings, view: str) -> list[dict[str, Any]]:
         return []
     rows = ds.dataset(files, format="parquet").to_table().drop_columns(["created"]).to_pylist()
     return sorted(rows, key=lambda r: (r["user_id"], r["event_timestamp"], tuple(map(str, r.values()))))
+
+
+def wait_until(predicate: Any, *, timeout_s: float, what: str, job: StreamApplication | None = None) -> None:
+    """Poll ``predicate`` (supervising ``job`` meanwhile) until it is true; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if job is not None:
+            job.poll()
+        if predicate():
+            return
+        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
+        time.sleep(0.3)

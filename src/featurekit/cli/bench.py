@@ -49,3 +49,17 @@ def online(
     """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
     module = load_bench_module("online")
     module.run(quick=quick, json_path=json_path, out_dir=out_dir, redis_url=redis_url, skip_server=skip_server)
+
+
+@bench_app.command("stream")
+@friendly_errors
+def stream(
+    quick: Annotated[bool, typer.Option("--quick", help="Short phases (~1 min) at 10,000 events/s.")] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results to this file.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
+    ] = None,
+) -> None:
+    """Streaming: Kafka (tansu) -> Spark local[2] -> Redis events/s with backlog, freshness p50/p95/p99."""
+    module = load_bench_module("stream")
+    module.run(quick=quick, json_path=json_path, out_dir=out_dir)

@@ -134,6 +134,11 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
                 console.print(log[-4000:], markup=False, highlight=False)
                 raise RuntimeError(f"DAG runs failed: {'; '.join(failed)}")
 
+        with stage("stream balance + transaction events"):
+            from featurekit.streaming.demo import run_stream_stage
+
+            run_stream_stage(settings, console)
+
         with stage("serve cash-advance requests"):
             _score_requests(settings, options, console)
 

@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from featurekit.config.settings import Settings
@@ -82,6 +82,7 @@ class QueryStats:
     online_rows: int = 0
     dead_letters: Counter[str] = None  # type: ignore[assignment]
     last_batch_id: int = -1
+    watermark: datetime | None = None  # in effect for late events from the next micro-batch on
 
     def __post_init__(self) -> None:
         self.dead_letters = Counter()
@@ -269,6 +270,9 @@ class StreamApplication:
         self._progress_seen[name] = fresh[0][0]
         stats = self.stats[name]
         for _, data in reversed(fresh):
+            mark = (data.get("eventTime") or {}).get("watermark")
+            if mark and not mark.startswith("1970-01-01"):
+                stats.watermark = datetime.fromisoformat(mark.replace("Z", "+00:00"))
             rows = int(data.get("numInputRows") or 0)
             late = sum(int(op.get("numRowsDroppedByWatermark") or 0) for op in data.get("stateOperators") or [])
             if rows == 0 and late == 0:
