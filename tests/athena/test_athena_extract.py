@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyarrow as pa
 import pytest
 
 from featurekit.intervals import DataInterval
@@ -14,6 +15,15 @@ from featurekit.offline.storage import offline_location
 from featurekit.pipelines.extract import ExtractError, extract_view
 from featurekit.repo.loader import load_repo
 from support.batch_project import DAY
+
+
+def to_ms(table: pa.Table) -> pa.Table:
+    """Athena keeps timestamps at millisecond precision (docs/batch.md); compare at that precision."""
+    table = table.drop_columns(["created"])
+    ms = pa.timestamp("ms", tz="UTC")
+    return table.set_column(
+        table.column_names.index("event_timestamp"), "event_timestamp", table["event_timestamp"].cast(ms, safe=False)
+    )
 
 
 def test_athena_extract_equals_local_and_registers_partitions(paths) -> None:
@@ -32,9 +42,7 @@ def test_athena_extract_equals_local_and_registers_partitions(paths) -> None:
         got = offline_location(paths.athena.offline_store).read_partition(view.name, partition)
         want = offline_location(paths.local.offline_store).read_partition(view.name, partition)
         keys = [(c, "ascending") for c in (view.entity_columns[0].name, "event_timestamp")]
-        assert got.drop_columns(["created"]).sort_by(keys).equals(want.drop_columns(["created"]).sort_by(keys)), (
-            view.name
-        )
+        assert to_ms(got).sort_by(keys).equals(to_ms(want).sort_by(keys)), view.name
         assert remote.rows == local.rows > 0
         stored = glue.get_partition(
             DatabaseName=paths.athena.offline_store.database, TableName=view.name, PartitionValues=[partition]

@@ -227,7 +227,7 @@ class AthenaEmulator:
             execution.state = "SUCCEEDED"
         except QueryFailed as exc:
             execution.state, execution.reason = "FAILED", str(exc)
-        except (duckdb.Error, sqlglot.errors.SqlglotError, pa.ArrowException, ValueError) as exc:
+        except Exception as exc:  # anything else is reported as the query's failure, as Athena would
             execution.state, execution.reason = "FAILED", f"{type(exc).__name__}: {exc}"
         execution.completed = time.time()
         return execution.id
@@ -336,7 +336,8 @@ class AthenaEmulator:
         return db, name
 
     def _drop(self, tree: exp.Drop, database: str) -> None:
-        db, name = self._table_id(tree.this, database)
+        target = tree.this or (tree.args.get("tables") or [None])[0]
+        db, name = self._table_id(target, database)
         try:
             self.client("glue").delete_table(DatabaseName=db, Name=name)
         except self.client("glue").exceptions.EntityNotFoundException:
@@ -345,7 +346,7 @@ class AthenaEmulator:
 
     def _create(self, tree: exp.Create, e: Execution) -> None:
         props = {
-            p.name.lower() if isinstance(p, exp.Property) else type(p).__name__: p
+            (p.name.lower() if type(p) is exp.Property else type(p).__name__): p
             for p in (tree.args.get("properties") or exp.Properties(expressions=[])).expressions
         }
         schema = tree.this if isinstance(tree.this, exp.Schema) else None
@@ -441,7 +442,8 @@ class AthenaEmulator:
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 relative = key[len(prefix.rstrip("/")) + 1 :]
-                if "/" in relative or relative.startswith(("_", ".")):  # Athena skips hidden files and subfolders
+                hidden = relative.startswith(("_", ".")) or "/" in relative  # Athena skips these and subfolders
+                if not relative or hidden or obj.get("Size", 0) == 0:  # folder markers are empty objects
                     continue
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 tables.append(pq.read_table(pa.BufferReader(body)))
@@ -450,6 +452,11 @@ class AthenaEmulator:
             return self._empty(columns + [{"Name": k, "Type": "string"} for k in values])
         table = pa.concat_tables(tables, promote_options="default")
         table = table.select([n for n in names if n in table.column_names])
+        # Athena reads parquet timestamps at millisecond precision.
+        for i, column in enumerate(table.schema):
+            if pa.types.is_timestamp(column.type):
+                ms = pa.timestamp("ms", tz=column.type.tz)
+                table = table.set_column(i, column.name, table.column(i).cast(ms, safe=False))
         for key, value in values.items():
             table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
         return table
@@ -468,6 +475,8 @@ class AthenaEmulator:
             raise QueryFailed(
                 f"HIVE_PATH_ALREADY_EXISTS: Target directory for table or UNLOAD is not empty: {location}"
             )
+        if table.num_rows == 0:  # like Athena: an empty result writes no file
+            return
         sink = io.BytesIO()
         pq.write_table(table, sink)
         s3.put_object(Bucket=bucket, Key=f"{prefix}{uuid.uuid4().hex}", Body=sink.getvalue())
