@@ -21,7 +21,8 @@ def offline_store_block(store: object) -> dict[str, Any]:
 
 @offline_store_block.register
 def _(store: ParquetOfflineStore) -> dict[str, Any]:
-    return {"type": "duckdb"}
+    # Feast's DuckDB store with an ASOF point-in-time join (featurekit/offline/retrieval.py), loaded by path.
+    return {"type": "featurekit.offline.retrieval.FeaturekitOfflineStore"}
 
 
 @offline_store_block.register

@@ -1,0 +1,177 @@
+"""Training-data retrieval for the local parquet offline store: Feast's DuckDB store with a point-in-time join
+built on DuckDB's ``ASOF JOIN``.
+
+Feast's stock ``duckdb`` store plans the point-in-time join through ibis as a range join plus window functions,
+which grows with (entity rows x feature rows per key). An ``ASOF LEFT JOIN`` finds, per entity row, the latest
+feature row at or before its timestamp in one sorted merge. The semantics are Feast's, kept exactly:
+
+* a feature row counts if ``event_timestamp <= entity timestamp`` and, with a ttl, ``>= entity timestamp - ttl``;
+* rows with the same key and ``event_timestamp`` are resolved by the newest ``created`` (a rerun's rows win);
+* every entity row comes back once, in the input order, with nulls where no feature row qualifies.
+
+Everything else (``pull_latest``/``pull_all`` for materialization, saved datasets, SQL entity frames,
+``filter_by_created_timestamp``) is the stock DuckDB store, inherited. Feast loads this class by import path
+(``offline_store.type``), so nothing in Feast is patched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
+from feast.infra.offline_stores.file_source import FileSource
+from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
+from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
+from feast.on_demand_feature_view import OnDemandFeatureView
+from pydantic import StrictStr
+
+STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
+_ROW, _TS = "__featurekit_row", "__featurekit_ts"
+
+
+class FeaturekitOfflineStoreConfig(DuckDBOfflineStoreConfig):
+    """The options of Feast's DuckDB store; ``type`` is this module's store class path."""
+
+    type: StrictStr = STORE_TYPE
+
+
+class FeaturekitOfflineStore(DuckDBOfflineStore):
+    @staticmethod
+    def get_historical_features(
+        config: Any,
+        feature_views: list[Any],
+        feature_refs: list[str],
+        entity_df: pd.DataFrame | str,
+        registry: Any,
+        project: str,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+    ) -> RetrievalJob:
+        supported = (
+            isinstance(entity_df, pd.DataFrame)
+            and not filter_by_created_timestamp
+            and all(isinstance(fv.batch_source, FileSource) for fv in feature_views)
+        )
+        if not supported:
+            return DuckDBOfflineStore.get_historical_features(
+                config, feature_views, feature_refs, entity_df, registry, project, full_feature_names,
+                filter_by_created_timestamp,
+            )  # fmt: skip
+        assert isinstance(entity_df, pd.DataFrame)
+        timestamp_column = infer_event_timestamp_from_entity_df(
+            dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
+        )
+        return AsofRetrievalJob(
+            entity_df=entity_df,
+            timestamp_column=timestamp_column,
+            feature_views=feature_views,
+            feature_refs=feature_refs,
+            full_feature_names=full_feature_names,
+            on_demand=OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry),
+        )
+
+
+class AsofRetrievalJob(RetrievalJob):
+    """Runs one ASOF join per feature view and appends its columns to the entity rows."""
+
+    def __init__(
+        self,
+        *,
+        entity_df: pd.DataFrame,
+        timestamp_column: str,
+        feature_views: list[Any],
+        feature_refs: list[str],
+        full_feature_names: bool,
+        on_demand: list[OnDemandFeatureView],
+    ) -> None:
+        self._entity_df = entity_df
+        self._timestamp_column = timestamp_column
+        self._feature_views = feature_views
+        self._feature_refs = feature_refs
+        self._full_feature_names = full_feature_names
+        self._on_demand = on_demand
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self._full_feature_names
+
+    @property
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._on_demand
+
+    @property
+    def metadata(self) -> RetrievalMetadata | None:
+        stamps = pd.to_datetime(self._entity_df[self._timestamp_column], utc=True)
+        keys = [c for c in self._entity_df.columns if c != self._timestamp_column]
+        return RetrievalMetadata(
+            features=self._feature_refs,
+            keys=keys,
+            min_event_timestamp=stamps.min().to_pydatetime(),
+            max_event_timestamp=stamps.max().to_pydatetime(),
+        )
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return self._to_arrow_internal(timeout).to_pandas()
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        entities = pa.Table.from_pandas(self._entity_df, preserve_index=False)
+        result = entities
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            con.register("entity_input", entities.append_column(_ROW, pa.array(range(entities.num_rows), pa.int64())))
+            stamp = _quote(self._timestamp_column)
+            con.execute(
+                f"CREATE TEMP TABLE entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input"
+            )
+            for view in self._feature_views:
+                features = self._features_of(view)
+                if not features:
+                    continue
+                joined = con.sql(self._view_query(view, features)).to_arrow_table()
+                for name in joined.column_names[1:]:
+                    result = result.append_column(name, joined.column(name))
+        return result
+
+    def _features_of(self, view: Any) -> list[str]:
+        name = view.projection.name_to_use()
+        return [ref.split(":", 1)[1] for ref in self._feature_refs if ref.split(":", 1)[0] == name]
+
+    def _view_query(self, view: Any, features: list[str]) -> str:
+        source: FileSource = view.batch_source
+        mapping = source.field_mapping or {}
+        column = {v: k for k, v in mapping.items()}  # Feast name -> source column
+        keys = [c.name for c in view.entity_columns]
+        entity_keys = [view.projection.join_key_map.get(k, k) for k in keys]
+        event = _quote(column.get(source.timestamp_field, source.timestamp_field))
+        created = source.created_timestamp_column
+        ttl = int(view.ttl.total_seconds()) if view.ttl else 0
+        prefix = f"{view.projection.name_to_use()}__" if self._full_feature_names else ""
+        select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
+        select_features = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
+        lower = f"AND {event} >= (SELECT min({_TS}) FROM entity) - INTERVAL {ttl} SECOND" if ttl else ""
+        tie_break = f"{_quote(column.get(created, created))} DESC" if created else "1"
+        partition = ", ".join(_quote(column.get(k, k)) for k in keys)
+        on_keys = " AND ".join(f"e.{_quote(ek)} = f.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
+        alive = f"f.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "f.__event IS NOT NULL"
+        outputs = ", ".join(
+            f"CASE WHEN {alive} THEN f.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
+        )
+        path = str(source.path).replace("'", "''")
+        return f"""
+            WITH f AS (
+                SELECT {select_keys}, {event} AS __event, {select_features}
+                FROM read_parquet('{path}', union_by_name = true)
+                WHERE {event} <= (SELECT max({_TS}) FROM entity) {lower}
+                QUALIFY row_number() OVER (PARTITION BY {partition}, {event} ORDER BY {tie_break}) = 1
+            )
+            SELECT e.{_ROW}, {outputs}
+            FROM entity AS e ASOF LEFT JOIN f ON {on_keys} AND e.{_TS} >= f.__event
+            ORDER BY e.{_ROW}
+        """
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

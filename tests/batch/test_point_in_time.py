@@ -1,0 +1,106 @@
+"""Point-in-time rules for duplicate, late and out-of-order rows, in the kit's ASOF retrieval and in stock Feast.
+
+The offline rows are written by hand so every rule has a case: equal event timestamps resolved by ``created``
+(a rerun's rows win, whichever file they sit in), rows arriving late and out of order, the ttl edge, an entity
+timestamp exactly on an event timestamp, unknown users, and duplicate entity rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from featurekit.config import Settings
+from featurekit.offline.schema import offline_schema
+from featurekit.offline.storage import offline_location
+from featurekit.repo.feast_config import feature_store, feature_store_dict
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+FEATURES = ["user_txn_30d:spend_30d", "user_txn_30d:txn_count_30d"]
+
+
+def rows(settings: Settings, partition: str, prefix: str, data: list[tuple[int, datetime, float, datetime]]) -> None:
+    """Write ``(user, event_timestamp, spend, created)`` rows as one file of the user_txn_30d partition."""
+    from featurekit.repo.loader import load_repo
+
+    view = load_repo(settings).view("user_txn_30d")
+    columns = {
+        "user_id": [r[0] for r in data],
+        "txn_count_30d": [int(r[2]) for r in data],
+        "spend_30d": [r[2] for r in data],
+        "income_30d": [0.0] * len(data),
+        "avg_txn_amount_30d": [0.0] * len(data),
+        "overdraft_count_30d": [0] * len(data),
+        "event_timestamp": [r[1] for r in data],
+        "created": [r[3] for r in data],
+    }
+    table = pa.Table.from_pydict(columns, schema=offline_schema(view))
+    offline_location(settings.offline_store).replace_partition("user_txn_30d", partition, table, prefix=prefix)
+
+
+def stock_store(settings: Settings):
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    config = feature_store_dict(settings)
+    config["offline_store"] = {"type": "duckdb"}
+    return FeatureStore(
+        config=RepoConfig(repo_path=settings.feature_repo, **config), repo_path=str(settings.feature_repo)
+    )
+
+
+def retrieve(store, entities: pd.DataFrame) -> pd.DataFrame:
+    frame = store.get_historical_features(entity_df=entities, features=FEATURES).to_df()
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True).astype("datetime64[us, UTC]")
+    return frame.sort_values(["user_id", "event_timestamp", "spend_30d"]).reset_index(drop=True)[sorted(frame.columns)]
+
+
+@pytest.fixture
+def tricky(settings: Settings) -> Settings:
+    day1, day2 = T0, T0 + timedelta(days=1)
+    first, rerun = T0 + timedelta(days=1, hours=1), T0 + timedelta(days=2, hours=5)
+    rows(settings, "2026-03-01", "batch-", [(1, day1, 10.0, first), (2, day1, 20.0, first)])
+    # Day 2 as first extracted, then a rerun of the same interval that corrected user 1 (same event timestamp).
+    rows(settings, "2026-03-02", "batch-", [(1, day2, 11.0, first), (2, day2, 21.0, first)])
+    rows(settings, "2026-03-02", "stream-", [(1, day2, 12.0, rerun)])
+    # A late, out-of-order row: observed between the two snapshots, written after both.
+    rows(settings, "2026-03-02", "late-", [(2, day1 + timedelta(hours=6), 25.0, rerun)])
+    return settings
+
+
+def test_point_in_time_rules(tricky: Settings) -> None:
+    ttl = timedelta(days=3)  # user_txn_30d's ttl
+    day2 = T0 + timedelta(days=1)
+    cases = [
+        (1, T0 - timedelta(seconds=1), None),  # before any row
+        (1, T0, 10.0),  # exactly on an event timestamp: included
+        (1, day2, 12.0),  # same event timestamp twice: the newest `created` wins
+        (1, day2 + ttl, 12.0),  # on the ttl edge: still alive
+        (1, day2 + ttl + timedelta(seconds=1), None),  # past the ttl: null
+        (2, T0 + timedelta(hours=7), 25.0),  # the late row is visible after its event time
+        (2, T0 + timedelta(hours=5), 20.0),  # ... and not before it
+        (2, day2, 21.0),
+        (3, day2, None),  # unknown user: kept, with nulls
+        (3, day2, None),  # duplicate entity row: kept twice
+    ]
+    entities = pd.DataFrame({"user_id": [c[0] for c in cases], "event_timestamp": [c[1] for c in cases]})
+
+    ours = retrieve(feature_store(tricky), entities)
+    stock = retrieve(stock_store(tricky), entities)
+
+    expected = entities.assign(spend_30d=[c[2] for c in cases])
+    expected["event_timestamp"] = expected["event_timestamp"].astype("datetime64[us, UTC]")
+    expected = expected.sort_values(["user_id", "event_timestamp", "spend_30d"]).reset_index(drop=True)
+    assert ours["spend_30d"].tolist() == pytest.approx(expected["spend_30d"].tolist(), nan_ok=True)
+    assert len(ours) == len(entities)
+    pd.testing.assert_frame_equal(ours, stock, check_dtype=False)
+
+
+def test_kit_store_is_configured_for_the_parquet_offline_store(settings: Settings) -> None:
+    from featurekit.offline.retrieval import FeaturekitOfflineStore
+
+    store = feature_store(settings)
+    assert type(store._get_provider().offline_store) is FeaturekitOfflineStore
