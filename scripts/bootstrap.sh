@@ -10,8 +10,13 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if ! command -v java >/dev/null 2>&1 || ! java -version 2>&1 | grep -qE 'version "(17|21)'; then
   need_apt+=(openjdk-17-jre-headless)
 fi
-# Optional, root only: Debian's chromium for the feature catalog's browser test (it skips, naming it, without).
-if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
+# Optional, root only (the tests skip, naming the package, without them): chromium for the feature catalog's browser
+# test, promtool (package prometheus) for the alert rules, and a Pushgateway for the batch-metrics export test.
+if [ "$(id -u)" = 0 ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+  command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway)
+fi
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing ${need_apt[*]} with apt-get"
