@@ -118,6 +118,13 @@ def write_dataset(path: Path, scale: Scale, now: datetime) -> int:
     return n
 
 
+def bucket_bits_for(entities: int, per_bucket: int = 24) -> int:
+    """Bucket bits sized as docs/online-store.md recommends: about ``per_bucket`` entities per Redis hash."""
+    import math
+
+    return max(4, round(math.log2(max(1, entities) / per_bucket)))
+
+
 def feast_objects(source_path: Path) -> list[Any]:
     from feast import Entity, FeatureView, Field, FileSource, ValueType
     from feast.types import Float32, Int64
@@ -188,10 +195,14 @@ def materialize_featurekit(fs: Any, source: Path, start: datetime, end: datetime
     t0 = time.perf_counter()
     with watch.phase("read_latest"):
         con = duckdb.connect()
-        table = con.execute(
-            f"SELECT {columns} FROM read_parquet(?) WHERE event_timestamp >= ? AND event_timestamp < ? "
-            "QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY event_timestamp DESC) = 1",
-            [str(source), start, end],
+        # Newest row per user: hash aggregate of max(event time), then a hash join back to the rows (ties keep
+        # several rows; write_arrow keeps one per user). Measured faster here than a row_number() window.
+        table = con.sql(
+            f"SELECT t.{columns.replace(', ', ', t.')} FROM read_parquet($src) t JOIN ("
+            "SELECT user_id, max(event_timestamp) AS newest FROM read_parquet($src) "
+            "WHERE event_timestamp >= $start AND event_timestamp < $end GROUP BY user_id) latest "
+            "ON t.user_id = latest.user_id AND t.event_timestamp = latest.newest",
+            params={"src": str(source), "start": start, "end": end},
         ).to_arrow_table()
         con.close()
     with watch.phase("write_arrow"):
@@ -505,6 +516,7 @@ def run(
                 "type": "featurekit.online_store.store.TieredRedisOnlineStore",
                 "tiers": {"hot": tier, "warm": tier},
                 "default_tier": "warm",
+                "bucket_bits": bucket_bits_for(scale.entities),
             },
         )
         objects = feast_objects(source)

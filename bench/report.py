@@ -6,6 +6,7 @@ Every benchmark (online, batch, stream) reports through these so numbers are com
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import time
@@ -62,8 +63,8 @@ def percentiles_ms(samples_s: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples_s)
     n = len(ordered)
 
-    def rank(q: float) -> float:
-        return ordered[min(n - 1, max(0, round(q * n + 0.5) - 1))] * 1000
+    def rank(q: float) -> float:  # nearest rank: the smallest sample with at least q of the samples <= it
+        return ordered[min(n - 1, max(0, math.ceil(q * n - 1e-9) - 1))] * 1000
 
     return {
         "p50": rank(0.50),

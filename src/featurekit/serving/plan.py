@@ -25,6 +25,14 @@ class ViewStep:
     output_names: list[str]
     entity_columns: list[str]  # request column for each of the view's join keys (keyspace order)
     label: str  # projection name used in full feature names
+    json_fix: list[bool] = field(default_factory=list)  # per output: kind needs JSON conversion (bytes, ts, lists)
+    encoding_key: tuple[Any, ...] = ()  # views with equal keys share one entity encoding per request
+
+    def __post_init__(self) -> None:
+        kinds = [self.view.schema.columns[i].kind for i in self.feature_indexes]
+        self.json_fix = [k in ("bytes", "ts", "json") for k in kinds]
+        ks = self.view.keyspace
+        self.encoding_key = (tuple(self.entity_columns), tuple(j.feast_type for j in ks.join_keys), ks.bucket_bits)
 
 
 @dataclass
@@ -51,11 +59,12 @@ class ReadPlan:
     requested_names: frozenset[str]
     feature_service: str | None
     full_feature_names: bool
-    tiers: dict[str, list[ViewStep]] = field(default_factory=dict)
+    # (connection, step indexes): views on the same Redis server are fetched in one round trip (set by the reader)
+    server_groups: list[tuple[Any, list[int]]] = field(default_factory=list)
+    keep_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for step in self.steps:
-            self.tiers.setdefault(step.view.tier, []).append(step)
+        self.keep_names = frozenset(self.requested_names) | frozenset(self.join_keys)
 
 
 def compile_plan(

@@ -108,6 +108,13 @@ class OnlineFeatureReader:
                 full_feature_names,
                 lambda fv: self.store.compiled(self.config, fv),
             )
+            groups: dict[tuple[Any, ...], tuple[Tier, list[int]]] = {}
+            for index, step in enumerate(plan.steps):
+                tier = self.store.tier(self.store_config, step.view.tier)
+                st = tier.settings
+                server = (st.host, st.port, st.db, st.tls, st.username, st.cluster)
+                groups.setdefault(server, (tier, []))[1].append(index)
+            plan.server_groups = list(groups.values())
             with self._lock:
                 self._plans[key] = plan
         return plan
@@ -160,18 +167,19 @@ class OnlineFeatureReader:
                 metas.append(_ENTITY_META)
                 json_fix.append(name in plan.request_data)
 
-        for step, decoded in self._fetch_and_decode(plan, columns, n):
+        for step, decoded in zip(plan.steps, self._fetch_and_decode(plan, columns, n), strict=True):
             meta = ColumnMeta(
                 present=decoded.present, event_us=decoded.event_us, invalid=decoded.errors, view=step.view.name
             )
             if decoded.errors:
                 ONLINE_ROW_ERRORS_TOTAL.labels(step.view.name).inc(len(decoded.errors))
-            kinds = [step.view.schema.columns[i].kind for i in step.feature_indexes]
-            for pos, (out_name, col) in enumerate(zip(step.output_names, decoded.columns, strict=True)):
-                names.append(out_name)
-                values.append(col)
-                metas.append(meta)
-                json_fix.append(pos in decoded.nonfinite or kinds[pos] in ("bytes", "ts", "json"))
+            names += step.output_names
+            values += decoded.columns
+            metas += [meta] * len(step.output_names)
+            if decoded.nonfinite:
+                json_fix += [fix or pos in decoded.nonfinite for pos, fix in enumerate(step.json_fix)]
+            else:
+                json_fix += step.json_fix
 
         if plan.odfvs:
             available = dict(zip(names, values, strict=True))
@@ -182,7 +190,8 @@ class OnlineFeatureReader:
                     metas.append(_ENTITY_META)
                     json_fix.append(True)
 
-        keep = [i for i, name in enumerate(names) if name in plan.requested_names or name in plan.join_keys]
+        keep_names = plan.keep_names
+        keep = [i for i, name in enumerate(names) if name in keep_names]
         if len(keep) != len(names):
             names = [names[i] for i in keep]
             values = [values[i] for i in keep]
@@ -190,37 +199,34 @@ class OnlineFeatureReader:
             json_fix = [json_fix[i] for i in keep]
         return OnlineFeaturesResult(names, values, metas, include_event_timestamps, json_fix)
 
-    def _fetch_and_decode(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> list[tuple[ViewStep, Any]]:
+    def _fetch_and_decode(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> list[Any]:
+        """Decoded rows per plan step (in step order): one round trip per Redis server."""
         encoded: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-        groups: dict[tuple[Any, ...], tuple[Tier, list[tuple[ViewStep, Any, Any]]]] = {}
-        for step in plan.steps:
-            ks = step.view.keyspace
-            enc_key = (tuple(step.entity_columns), tuple(j.feast_type for j in ks.join_keys), ks.bucket_bits)
-            keys = encoded.get(enc_key)
+        steps = plan.steps
+        keys_of: list[Any] = []
+        for step in steps:
+            keys = encoded.get(step.encoding_key)
             if keys is None:
-                keys = _encode_entities(step, columns, n)
-                encoded[enc_key] = keys
-            tier = self.store.tier(self.store_config, step.view.tier)
-            s = tier.settings
-            server = (s.host, s.port, s.db, s.tls, s.username, s.cluster)
-            groups.setdefault(server, (tier, []))[1].append((step, keys[0], keys[1]))
-
-        results: list[tuple[ViewStep, Any]] = []
+                keys = encoded[step.encoding_key] = _encode_entities(step, columns, n)
+            keys_of.append(keys)
+        decoded: list[Any] = [None] * len(steps)
         now_us = time.time_ns() // 1000
-        for tier, items in groups.values():
+        for tier, indexes in plan.server_groups:
             if tier.cluster:
                 replies = fetch_rows(
-                    tier, [(step.view.keyspace, _fields(step.view.keyspace, a, b), _buckets(b)) for step, a, b in items]
+                    tier,
+                    [
+                        (steps[i].view.keyspace, _fields(steps[i].view.keyspace, *keys_of[i]), _buckets(keys_of[i][1]))
+                        for i in indexes
+                    ],
                 )
             else:
-                replies = fetch_packed(tier, [(_packed(step.view.keyspace, a, b), n) for step, a, b in items])
-            for (step, _, _), rows in zip(items, replies, strict=True):
-                cutoff = now_us - step.view.ttl_us if step.view.ttl_us else None
-                decoded = decode_rows(step.view.schema, rows, step.feature_indexes, expire_before_us=cutoff)
-                results.append((step, decoded))
-        order = {id(step): i for i, step in enumerate(plan.steps)}
-        results.sort(key=lambda r: order[id(r[0])])
-        return results
+                replies = fetch_packed(tier, [(_packed(steps[i].view.keyspace, *keys_of[i]), n) for i in indexes])
+            for i, rows in zip(indexes, replies, strict=True):
+                view = steps[i].view
+                cutoff = now_us - view.ttl_us if view.ttl_us else None
+                decoded[i] = decode_rows(view.schema, rows, steps[i].feature_indexes, expire_before_us=cutoff)
+        return decoded
 
     def close(self) -> None:
         self.store.close()

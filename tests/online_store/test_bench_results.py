@@ -1,0 +1,60 @@
+"""The online benchmark's JSON carries the issue's ratios under stable keys (checked on a synthetic result, so the
+test does not depend on timing), and its helpers compute what they claim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from featurekit.cli.bench import load_bench_module
+
+
+@pytest.fixture(scope="module")
+def online():
+    return load_bench_module("online")
+
+
+def _result(stock_ms: float, fk_ms: float, floor_ms: float) -> dict:
+    lat = {b: {"p50": fk_ms / 2, "p99": fk_ms} for b in ("1", "10", "100", "1000")}
+    return {
+        "materialize": {"stock": {"rows_per_s": 80_000.0}, "featurekit": {"rows_per_s": 2_000_000.0}},
+        "push": {"stock": {"rows_per_s": 9_000.0}, "featurekit": {"rows_per_s": 900_000.0}},
+        "memory": {"stock_bytes_per_entity": 500.0, "featurekit_bytes_per_entity": 200.0},
+        "read_ms": {
+            "stock": {b: {"p50": stock_ms / 2, "p99": stock_ms} for b in lat},
+            "featurekit": lat,
+            "floor_stock": {b: {"p50": floor_ms / 2, "p99": floor_ms} for b in lat},
+            "floor_featurekit": {b: {"p50": floor_ms / 2, "p99": floor_ms} for b in lat},
+        },
+        "server": {
+            "stock": {"concurrent_b1": {"rps": 1000.0}, "sequential_b1": {"latency_ms": {"p99": 2.5}}},
+            "featurekit": {"concurrent_b1": {"rps": 4000.0}, "sequential_b1": {"latency_ms": {"p99": 1.2}}},
+        },
+    }
+
+
+def test_ratios_have_the_stable_keys_and_values(online):
+    ratios = online.ratios(_result(stock_ms=8.0, fk_ms=1.2, floor_ms=1.0))
+    assert ratios["materialize_speedup"] == 25.0
+    assert ratios["push_speedup"] == 100.0
+    assert ratios["memory_ratio"] == 0.4
+    assert ratios["read_p99_over_floor"] == {"1": 1.2, "10": 1.2, "100": 1.2, "1000": 1.2}
+    assert ratios["server_speedup"] == 4.0
+    assert json.loads(json.dumps(ratios)) == ratios
+
+
+def test_targets_pass_and_fail_on_the_thresholds(online):
+    good = online.targets(online.ratios(_result(stock_ms=8.0, fk_ms=1.2, floor_ms=1.0)))
+    assert all(good.values()) and len(good) == 6
+    slow = online.targets(online.ratios(_result(stock_ms=8.0, fk_ms=1.6, floor_ms=1.0)))
+    assert slow["read_p99_over_floor<=1.5"] is False
+
+
+def test_percentiles_and_bucket_sizing():
+    report = load_bench_module("report")
+    stats = report.percentiles_ms([i / 1000 for i in range(1, 101)])  # 1..100 ms
+    assert (stats["p50"], stats["p99"], stats["max"]) == (50.0, 99.0, 100.0)
+    online = load_bench_module("online")
+    assert online.bucket_bits_for(100_000) == 12
+    assert online.bucket_bits_for(10_000) == 9
