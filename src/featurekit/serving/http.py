@@ -45,6 +45,7 @@ class HttpProtocol(asyncio.Protocol):
         self.server = server
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self._continue_sent = False  # "100 Continue" already sent for the request being received
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -80,6 +81,7 @@ class HttpProtocol(asyncio.Protocol):
             return self._fail(400, b"malformed request line")
         method, target, version = parts
         length = 0
+        expect_continue = False
         authorization = None
         keep_alive = version == b"HTTP/1.1"
         for line in head[1:]:
@@ -92,6 +94,8 @@ class HttpProtocol(asyncio.Protocol):
                 length = int(value)
             elif name == b"authorization":
                 authorization = value
+            elif name == b"expect":
+                expect_continue = value.lower() == b"100-continue"
             elif name == b"connection":
                 token = value.lower()
                 keep_alive = token != b"close" and (keep_alive or token == b"keep-alive")
@@ -101,9 +105,13 @@ class HttpProtocol(asyncio.Protocol):
             return self._fail(413, b"request body too large")
         total = end + 4 + length
         if len(self.buffer) < total:
+            if expect_continue and not self._continue_sent and self.transport is not None:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for this otherwise
+                self._continue_sent = True
             return False
         body = bytes(self.buffer[end + 4 : total])
         del self.buffer[:total]
+        self._continue_sent = False
         path = target.split(b"?", 1)[0].decode("latin-1")
         try:
             status, headers, payload = self.server.handle(path, method.decode("latin-1"), authorization, body)
