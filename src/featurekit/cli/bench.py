@@ -51,6 +51,22 @@ def online(
     module.run(quick=quick, json_path=json_path, out_dir=out_dir, redis_url=redis_url, skip_server=skip_server)
 
 
+@bench_app.command("batch")
+@friendly_errors
+def batch(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="10k users / 10k x 100k retrieval instead of 100k / 1M.")
+    ] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results to this file.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
+    ] = None,
+) -> None:
+    """Batch: one daily DAG run (extract+validate+materialize) at 1M transactions; training data vs stock duckdb."""
+    module = load_bench_module("batch")
+    module.run(quick=quick, json_path=json_path, out_dir=out_dir)
+
+
 @bench_app.command("stream")
 @friendly_errors
 def stream(
