@@ -13,14 +13,12 @@ Airflow-specific decisions live here and nowhere else:
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from featurekit.intervals import DataInterval
 
 log = logging.getLogger(__name__)
-PUSHGATEWAY_VAR = "FEATUREKIT_PUSHGATEWAY_URL"
 _STORES: dict[tuple[str, str], Any] = {}
 
 
@@ -109,24 +107,25 @@ def extract(view_name: str, interval: DataInterval, env: str | None = None) -> d
 
 def validate(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
     """Check the extracted batch against the view's suite; a failing batch is quarantined and the task fails."""
-    from featurekit.quality.validate import validate_partition
+    from featurekit.observability.jobs import observed_validate
 
     with _fail_permanently("validate", view_name, interval):
         settings = _settings(env)
-        report = validate_partition(settings, registry_view(settings, view_name), interval)
+        report = observed_validate(settings, registry_view(settings, view_name), interval)  # + quality-gate metrics
     log.info("%s", report.summary)
     return {"view": report.view, "partition": report.partition, "rows": report.rows, "checks": report.evaluated}
 
 
 def materialize(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
     """Write exactly the interval's partition to the online store (newer-wins) and record it."""
-    from featurekit.pipelines.materialize import materialize_view
+    from featurekit.observability.jobs import observed_materialize
 
     with _fail_permanently("materialize", view_name, interval):
         settings = _settings(env)
         view = registry_view(settings, view_name)
-    # Outside the guard: Redis being down is transient, and Airflow retries it.
-    result = materialize_view(settings, view, interval)
+    # Outside the guard: Redis being down is transient, and Airflow retries it. observed_materialize is
+    # materialize_view plus its metrics (exported also on failure); materialize_view writes the record.
+    result = observed_materialize(settings, view, interval)
     log.info("materialize %s %s: %d rows, %d entities", view_name, interval, result.source_rows, result.entities)
     return {"view": result.view, "partition": result.partition, "entities": result.entities}
 
@@ -135,7 +134,7 @@ def freshness(view_name: str, slo: str, interval: DataInterval, env: str | None 
     """Publish how far behind now the view's newest materialized interval is, against its freshness SLO.
 
     A backfill run is always "late", so this reports rather than fails; alerting on the gauge is the operator's
-    choice (issue 7's freshness monitor reads the same materialization records).
+    choice (the freshness monitor in :mod:`featurekit.observability` reads the same materialization records).
     """
     from featurekit.observability.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
     from featurekit.pipelines.records import latest_record
@@ -157,11 +156,13 @@ def freshness(view_name: str, slo: str, interval: DataInterval, env: str | None 
         slo or "-",
         "" if within else " (BEHIND SLO)",
     )
-    gateway = os.environ.get(PUSHGATEWAY_VAR)
-    if gateway:
-        from prometheus_client import REGISTRY, push_to_gateway
+    from featurekit.observability.errors import MetricsExportError
+    from featurekit.observability.exporter import export_metrics
 
-        push_to_gateway(gateway, job="featurekit_batch", grouping_key={"feature_view": view_name}, registry=REGISTRY)
+    try:  # Pushgateway or textfile collector, as configured for every batch job
+        export_metrics("freshness", {"feature_view": view_name}, fallback_dir=settings.data_dir / "metrics")
+    except MetricsExportError as exc:
+        log.warning("%s", exc)  # metrics never fail the job they describe
     return {
         "view": view_name,
         "materialized_until": record.interval_end.isoformat(),
