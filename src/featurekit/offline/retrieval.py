@@ -150,22 +150,22 @@ class AsofRetrievalJob(RetrievalJob):
         ttl = int(view.ttl.total_seconds()) if view.ttl else 0
         prefix = f"{view.projection.name_to_use()}__" if self._full_feature_names else ""
         select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
-        select_features = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
+        # One row per (key, event time): the values of the newest `created` (a struct, so null features survive).
+        values = ", ".join(f"{_quote('f_' + f)} := {_quote(column.get(f, f))}" for f in features)
+        newest = _quote(column.get(created, created)) if created else "1"
         lower = f"AND {event} >= (SELECT min({_TS}) FROM entity) - INTERVAL {ttl} SECOND" if ttl else ""
-        tie_break = f"{_quote(column.get(created, created))} DESC" if created else "1"
-        partition = ", ".join(_quote(column.get(k, k)) for k in keys)
         on_keys = " AND ".join(f"e.{_quote(ek)} = f.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
         alive = f"f.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "f.__event IS NOT NULL"
         outputs = ", ".join(
-            f"CASE WHEN {alive} THEN f.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
+            f"CASE WHEN {alive} THEN f.__values.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
         )
         path = str(source.path).replace("'", "''")
         return f"""
             WITH f AS (
-                SELECT {select_keys}, {event} AS __event, {select_features}
+                SELECT {select_keys}, {event} AS __event, arg_max(struct_pack({values}), {newest}) AS __values
                 FROM read_parquet('{path}', union_by_name = true)
                 WHERE {event} <= (SELECT max({_TS}) FROM entity) {lower}
-                QUALIFY row_number() OVER (PARTITION BY {partition}, {event} ORDER BY {tie_break}) = 1
+                GROUP BY ALL
             )
             SELECT e.{_ROW}, {outputs}
             FROM entity AS e ASOF LEFT JOIN f ON {on_keys} AND e.{_TS} >= f.__event
