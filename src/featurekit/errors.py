@@ -12,8 +12,11 @@ from featurekit.services.redis_server import ServiceUnavailableError
 def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
+    from featurekit.orchestration.manifest import ManifestError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
+    from featurekit.quality.suites import SuiteError
+    from featurekit.quality.validate import DataQualityError
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
     from featurekit.repo.loader import RepoLoadError
     from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
@@ -35,6 +38,9 @@ def _expected() -> tuple[type[BaseException], ...]:
         ExtractError,
         MaterializeError,
         OpsError,
+        SuiteError,
+        DataQualityError,
+        ManifestError,
     )
 
 

@@ -68,3 +68,19 @@ def test_athena_sql_error_names_view_interval_and_athena_reason(paths) -> None:
     message = str(failure.value)
     assert "user_txn_30d" in message and DAY.start.isoformat() in message and "users_v2" in message
     assert "does not exist" in message
+
+
+def test_athena_empty_interval_keeps_the_view_schema(paths) -> None:
+    repo = load_repo(paths.local)
+    view = repo.view("user_balance_live")
+    ensure_table(paths.athena.offline_store, view.name, offline_schema(view))
+    empty = DataInterval(DAY.start - timedelta(days=60), DAY.end - timedelta(days=60))  # before the warehouse
+
+    result = extract_view(paths.athena, view, empty)
+
+    assert result.rows == 0
+    table = offline_location(paths.athena.offline_store).read_partition(
+        view.name, partition_value(empty.start, "daily")
+    )
+    assert table.schema.equals(offline_schema(view))
+    assert any(s.rstrip().endswith("LIMIT 0") for s in paths.emulator.statements)  # UNLOAD wrote no file
