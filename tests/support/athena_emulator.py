@@ -1,8 +1,9 @@
 """Athena without AWS: moto serves S3 and Glue; a small HTTP front implements Athena's query API by executing
 each submitted statement in DuckDB over the parquet objects in moto's S3.
 
-Clients are not modified: boto3, pyathena and Feast's Athena offline store reach it through the standard endpoint
-variables (``AWS_ENDPOINT_URL`` -> moto for S3/Glue, ``AWS_ENDPOINT_URL_ATHENA`` -> this front).
+Clients are not modified: boto3, pyathena, pyarrow's S3 filesystem and Feast's Athena offline store reach it through
+the standard ``AWS_ENDPOINT_URL``. The front answers Athena's JSON API (``X-Amz-Target: AmazonAthena.*``) itself and
+relays every other request (S3, Glue) to moto byte for byte.
 
 What it does like Athena:
 * every statement must parse with sqlglot's ``athena`` dialect (``error_level=RAISE``); one that does not FAILS
@@ -18,6 +19,7 @@ Where it differs from real Athena is listed in ``docs/batch.md``.
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import re
@@ -99,19 +101,62 @@ class AthenaEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            """Athena JSON API here; every other request (S3, Glue, STS) is relayed to moto unchanged."""
+
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _handle(self) -> None:
+                body = self._body() if self.command not in ("GET", "HEAD") else b""
                 target = self.headers.get("X-Amz-Target", "")
-                status, payload = emulator.handle(target.split(".")[-1], json.loads(body or b"{}"))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if target.startswith("AmazonAthena."):
+                    status, payload = emulator.handle(target.split(".")[-1], json.loads(body or b"{}"))
+                    data = json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                self._relay(body)
+
+            def _relay(self, body: bytes) -> None:
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")
+                }
+                headers["Content-Length"] = str(len(body))
+                upstream = http.client.HTTPConnection("127.0.0.1", emulator.moto_port, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    data = response.read()
+                    self.send_response(response.status, response.reason)
+                    for key, value in response.getheaders():
+                        if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                            self.send_header(key, value)
+                    declared = response.getheader("Content-Length")
+                    self.send_header(
+                        "Content-Length", declared if self.command == "HEAD" and declared else str(len(data))
+                    )
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
         self.front = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.front.serve_forever, daemon=True).start()
@@ -140,8 +185,7 @@ class AthenaEmulator:
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ENDPOINT_URL_ATHENA": self.athena_url,
+            "AWS_ENDPOINT_URL": self.athena_url,  # the front: Athena here, everything else relayed to moto
         }
 
     def client(self, service: str) -> Any:
