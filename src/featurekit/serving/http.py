@@ -11,6 +11,7 @@ ASGI app (:func:`featurekit.serving.server.create_app`) remains available for em
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -145,6 +146,10 @@ def serve_forever(build: Callable[[], tuple[FeatureServer, Callable[[], None]]],
     """Run one worker: build the server (reader, refresher), accept connections until SIGTERM/SIGINT."""
     server, shutdown = build()
     sock = listening_socket(host, port)
+    # Registry, plans and Feast objects live for the whole process: move them out of the cyclic collector's
+    # generations so its pauses stay short on the request path.
+    gc.collect()
+    gc.freeze()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
