@@ -85,3 +85,11 @@ def paths(
     load_duckdb(warehouse, local_settings.warehouse.path)
     yield TwoPaths(athena=athena_settings, local=local_settings, emulator=athena)
     assert athena.unparseable == [], "the kit sent SQL that does not parse as Athena SQL"
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from support.airflow_session import start_airflow
+
+    base = tmp_path_factory.mktemp("airflow")
+    return start_airflow(base / "home", base / "cache")
