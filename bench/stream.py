@@ -108,13 +108,19 @@ class _Phase:
         self.job, self.seconds = job, seconds
         self.samples: list[dict[str, float]] = []
 
-    def run(self, on_tick: Any = None) -> None:
+    def run(self, on_tick: Any = None, drain_s: float = 0.0) -> None:
+        """Produce for ``seconds`` (+3 s), then wait up to ``drain_s`` for Spark to read everything produced."""
         stats = self.job.stats["user_balance_live"]
         base_rows, base_batches = stats.input_rows, stats.batches
         self.process.start()
         started = time.monotonic()
         next_tick = started + 1.0
-        while time.monotonic() - started < self.seconds + 3:
+        while True:
+            elapsed = time.monotonic() - started
+            if elapsed >= self.seconds + 3:
+                done = not self.process.is_alive() and stats.input_rows - base_rows >= self.counter.value
+                if done or elapsed >= self.seconds + 3 + drain_s:
+                    break
             self.job.poll()
             if on_tick is not None:
                 on_tick()
@@ -181,6 +187,9 @@ def run(*, quick: bool = False, json_path: Path | None = None, out_dir: Path | N
             spark = spark_session(settings, "featurekit-bench-stream")
             job = StreamApplication(settings, "balances", spark=spark, max_offsets_per_trigger=500_000).start()
             try:
+                console.rule("warm-up (Python workers, JIT, Redis connections)")
+                warm = _Phase(job, broker.bootstrap_servers, topic, 20_000, 4 if quick else 8, probes=False)
+                warm.run(drain_s=60)
                 wait_for_idle(0.6, timeout_s=20)
                 console.rule(f"throughput: {rate:,} events/s for {seconds}s")
                 first = job.stats["user_balance_live"].last_batch_id + 1

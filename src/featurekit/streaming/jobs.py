@@ -136,8 +136,8 @@ class StreamApplication:
         from featurekit.streaming.session import kafka_records
         from featurekit.streaming.transforms import (
             dead_letters,
+            latest_balances,
             parse_events,
-            user_balance_live,
             user_txn_1h,
             valid_events,
         )
@@ -157,7 +157,7 @@ class StreamApplication:
             spec.mode,
             view=view,
             repo_config=self._store.config,
-            batch_transform=user_balance_live if spec.mode == "latest" else None,
+            batch_transform=latest_balances if spec.mode == "latest" else None,
             on_batch=self._record_outcome,
         )
         if spec.mode == "rows":

@@ -10,12 +10,12 @@ task assigns its partition and seeks to the range start. No consumer group is jo
 Kafka, so a restarted query replays exactly the ranges of its last uncommitted batch (exactly-once with an
 idempotent sink).
 
-The end of a partition is found by reading to partition EOF from the last known end (or the broker's high
-watermark, whichever is further): some Kafka-compatible brokers report a lagging high watermark through the
-ListOffsets API, while the fetch path is always exact. A broker that cannot be reached makes the driver log a
-warning and report "no new data" for that trigger, so the query waits instead of failing; a task that loses the
-broker mid-read keeps retrying until ``featurekit.fetchTimeoutSeconds`` and then fails with a clear message (the
-application supervisor restarts the query from its checkpoint).
+The end of a partition is taken from a fetch response at the last known end (or the broker's ListOffsets high
+watermark, whichever is further), or from partition EOF: some Kafka-compatible brokers report a lagging high
+watermark through the ListOffsets API, while the fetch path is always exact. A broker that cannot be reached
+makes the driver log a warning and report "no new data" for that trigger, so the query waits instead of failing;
+a task that loses the broker mid-read keeps retrying until ``featurekit.fetchTimeoutSeconds`` and then fails with
+a clear message (the application supervisor restarts the query from its checkpoint).
 """
 
 from __future__ import annotations
@@ -265,14 +265,20 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self._probe is None:
             from confluent_kafka import Consumer
 
-            self._probe = Consumer(self.options.consumer_config())
+            # Small fetches: the probe only needs the fetch response's high watermark, not the data.
+            config = self.options.consumer_config(**{"max.partition.fetch.bytes": 4096})
+            try:
+                self._probe = Consumer(config)
+            except Exception as exc:
+                raise KafkaSourceError(f"{FORMAT_NAME}: invalid Kafka client settings: {exc}") from exc
         return self._probe
 
     def _partitions(self) -> dict[str, list[int]]:
         from confluent_kafka import KafkaException
 
+        consumer = self._consumer()
         try:
-            metadata = self._consumer().list_topics(timeout=self.options.probe_timeout_s)
+            metadata = consumer.list_topics(timeout=self.options.probe_timeout_s)
         except KafkaException as exc:
             raise _BrokerUnavailable(f"metadata request failed: {exc}") from exc
         result = {}
@@ -317,11 +323,18 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         consumer.assign([TopicPartition(t, p, o) for (t, p), o in start.items()])
         deadline = time.monotonic() + self.options.probe_timeout_s
         while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=_READ_CHUNK, timeout=0.2):
+            for msg in consumer.consume(num_messages=_READ_CHUNK, timeout=0.02):
                 key = (msg.topic(), msg.partition())
+                if key not in pending:
+                    continue
                 err = msg.error()
                 if err is None:
                     ends[key] = max(ends.get(key, 0), msg.offset() + 1)
+                    # The fetch response carries the exact high watermark: one fetch is enough, no need to read on.
+                    _, fetched_high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+                    if fetched_high >= ends[key]:
+                        ends[key] = fetched_high
+                        pending.discard(key)
                 elif err.code() == _PARTITION_EOF:
                     ends[key] = max(ends.get(key, 0), msg.offset())
                     pending.discard(key)

@@ -96,12 +96,20 @@ class BatchOutcome:
     offline_files: list[str] = field(default_factory=list)
     newest_event: datetime | None = None
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def step(self, name: str, started: float) -> float:
+        """Record the seconds since ``started`` under ``name``; returns now (for the next step)."""
+        now = time.perf_counter()
+        self.steps[name] = self.steps.get(name, 0.0) + now - started
+        return now
 
 
 class FeatureSink:
     """``foreachBatch`` function of one query.
 
-    ``mode``: ``latest`` (the batch is parsed events: dead letters out, then ``batch_transform`` to feature rows),
+    ``mode``: ``latest`` (the batch is parsed events: dead letters out, then the Arrow ``batch_transform`` to
+    feature rows),
     ``rows`` (the batch already holds feature rows from a stateful transform), ``dead_letters`` (parsed events,
     only the dead letters are used).
     """
@@ -137,6 +145,13 @@ class FeatureSink:
         else:
             self._process(batch, batch_id, outcome)
             outcome.seconds = time.perf_counter() - started
+            log.debug(
+                "%s batch %d sink: %.2fs (%s)",
+                self.query,
+                batch_id,
+                outcome.seconds,
+                ", ".join(f"{k} {v:.2f}s" for k, v in outcome.steps.items()),
+            )
             self.markers.mark(
                 batch_id,
                 {
@@ -151,20 +166,29 @@ class FeatureSink:
             self.on_batch(outcome)
 
     def _process(self, batch: Any, batch_id: int, outcome: BatchOutcome) -> None:
-        from featurekit.streaming.transforms import dead_letters, valid_events
+        from featurekit.streaming.transforms import dead_letters
 
+        t = time.perf_counter()
         if self.mode == "rows":
-            self._write_features(batch.toArrow(), batch_id, outcome)
+            rows = batch.toArrow()
+            t = outcome.step("spark", t)
+            self._write_features(rows, batch_id, outcome)
             return
         if self.mode == "dead_letters":
-            self._publish(dead_letters(batch).toArrow(), outcome)
+            letters = dead_letters(batch).toArrow()
+            t = outcome.step("spark", t)
+            self._publish(letters, outcome)
+            outcome.step("dead_letters", t)
             return
-        batch.persist()
-        try:
-            self._publish(dead_letters(batch).toArrow(), outcome)
-            self._write_features(self.batch_transform(valid_events(batch)).toArrow(), batch_id, outcome)
-        finally:
-            batch.unpersist()
+        # One collect of the parsed batch; dead letters and feature rows are split on the driver (no second Spark
+        # job re-reading the source, no shuffle).
+        events = batch.toArrow()
+        t = outcome.step("spark", t)
+        self._publish(events.filter(pc.is_valid(events.column("error"))), outcome)
+        t = outcome.step("dead_letters", t)
+        rows = self.batch_transform(events)
+        outcome.step("transform", t)
+        self._write_features(rows, batch_id, outcome)
 
     def _publish(self, letters: pa.Table, outcome: BatchOutcome) -> None:
         if letters.num_rows == 0:
@@ -186,7 +210,9 @@ class FeatureSink:
         created = pa.array([datetime.now(UTC)] * rows.num_rows, pa.timestamp("us", tz="UTC"))
         rows = rows.append_column(CREATED_FIELD, created)
         rows = conform(rows, self.schema, where=f"stream query {self.query} batch {batch_id}")
+        t = time.perf_counter()
         outcome.online_rows = self.online.write_arrow(self.repo_config, self.view, rows)
+        t = outcome.step("online", t)
         STREAM_ROWS_WRITTEN_TOTAL.labels(self.view.name, "online").inc(outcome.online_rows)
         grain = grain_of(self.view)
         starts = pc.floor_temporal(rows.column(TIMESTAMP_FIELD), unit=_GRAIN_UNIT[grain])
@@ -196,6 +222,7 @@ class FeatureSink:
             name = f"{STREAM_PREFIX}{self.query}-{batch_id:012d}.parquet"
             outcome.offline_files.append(self.offline.append(self.view.name, partition, part, name))
             STREAM_ROWS_WRITTEN_TOTAL.labels(self.view.name, "offline").inc(part.num_rows)
+        outcome.step("offline", t)
         newest = pc.max(rows.column(TIMESTAMP_FIELD)).as_py()
         outcome.newest_event = newest
         STREAM_EVENT_LAG_SECONDS.labels(self.view.name).set((datetime.now(UTC) - newest).total_seconds())

@@ -1,0 +1,61 @@
+"""The feature transforms on small static DataFrames (same code the streaming queries run)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+
+from featurekit.streaming.transforms import latest_balances, user_balance_live, user_txn_1h
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_latest_balance_per_user_by_event_time_then_offset(spark):
+    rows = [
+        # user, balance, source, event time, offset
+        (1, 10.0, "passive", T0, 0),
+        (1, 30.0, "active", T0 + timedelta(minutes=2), 1),
+        (1, 20.0, "passive", T0 + timedelta(minutes=1), 2),  # arrived later, older event: loses
+        (2, 5.0, "passive", T0, 3),
+        (2, 6.0, "passive", T0, 4),  # same instant: the later offset wins
+    ]
+    events = pa.table(
+        {
+            "user_id": pa.array([r[0] for r in rows], pa.int64()),
+            "balance": [r[1] for r in rows],
+            "balance_source": [r[2] for r in rows],
+            "event_timestamp": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
+            "offset": pa.array([r[4] for r in rows], pa.int64()),
+            "error": pa.array([None] * len(rows), pa.string()),
+        }
+    )
+    expected = [
+        {"user_id": 1, "balance": 30.0, "balance_source": "active", "balance_observed_at": int(T0.timestamp()) + 120},
+        {"user_id": 2, "balance": 6.0, "balance_source": "passive", "balance_observed_at": int(T0.timestamp())},
+    ]
+    arrow = latest_balances(events).drop_columns(["event_timestamp"]).to_pylist()
+    assert sorted(arrow, key=lambda r: r["user_id"]) == expected
+    frame = user_balance_live(spark.createDataFrame(events.to_pandas()).coalesce(1))
+    spark_rows = [r.asDict() for r in frame.orderBy("user_id").collect()]
+    assert [{k: v for k, v in r.items() if k != "event_timestamp"} for r in spark_rows] == expected
+
+
+def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark):
+    txns = [
+        (1, 7, -10.0, T0 - timedelta(minutes=70)),  # outside the hour before the newest event
+        (2, 7, -20.0, T0 - timedelta(minutes=40)),
+        (3, 7, 100.0, T0 - timedelta(minutes=2)),
+        (3, 7, 100.0, T0 - timedelta(minutes=2)),  # the same txn sent twice: counted once
+        (4, 7, -5.0, T0 + timedelta(minutes=1)),
+        (5, 8, -1.0, T0),
+    ]
+    frame = spark.createDataFrame(txns, "txn_id bigint, user_id bigint, amount double, event_timestamp timestamp")
+    rows: dict[int, dict] = {}
+    for row in user_txn_1h(frame).collect():  # one as-of row per (user, newest event of a window); keep the newest
+        if row.user_id not in rows or row.event_timestamp > rows[row.user_id]["event_timestamp"]:
+            rows[row.user_id] = row.asDict()
+    newest_7 = rows[7]
+    assert newest_7["event_timestamp"].replace(tzinfo=UTC) == T0 + timedelta(minutes=1)
+    assert (newest_7["txn_count_1h"], newest_7["spend_1h"], newest_7["income_1h"]) == (3, 25.0, 100.0)
+    assert (rows[8]["txn_count_1h"], rows[8]["spend_1h"]) == (1, 1.0)
