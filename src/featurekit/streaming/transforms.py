@@ -107,16 +107,17 @@ def user_txn_1h(events: DataFrame, *, watermark: timedelta = DEFAULT_WATERMARK, 
     A transaction id seen twice within the watermark (a producer retry) is counted once.
     """
     delay = f"{int(watermark.total_seconds())} seconds"
-    windows = (
-        events.withWatermark("event_timestamp", delay)
-        .dropDuplicatesWithinWatermark(["txn_id"])
-        .groupBy(F.window("event_timestamp", WINDOW, hop), "user_id")
-        .agg(
-            F.count(F.lit(1)).alias("txn_count_1h"),
-            F.sum(F.when(F.col("amount") < 0, -F.col("amount")).otherwise(F.lit(0.0))).alias("spend_1h"),
-            F.sum(F.when(F.col("amount") > 0, F.col("amount")).otherwise(F.lit(0.0))).alias("income_1h"),
-            F.max("event_timestamp").alias("last_event_at"),
-        )
+    watermarked = events.withWatermark("event_timestamp", delay)
+    # A streaming query keeps seen ids only within the watermark; a static frame (backfill, tests) sees them all.
+    if events.isStreaming:
+        unique = watermarked.dropDuplicatesWithinWatermark(["txn_id"])
+    else:
+        unique = watermarked.dropDuplicates(["txn_id"])
+    windows = unique.groupBy(F.window("event_timestamp", WINDOW, hop), "user_id").agg(
+        F.count(F.lit(1)).alias("txn_count_1h"),
+        F.sum(F.when(F.col("amount") < 0, -F.col("amount")).otherwise(F.lit(0.0))).alias("spend_1h"),
+        F.sum(F.when(F.col("amount") > 0, F.col("amount")).otherwise(F.lit(0.0))).alias("income_1h"),
+        F.max("event_timestamp").alias("last_event_at"),
     )
     current = windows.where(F.col("last_event_at") >= F.col("window.end") - F.expr(f"INTERVAL {hop}"))
     return current.select(
