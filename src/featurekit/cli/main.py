@@ -16,34 +16,41 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-from featurekit.cli import demo, pipeline, repo, warehouse  # noqa: E402 - command modules register below
+from featurekit.cli import (  # noqa: E402 - the app above must exist first
+    bench,
+    cicd,
+    config,
+    dag,
+    demo,
+    ops,
+    pipeline,
+    repo,
+    serve,
+    stream,
+    warehouse,
+)
 
+# The end-to-end run.
 app.command()(demo.demo)
+# Feature repo: rules, plan, apply, PR projects.
 app.command()(repo.check)
-app.command()(repo.apply)
 app.command()(repo.plan)
+app.command()(repo.apply)
 app.command()(repo.teardown)
+app.add_typer(cicd.app, name="cicd")
+# Pipelines: one step by hand, or the Airflow DAGs.
 app.command()(pipeline.extract)
 app.command()(pipeline.materialize)
-app.add_typer(warehouse.app, name="warehouse")
-from featurekit.cli import cicd  # noqa: E402
-
-app.add_typer(cicd.app, name="cicd")
-from featurekit.cli import ops  # noqa: E402
+app.add_typer(dag.app, name="dag")
+app.add_typer(stream.app, name="stream")
+# Serving and operations.
+app.command()(serve.serve)
 app.command()(ops.freshness)
 app.command()(ops.consistency)
 app.command()(ops.catalog)
-
-from featurekit.cli import dag as dag_cli  # noqa: E402
-
-app.add_typer(dag_cli.app, name="dag")
-from featurekit.cli import stream  # noqa: E402
-
-app.add_typer(stream.app, name="stream")
-
-from featurekit.cli import bench, serve  # noqa: E402
-
-app.command()(serve.serve)
+# Environments, data and benchmarks.
+app.add_typer(config.app, name="config")
+app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(bench.bench_app, name="bench")
 
 
