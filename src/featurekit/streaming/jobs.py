@@ -186,9 +186,13 @@ class StreamApplication:
             self.settings.streaming.source_format,
         )
 
-    def stop(self) -> None:
+    def stop(self, *, finish_batch_s: float = 30.0) -> None:
+        """Stop every query, letting a micro-batch in progress finish first (up to ``finish_batch_s``)."""
         for name, query in self.queries.items():
+            deadline = time.monotonic() + finish_batch_s
             try:
+                while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 query.stop()
             except Exception as exc:
                 log.warning("%s: stopping query %s: %s", self.name, name, exc)
