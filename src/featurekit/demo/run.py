@@ -89,8 +89,9 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             from featurekit.pipelines.backfill import backfill
             from featurekit.repo.tags import grain_of
 
-            # History for training data is backfilled offline only; the last whole day and hour go through the
-            # real daily and hourly DAGs (dag.test(): extract -> validate -> materialize -> freshness).
+            # History is backfilled as the past runs would have left it (extracted and materialized: a stream view's
+            # latest value may be days old and must be served as well as trained on); the last whole day and hour go
+            # through the real daily and hourly DAGs (dag.test(): extract -> validate -> materialize -> freshness).
             views = [*repo.batch_views, *repo.stream_views]
             hourly = [v for v in views if grain_of(v) == "hourly"]
             daily = [v for v in views if grain_of(v) != "hourly"]
@@ -100,17 +101,17 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
                 daily,
                 end - timedelta(days=options.history_days),
                 day_end - timedelta(days=1),
-                materialize=False,
+                materialize=True,
             )
             recent = backfill(
                 settings,
                 hourly,
                 end - timedelta(hours=options.history_hours),
                 hour_end - timedelta(hours=1),
-                materialize=False,
+                materialize=True,
             )
             console.print(
-                f"  history: {len(report.extracted) + len(recent.extracted)} partitions, "
+                f"  history: {len(report.extracted) + len(recent.extracted)} partitions extracted and materialized, "
                 f"{sum(r.rows for r in [*report.extracted, *recent.extracted]):,} offline rows"
             )
             runs = [
