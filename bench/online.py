@@ -47,7 +47,7 @@ from bench.report import (
     print_table,
     progress,
     ratio,
-    time_calls,
+    time_interleaved,
     wait_for_idle,
     write_json,
 )
@@ -361,14 +361,13 @@ def read_latencies(scale: Scale, fs: Any, fk_fs: Any, reader: Any, client: Any) 
 
             gc.collect()
             gc.freeze()  # long-lived bench objects out of the collector's way, equally for every series
-            for name, fn in (
-                ("stock", stock_read),
-                ("floor_stock", stock_floor),
-                ("featurekit", fk_read),
-                ("floor_featurekit", fk_floor),
-            ):
-                wait_for_idle(timeout_s=min_idle_wait())
-                results[name][str(batch)] = percentiles_ms(time_calls(fn, n, warmup=5)[:n])
+            # Each system is timed call by call alternating with its own raw floor, so both see the same noise.
+            wait_for_idle(timeout_s=min_idle_wait())
+            series = time_interleaved({"stock": stock_read, "floor_stock": stock_floor}, n)
+            wait_for_idle(timeout_s=min_idle_wait())
+            series |= time_interleaved({"featurekit": fk_read, "floor_featurekit": fk_floor}, n)
+            for name, samples in series.items():
+                results[name][str(batch)] = percentiles_ms(samples)
             gc.unfreeze()
     return results
 

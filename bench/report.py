@@ -89,6 +89,25 @@ def time_calls(fn: Callable[[int], Any], iterations: int, *, warmup: int = 5) ->
     return out
 
 
+def time_interleaved(
+    fns: dict[str, Callable[[int], Any]], iterations: int, *, warmup: int = 5
+) -> dict[str, list[float]]:
+    """Time several functions call by call in rotation (a, b, c, a, b, c, ...), so a noisy moment on a shared
+    machine hits every series alike instead of one whole series; returns durations (seconds) per name."""
+    for i in range(warmup):
+        for fn in fns.values():
+            fn(i)
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    perf = time.perf_counter
+    items = list(fns.items())
+    for i in range(iterations):
+        for name, fn in items:
+            t0 = perf()
+            fn(i)
+            out[name].append(perf() - t0)
+    return out
+
+
 def ratio(numerator: float, denominator: float) -> float:
     return float("nan") if not denominator else numerator / denominator
 

@@ -226,3 +226,17 @@ def test_schema_change_is_reported_not_misread(store, config, now):
     other = build_schema([("balance", Float32)], has_created=True)
     decoded = decode_rows(other, [raw], [0])
     assert decoded.present == [False] and "another schema" in decoded.errors[0]
+
+
+def test_large_batches_decode_missing_and_corrupt_rows_per_key(store, config, read_values, redis_client, now):
+    """The vectorized path (more than 16 rows) gives the same per-key answers as the small-batch path."""
+    view = user_view()
+    ids = list(range(1, 41))
+    store.write_arrow(config, view, user_rows(ids, at=now))
+    compiled = store.compiled(config, view)
+    field, bucket = compiled.keyspace.encode_values([7])
+    redis_client.hset(compiled.keyspace.bucket_key(bucket), field, b"\x01" + b"\x00" * 60)
+    asked = [*ids, 10_000]
+    got = read_values(view, asked)
+    assert got == [None if i in (7, 10_000) else expected(i) for i in asked]
+    assert got[:5] == [r for r in (read_values(view, [i])[0] for i in range(1, 6))]

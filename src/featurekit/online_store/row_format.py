@@ -247,10 +247,22 @@ def decode_rows(
     """
     n = len(rows)
     errors: dict[int, str] = {}
-    good_idx: list[int] = []
-    good_rows: list[bytes] = []
     stride = schema.stride
     fixed_only = schema.fixed_only
+    if fixed_only and n > SMALL_BATCH:
+        # Common case first, with C-level scans: every reply is a row of the right length (or missing).
+        idx = [i for i, r in enumerate(rows) if r is not None] if None in rows else list(range(n))
+        found = [rows[i] for i in idx] if len(idx) != n else list(rows)
+        try:
+            uniform = set(map(len, found)) <= {stride}
+        except TypeError:  # an error reply (exception object) is among them
+            uniform = False
+        if uniform and found:
+            rec = np.frombuffer(b"".join(found), dtype=schema.fixed_dtype)
+            if bool((rec["version"] == FORMAT_VERSION).all()):
+                return _decode_fixed(schema, n, idx, rec, wanted, expire_before_us, errors)
+    good_idx: list[int] = []
+    good_rows: list[bytes] = []
     for i, row in enumerate(rows):
         if row is None:
             continue
@@ -270,9 +282,35 @@ def decode_rows(
 
     if fixed_only:
         rec = np.frombuffer(b"".join(good_rows), dtype=schema.fixed_dtype)
-    else:
-        rec = np.frombuffer(b"".join(r[:stride] for r in good_rows), dtype=schema.fixed_dtype)
+        return _decode_fixed(schema, n, good_idx, rec, wanted, expire_before_us, errors)
+    rec = np.frombuffer(b"".join(r[:stride] for r in good_rows), dtype=schema.fixed_dtype)
+    return _decode_records(schema, n, good_idx, good_rows, rec, wanted, expire_before_us, errors)
 
+
+def _decode_fixed(
+    schema: RowSchema,
+    n: int,
+    good_idx: list[int],
+    rec: np.ndarray,
+    wanted: Sequence[int],
+    expire_before_us: int | None,
+    errors: dict[int, str],
+) -> DecodedRows:
+    return _decode_records(schema, n, good_idx, [], rec, wanted, expire_before_us, errors)
+
+
+def _decode_records(
+    schema: RowSchema,
+    n: int,
+    good_idx: list[int],
+    good_rows: list[bytes],
+    rec: np.ndarray,
+    wanted: Sequence[int],
+    expire_before_us: int | None,
+    errors: dict[int, str],
+) -> DecodedRows:
+    """The numpy path: ``rec`` holds the fixed part of the rows at ``good_idx`` (``good_rows`` is only needed
+    for variable-width columns)."""
     keep = rec["schema"] == schema.schema_id
     if expire_before_us is not None:
         keep &= rec["event"] >= expire_before_us
@@ -288,15 +326,19 @@ def decode_rows(
     events = rec["event"].astype(np.int64).tolist()
     null_bits = np.unpackbits(rec["nulls"], axis=1, bitorder="little") if schema.columns else None
 
-    present = [False] * n
-    event_us: list[int | None] = [None] * n
     kept_positions = range(len(good_idx)) if all_kept else np.flatnonzero(keep).tolist()
-    for j in kept_positions:
-        i = good_idx[j]
-        present[i] = True
-        event_us[i] = events[j]
-
     dense = all_kept and len(good_idx) == n
+    if dense:
+        present = [True] * n
+        event_us: list[int | None] = events
+    else:
+        present = [False] * n
+        event_us = [None] * n
+        for j in kept_positions:
+            i = good_idx[j]
+            present[i] = True
+            event_us[i] = events[j]
+
     columns: list[list[Any]] = []
     nonfinite: set[int] = set()
     var_cache: dict[int, list[Any]] = {}

@@ -239,19 +239,20 @@ def _columnar(
     if isinstance(entity_rows, Mapping):
         raw = {k: list(v) for k, v in entity_rows.items()}
     else:
-        rows = list(entity_rows)
+        rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
         if not rows:
             raise EntityRowsError("entity_rows is empty")
         keys = list(rows[0])
-        raw = {k: [] for k in keys}
-        for i, row in enumerate(rows):
-            if len(row) != len(keys):
-                raise EntityRowsError(f"entity_rows[{i}] has columns {sorted(row)}, expected {sorted(keys)}")
-            for k in keys:
-                try:
-                    raw[k].append(row[k])
-                except KeyError:
-                    raise EntityRowsError(f"entity_rows[{i}] has no column {k!r}") from None
+        raw = {}
+        for k in keys:
+            try:
+                raw[k] = [row[k] for row in rows]
+            except KeyError:
+                bad = next(i for i, row in enumerate(rows) if k not in row)
+                raise EntityRowsError(f"entity_rows[{bad}] has no column {k!r}") from None
+        if set(map(len, rows)) != {len(keys)}:
+            bad = next(i for i, row in enumerate(rows) if len(row) != len(keys))
+            raise EntityRowsError(f"entity_rows[{bad}] has columns {sorted(rows[bad])}, expected {sorted(keys)}")
     columns: dict[str, list[Any]] = {}
     for name, col in raw.items():
         if name not in plan.join_keys and name not in plan.request_data and name in plan.entity_name_to_join_key:
