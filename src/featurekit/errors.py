@@ -20,6 +20,7 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
     from featurekit.repo.loader import RepoLoadError
     from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
+    from featurekit.streaming.errors import StreamingError
     from featurekit.warehouse.engines import WarehouseQueryError
     from featurekit.warehouse.sql import FeatureSQLError
 
@@ -41,6 +42,7 @@ def _expected() -> tuple[type[BaseException], ...]:
         SuiteError,
         DataQualityError,
         ManifestError,
+        StreamingError,
     )
 
 

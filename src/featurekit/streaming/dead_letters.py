@@ -18,14 +18,11 @@ from typing import Any
 import pyarrow as pa
 
 from featurekit.config.settings import KafkaSettings
+from featurekit.streaming.errors import DeadLetterError
 from featurekit.streaming.events import reason_kind
 
 log = logging.getLogger("featurekit.streaming.dead_letters")
 ERROR_HEADER = "featurekit.error"
-
-
-class DeadLetterError(RuntimeError):
-    """Dead letters could not be delivered; the micro-batch fails and is retried from its checkpoint."""
 
 
 def producer_config(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:

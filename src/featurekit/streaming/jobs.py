@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -30,15 +30,12 @@ from featurekit.observability.metrics import (
     STREAM_LATE_EVENTS_TOTAL,
     STREAM_QUERY_RESTARTS_TOTAL,
 )
+from featurekit.streaming.errors import StreamConfigError
 from featurekit.streaming.events import BALANCE_EVENT, TRANSACTION_EVENT, EventSchema
 from featurekit.streaming.sink import BatchOutcome, FeatureSink, checkpoint_uri
 
 log = logging.getLogger("featurekit.streaming.jobs")
 MAX_BACKOFF_S = 60.0
-
-
-class StreamConfigError(ValueError):
-    """An unknown application or an invalid streaming option; the message lists what is valid."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +77,9 @@ class QueryStats:
     late_events: int = 0
     restarts: int = 0
     online_rows: int = 0
-    dead_letters: Counter[str] = None  # type: ignore[assignment]
+    dead_letters: Counter[str] = field(default_factory=Counter)
     last_batch_id: int = -1
     watermark: datetime | None = None  # in effect for late events from the next micro-batch on
-
-    def __post_init__(self) -> None:
-        self.dead_letters = Counter()
 
 
 class StreamApplication:

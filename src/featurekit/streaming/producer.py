@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 
 from featurekit.config.settings import Settings
+from featurekit.streaming.errors import StreamConfigError
 from featurekit.warehouse.generate import DEBIT_CATEGORIES, DEBIT_WEIGHTS, FIRST_USER_ID
 
 log = logging.getLogger("featurekit.streaming.producer")
@@ -219,7 +220,7 @@ def produce_burst(
     ``spread``), with ``poison_rate`` of them replaced by invalid records; optionally paced at ``rate_per_s``."""
     topic = {"balances": settings.kafka.balance_topic, "transactions": settings.kafka.transactions_topic}.get(stream)
     if topic is None:
-        raise ValueError(f"unknown stream {stream!r}; expected 'balances' or 'transactions'")
+        raise StreamConfigError(f"unknown stream {stream!r}; expected 'balances' or 'transactions'")
     generator = EventGenerator(users=users, seed=seed)
     producer = EventProducer(settings)
     poison_count = round(events * poison_rate)

@@ -1,0 +1,15 @@
+"""The streaming jobs' expected failures (printed by the CLI as one message, no traceback)."""
+
+from __future__ import annotations
+
+
+class StreamingError(RuntimeError):
+    """Base class: the message names the application, query, topic or option that is wrong."""
+
+
+class StreamConfigError(StreamingError, ValueError):
+    """An unknown application or stream, or an invalid streaming option; the message lists what is valid."""
+
+
+class DeadLetterError(StreamingError):
+    """Dead letters could not be delivered or read; the micro-batch fails and is retried from its checkpoint."""
