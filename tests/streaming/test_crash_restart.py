@@ -57,7 +57,8 @@ def test_killed_driver_restarts_from_checkpoint_with_the_clean_run_values(stream
     assert done_before_restart < -(-len(events) // LIMIT), "killed too late to test a restart"
 
     restarted = stream_process(settings, redis_url)
-    assert restarted.wait(timeout=300) == 0, settings.data_dir / "stream.log"
+    code = restarted.wait(timeout=300)
+    assert code == 0, "restart failed: " + sorted(settings.data_dir.glob("stream-*.log"))[-1].read_text()[-3000:]
 
     clean_dir = tmp_path / "clean"
     clean_dir.mkdir()
