@@ -51,3 +51,17 @@ class TieredRedisOnlineStoreConfig(BaseModel):
         if self.default_tier not in self.tiers:
             raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
         return self
+
+
+def __getattr__(name: str) -> object:
+    """Resolve the store class lazily from this module.
+
+    Feast looks for the online store class in the module of its config class (``get_online_store_from_config``),
+    so it must be reachable here; importing it lazily keeps this module (read by the settings and by Airflow's DAG
+    parser) free of Feast imports.
+    """
+    if name == "TieredRedisOnlineStore":
+        from featurekit.online_store.store import TieredRedisOnlineStore
+
+        return TieredRedisOnlineStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
