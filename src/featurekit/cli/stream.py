@@ -142,3 +142,25 @@ def replay_dlq(
         f"{verb} {report.replayed:,} of {report.read:,} dead letters from {report.dlq_topic} to {topic}"
         + (f" (skipped {report.duplicates:,} duplicates)" if report.duplicates else "")
     )
+
+
+@app.command("compact")
+@friendly_errors
+def compact(
+    env: EnvOption = None,
+    view: Annotated[list[str] | None, typer.Option(help="Stream view(s) to compact (default: all).")] = None,
+    min_age_days: Annotated[int, typer.Option(help="Only partitions whose day ended this many days ago.")] = 2,
+) -> None:
+    """Merge the stream sink's per-micro-batch offline files into one file per closed partition."""
+    from featurekit.config import load_settings
+    from featurekit.offline.storage import offline_location
+    from featurekit.streaming.compaction import compact_view
+    from featurekit.streaming.jobs import APPLICATIONS
+
+    settings = load_settings(env)
+    location = offline_location(settings.offline_store)
+    views = view or sorted({q.view for queries in APPLICATIONS.values() for q in queries if q.view})
+    for name in views:
+        for result in compact_view(location, name, min_age_days=min_age_days):
+            if result.file_out:
+                console.print(f"{name} ds={result.partition}: {result.files_in} files -> 1 ({result.rows:,} rows)")

@@ -49,6 +49,7 @@ ARROW_SCHEMA = pa.schema(
 EARLIEST, LATEST = -2, -1
 _READ_CHUNK = 10_000
 _PARTITION_EOF = -191  # confluent_kafka.KafkaError._PARTITION_EOF
+_AUTO_OFFSET_RESET = -140  # confluent_kafka.KafkaError._AUTO_OFFSET_RESET (auto.offset.reset=error)
 
 log = logging.getLogger("featurekit.streaming.kafka_source")
 
@@ -400,7 +401,8 @@ def read_range(part: KafkaRange) -> Iterator[pa.RecordBatch]:
         probe_timeout_s=5.0,
         fetch_timeout_s=part.fetch_timeout_s,
     )
-    consumer = Consumer(options.consumer_config(**{"fetch.wait.max.ms": 100}))
+    # auto.offset.reset=error: a planned offset that no longer exists must fail, never silently jump elsewhere.
+    consumer = Consumer(options.consumer_config(**{"fetch.wait.max.ms": 100, "auto.offset.reset": "error"}))
     try:
         consumer.assign([TopicPartition(part.topic, part.partition, part.start)])
         next_offset = part.start
@@ -412,6 +414,12 @@ def read_range(part: KafkaRange) -> Iterator[pa.RecordBatch]:
             for msg in messages:
                 err = msg.error()
                 if err is not None:
+                    if err.code() == _AUTO_OFFSET_RESET:
+                        raise KafkaSourceError(
+                            f"{FORMAT_NAME}: {part.topic}[{part.partition}] offset {next_offset} is no longer "
+                            f"available (deleted by retention?); the planned range {part.start}..{part.end} "
+                            "cannot be replayed exactly"
+                        )
                     if err.code() != _PARTITION_EOF:
                         log.warning("%s: reading %s[%s]: %s", FORMAT_NAME, part.topic, part.partition, err)
                     continue
