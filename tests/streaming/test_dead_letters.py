@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from streams import drain, offline_rows, online_rows, read_topic
 
 from featurekit.streaming.producer import EventGenerator, EventProducer, encode
@@ -34,7 +35,13 @@ def test_poison_records_go_to_the_dlq_and_valid_events_land(stream_settings, spa
         sent_bad.append((payload, rule))
     producer.flush()
 
+    def metric(rule: str) -> float:
+        labels = {"topic": topic, "reason": rule}
+        return REGISTRY.get_sample_value("featurekit_stream_dead_letters_total", labels) or 0.0
+
+    before = {rule: metric(rule) for _, rule in sent_bad}
     job = drain(settings, spark, "balances", max_offsets_per_trigger=150)
+    assert {rule: metric(rule) - before[rule] for rule in before} == Counter(rule for _, rule in sent_bad)
 
     # every bad record is in the DLQ once, byte for byte, with a reason naming its rule
     letters = read_topic(settings, f"{topic}.dlq")

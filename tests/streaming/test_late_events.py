@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from streams import online_rows, wait_until
 
 from featurekit.streaming.jobs import StreamApplication
@@ -35,6 +36,7 @@ def test_late_events_are_counted_dropped_and_never_regress_the_balance(stream_se
     producer.send(kafka.balance_topic, *reversed(encode(balance(A, 500.0, now))))
     producer.flush()
 
+    late_before = REGISTRY.get_sample_value("featurekit_stream_late_events_total", {"query": "user_txn_1h"}) or 0.0
     jobs = [StreamApplication(settings, name, spark=spark).start() for name in ("transactions", "balances")]
     try:
 
@@ -74,6 +76,8 @@ def test_late_events_are_counted_dropped_and_never_regress_the_balance(stream_se
             job.stop()
 
     assert jobs[0].stats["user_txn_1h"].late_events == len(late)
+    late_metric = REGISTRY.get_sample_value("featurekit_stream_late_events_total", {"query": "user_txn_1h"})
+    assert late_metric - late_before == len(late)
     assert online_rows(settings, TXN, [A])[A] == expected_a  # the duplicate txn 3 counted once, late ones not at all
     served = online_rows(settings, BAL, [A])[A]
     assert served == {"balance": 500.0, "balance_observed_at": int(now.timestamp())}

@@ -42,6 +42,9 @@ def run(
     create_topics: Annotated[
         bool, typer.Option("--create-topics", help="Create missing source and DLQ topics (local brokers).")
     ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics (featurekit_stream_*) on this port.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run one streaming application until interrupted (SIGINT/SIGTERM stop it gracefully)."""
@@ -54,6 +57,11 @@ def run(
     application(name)  # unknown names fail before Spark starts
     if create_topics:
         ensure_topics(settings, stream_topics(settings))
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+        console.print(f"  metrics on http://0.0.0.0:{metrics_port}/metrics")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
