@@ -490,7 +490,7 @@ def server_phase(scale: Scale, name: str, command: list[str], cwd: Path, env: di
     try:
         requests = [request_bytes(b) for b in batches_of_ids(scale, 1, 5000, seed=11)]
         load(port, requests, clients=1, seconds=2.0, limit=200)  # warm-up (connections, plans, caches)
-        wait_for_idle(timeout_s=min_idle_wait())
+        wait_for_idle()  # the sequential tail latency is the most load-sensitive number: wait the longest
         sequential = load(port, requests, clients=1, seconds=60.0, limit=scale.server_sequential)
         wait_for_idle(timeout_s=min_idle_wait())
         concurrent = load(port, requests, clients=CONCURRENCY, seconds=scale.server_seconds)
