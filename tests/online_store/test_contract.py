@@ -240,3 +240,40 @@ def test_large_batches_decode_missing_and_corrupt_rows_per_key(store, config, re
     got = read_values(view, asked)
     assert got == [None if i in (7, 10_000) else expected(i) for i in asked]
     assert got[:5] == [r for r in (read_values(view, [i])[0] for i in range(1, 6))]
+
+
+def test_compound_string_and_int_join_keys(store, config, now):
+    from feast import Entity, FeatureView, Field, ValueType
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.types import Float32, Int64, String
+
+    from online_store.conftest import SOURCE, USER
+
+    merchant = Entity(name="merchant", join_keys=["merchant_id"], value_type=ValueType.STRING)
+    view = FeatureView(
+        name="user_merchant",
+        entities=[USER, merchant],
+        ttl=timedelta(days=1),
+        schema=[
+            Field(name="user_id", dtype=Int64),
+            Field(name="merchant_id", dtype=String),
+            Field(name="spend", dtype=Float32),
+        ],
+        source=SOURCE,
+    )
+    table = pa.table(
+        {
+            "user_id": pa.array([1, 1, 2], pa.int64()),
+            "merchant_id": ["m1", "m2", "m1"],
+            "spend": pa.array([1.5, 2.5, 3.5], pa.float32()),
+            "event_ts": pa.array([now] * 3, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    assert store.write_arrow(config, view, table) == 3
+
+    def key(u: int, m: str) -> EntityKey:
+        return EntityKey(join_keys=["user_id", "merchant_id"], entity_values=[Value(int64_val=u), Value(string_val=m)])
+
+    rows = store.online_read(config, view, [key(1, "m2"), key(2, "m1"), key(2, "m2")])
+    assert [r[1]["spend"].float_val if r[1] else None for r in rows] == [2.5, 3.5, None]
