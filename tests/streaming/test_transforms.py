@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pytest
+from streams import settings_for
 
+from featurekit.streaming.errors import StreamConfigError
+from featurekit.streaming.session import kafka_records
 from featurekit.streaming.transforms import latest_balances, user_balance_live, user_txn_1h
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -59,3 +63,9 @@ def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark):
     assert newest_7["event_timestamp"].replace(tzinfo=UTC) == T0 + timedelta(minutes=1)
     assert (newest_7["txn_count_1h"], newest_7["spend_1h"], newest_7["income_1h"]) == (3, 25.0, 100.0)
     assert (rows[8]["txn_count_1h"], rows[8]["spend_1h"]) == (1, 1.0)
+
+
+def test_official_kafka_format_without_its_jar_is_a_clear_error(spark, tmp_path):
+    settings = settings_for(tmp_path, "redis://127.0.0.1:9/0", "127.0.0.1:9", streaming={"source_format": "kafka"})
+    with pytest.raises(StreamConfigError, match=r"spark-sql-kafka-0-10_2\.13:4\.\d+\.\d+.*featurekit-kafka"):
+        kafka_records(spark, settings, "balance-events")

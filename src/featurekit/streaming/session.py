@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from featurekit.config.settings import Settings
+from featurekit.streaming.errors import StreamConfigError
 
 
 def spark_session(settings: Settings, app_name: str) -> Any:
@@ -59,4 +60,14 @@ def kafka_records(
         .option("startingOffsets", starting_offsets)
         .option("maxOffsetsPerTrigger", str(limit))
     )
-    return reader.load()
+    try:
+        return reader.load()
+    except Exception as exc:
+        if settings.streaming.source_format == "kafka" and "kafka" in str(exc).lower() and "find" in str(exc).lower():
+            version = spark.version
+            raise StreamConfigError(
+                "streaming.source_format is 'kafka' but Spark's Kafka connector is not on the classpath: deploy "
+                f"org.apache.spark:spark-sql-kafka-0-10_2.13:{version} with the job (spark-submit --packages or "
+                "spark.jars), or use source_format 'featurekit-kafka' where the jar cannot be installed"
+            ) from exc
+        raise
