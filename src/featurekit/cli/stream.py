@@ -71,6 +71,7 @@ def run(
         starting_offsets=starting_offsets,
         available_now=available_now,
         max_offsets_per_trigger=max_offsets_per_trigger,
+        max_restarts=3 if available_now else None,  # a catch-up run reports failure; a service keeps retrying
     )
     console.print(f"[bold]stream {name}[/] env={settings.env} source={settings.streaming.source_format}")
     job.run(stop=stop)

@@ -30,7 +30,7 @@ from featurekit.observability.metrics import (
     STREAM_LATE_EVENTS_TOTAL,
     STREAM_QUERY_RESTARTS_TOTAL,
 )
-from featurekit.streaming.errors import StreamConfigError
+from featurekit.streaming.errors import StreamConfigError, StreamingError
 from featurekit.streaming.events import BALANCE_EVENT, TRANSACTION_EVENT, EventSchema
 from featurekit.streaming.sink import BatchOutcome, FeatureSink, checkpoint_uri
 
@@ -96,8 +96,12 @@ class StreamApplication:
         max_offsets_per_trigger: int | None = None,
         trigger_seconds: float | None = None,
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        max_restarts: int | None = None,
     ) -> None:
+        """``max_restarts``: consecutive failures of one query after which :meth:`poll` raises (None: never give
+        up, the right choice for a long-running job; a bounded number for catch-up runs)."""
         self.settings, self.name = settings, name
+        self.max_restarts = max_restarts
         self.specs = application(name)
         self.spark = spark
         self.starting_offsets = starting_offsets
@@ -190,7 +194,7 @@ class StreamApplication:
                 query.stop()
             except Exception as exc:
                 log.warning("%s: stopping query %s: %s", self.name, name, exc)
-        self.poll()
+            self._record_progress(name, query)  # the final batches' progress (no restarts while stopping)
 
     def run(self, *, stop: threading.Event | None = None, timeout_s: float | None = None) -> None:
         """Start (if needed) and supervise until ``stop`` is set, ``timeout_s`` passes, or, with
@@ -229,6 +233,11 @@ class StreamApplication:
             retry_at = self._retry_at.get(spec.name)
             if retry_at is None:
                 self._failures[spec.name] += 1
+                if self.max_restarts is not None and self._failures[spec.name] > self.max_restarts:
+                    raise StreamingError(
+                        f"stream {self.name}: query {spec.name} failed {self._failures[spec.name]} times in a row "
+                        f"(restart limit {self.max_restarts}); last error: {_first_line(error)}"
+                    )
                 backoff = min(MAX_BACKOFF_S, 2.0 ** (self._failures[spec.name] - 1))
                 self._retry_at[spec.name] = now + backoff
                 log.error(
