@@ -277,3 +277,17 @@ def test_compound_string_and_int_join_keys(store, config, now):
 
     rows = store.online_read(config, view, [key(1, "m2"), key(2, "m1"), key(2, "m2")])
     assert [r[1]["spend"].float_val if r[1] else None for r in rows] == [2.5, 3.5, None]
+
+
+def test_vacuum_reclaims_expired_rows_in_live_buckets(store, config, read_values, redis_client, now):
+    view = user_view("vacuumed", ttl=timedelta(hours=1), extra_tags={"online_bucket_bits": "2"})
+    store.write_arrow(config, view, user_rows(range(1, 101), at=now - timedelta(minutes=50)))
+    store.write_arrow(config, view, user_rows(range(101, 201), at=now))  # keeps every bucket alive
+    compiled = store.compiled(config, view)
+    before = sum(redis_client.hlen(k) for k in compiled.keyspace.bucket_keys())
+    in_20_min = int((now + timedelta(minutes=20)).timestamp() * 1_000_000)
+    assert store.vacuum(config, view, now_us=in_20_min) == 100  # rows 1..100 are past the ttl by then
+    after = sum(redis_client.hlen(k) for k in compiled.keyspace.bucket_keys())
+    assert before - after == 100
+    assert read_values(view, [1, 150]) == [None, expected(150)]
+    assert store.vacuum(config, view, now_us=in_20_min) == 0

@@ -79,3 +79,24 @@ for k = 1, nkeys do
 end
 return applied
 """
+
+
+# KEYS[1]: a bucket; ARGV[1]: 8-byte big-endian event-time cut-off (µs). Deletes the rows of the bucket whose event
+# time is older than the cut-off (past the view's ttl), keeping the order-key bound field "" and any value that is
+# not a version-1 row (reads report those; vacuum never deletes what it cannot interpret). Returns rows deleted.
+VACUUM_EXPIRED = r"""
+local cutoff = ARGV[1]
+local all = redis.call('HGETALL', KEYS[1])
+local dead = {}
+for i = 1, #all, 2 do
+  local f, v = all[i], all[i + 1]
+  if f ~= '' and string.len(v) >= 12 and string.byte(v, 1) == 1 and string.sub(v, 3, 10) < cutoff then
+    dead[#dead + 1] = f
+  end
+end
+local n = #dead
+for i = 1, n, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(dead, i, math.min(i + 999, n)))
+end
+return n
+"""

@@ -34,6 +34,7 @@ from featurekit.online_store.connection import Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
 from featurekit.online_store.fetch import fetch_rows
 from featurekit.online_store.row_format import decode_rows, us_to_datetime
+from featurekit.online_store.scripts import VACUUM_EXPIRED
 from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
 from featurekit.online_store.writer import prepare, write_prepared
 
@@ -251,6 +252,29 @@ class TieredRedisOnlineStore(OnlineStore):
             if isinstance(reply, Exception):
                 raise OnlineStoreError(f"deleting feature view {view.name!r} from tier {tier.name!r}: {reply}")
             deleted += int(reply)
+        return deleted
+
+    def vacuum(self, config: RepoConfig, feature_view: FeatureView, *, now_us: int | None = None) -> int:
+        """Delete rows past the view's ttl from buckets that are still alive, returning how many.
+
+        Reads never serve such rows, and a bucket whose rows are all expired disappears by itself; this reclaims
+        the memory of entities that stopped receiving updates while their bucket's neighbours keep it alive. It
+        visits the view's own buckets only (no keyspace scan), one Lua call per bucket, so it is safe to run
+        periodically next to live traffic."""
+        view = self.compiled(config, feature_view)
+        if not view.ttl_us:
+            return 0
+        tier = self.tier(self.store_config(config), view.tier)
+        cutoff = max(0, self.expiry_cutoff_us(view, now_us) or 0).to_bytes(8, "big")
+        sha = tier.script_sha(VACUUM_EXPIRED)
+        keys = view.keyspace.bucket_keys()
+        deleted = 0
+        for start in range(0, len(keys), _DELETE_CHUNK):
+            replies = tier.pipeline([("EVALSHA", sha, 1, key, cutoff) for key in keys[start : start + _DELETE_CHUNK]])
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise OnlineStoreError(f"vacuum of feature view {view.name!r} on tier {tier.name!r}: {reply}")
+                deleted += int(reply)
         return deleted
 
     def close(self) -> None:
