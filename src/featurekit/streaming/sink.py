@@ -58,7 +58,14 @@ class SinkMarkers:
     """Per-batch completion markers inside a query's checkpoint directory (local disk or S3)."""
 
     def __init__(self, checkpoint: str) -> None:
-        if "://" in checkpoint:
+        scheme, _, rest = checkpoint.partition("://")
+        if scheme in ("s3", "s3a"):
+            # Region and endpoint from the standard AWS environment (AWS_ENDPOINT_URL in tests), as the offline
+            # store does; s3a:// is Hadoop's name for the same thing (Spark outside EMR).
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            self.fs, path = pafs.S3FileSystem(region=region, endpoint_override=endpoint), rest
+        elif rest:
             self.fs, path = pafs.FileSystem.from_uri(checkpoint)
         else:
             self.fs, path = pafs.LocalFileSystem(), os.path.abspath(checkpoint)
