@@ -51,3 +51,27 @@ def spark(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterat
     session = spark_session(settings_for(root, redis_server.url, "127.0.0.1:9"), "featurekit-stream-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto S3 server on a free port with a ``checkpoints`` bucket; the AWS environment points at it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from featurekit.services.ports import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="checkpoints")
+    yield endpoint
+    server.stop()

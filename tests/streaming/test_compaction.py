@@ -29,3 +29,18 @@ def test_closed_partitions_become_one_file_with_the_same_rows(tmp_path):
     assert names[0] == "batch-x.parquet" and names[1].startswith(COMPACTED_PREFIX) and len(names) == 2
     assert sorted(location.read_partition("v", "2026-06-01").column("user_id").to_pylist()) == [0, 1, 2, 99]
     assert len(location.files("v/ds=2026-06-05", "stream-")) == 3  # still open: untouched
+
+
+def test_compaction_on_s3(s3_endpoint):
+    from featurekit.config.settings import AthenaOfflineStore
+
+    store = AthenaOfflineStore(
+        s3_root="s3://checkpoints/offline", database="d", workgroup="w", results_location="s3://x/", region="us-east-1"
+    )
+    location = offline_location(store)
+    for batch in range(2):
+        location.append("v", "2026-06-01", rows(batch), f"stream-q-{batch:012d}.parquet")
+    (result,) = compact_view(location, "v", min_age_days=1, now=datetime(2026, 6, 3, tzinfo=UTC))
+    assert (result.files_in, result.rows) == (2, 2)
+    assert len(location.files("v/ds=2026-06-01")) == 1
+    assert sorted(location.read_partition("v", "2026-06-01").column("user_id").to_pylist()) == [0, 1]

@@ -8,28 +8,6 @@ import pytest
 from featurekit.streaming.sink import SinkMarkers
 
 
-@pytest.fixture
-def s3_endpoint(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    from featurekit.services.ports import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="checkpoints")
-    yield endpoint
-    server.stop()
-
-
 @pytest.mark.parametrize("scheme", ["s3", "s3a"])
 def test_markers_on_s3(s3_endpoint, scheme):
     markers = SinkMarkers(f"{scheme}://checkpoints/{scheme}-prod/user_balance_live")  # moto keeps state per process
