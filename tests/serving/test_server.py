@@ -152,3 +152,21 @@ def test_metrics_and_keep_alive(server_url):
         metrics = client.get("/metrics").text
     assert 'featurekit_serving_request_seconds_count{endpoint="/get-online-features",feature_service="-"}' in metrics
     assert "featurekit_serving_entities_total" in metrics
+
+
+def test_serve_refuses_to_start_when_a_used_tier_has_no_url(tmp_path, redis_server):
+    """The preflight names the missing setting instead of failing on the first request."""
+    from typer.testing import CliRunner
+
+    from featurekit.cli.main import app
+    from serving.conftest import OBJECTS, write_repo
+
+    redis_url = redis_server.url  # no flush: the module's served data stays in place
+    repo = tmp_path / "repo"
+    write_repo(repo, redis_url)
+    FeatureStore(repo_path=str(repo)).apply(OBJECTS)
+    yaml_path = repo / "feature_store.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace(f"hot:\n      url: {redis_url}", 'hot:\n      url: ""'))
+    result = CliRunner().invoke(app, ["serve", "--repo", str(repo), "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert "online_store.tiers.hot.url" in result.output and "FEATUREKIT_REDIS_URL" in result.output

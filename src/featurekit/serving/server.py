@@ -216,7 +216,7 @@ async def _respond(send: Send, status: int, headers: list, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _feature_store_from_env() -> Any:
+def feature_store_from_env() -> Any:
     """The Feast store a serving worker reads: ``FEATUREKIT_SERVE_REPO`` (a directory with
     ``feature_store.yaml``) or, when unset, the kit's settings for ``FEATUREKIT_ENV``."""
     import os
@@ -240,12 +240,32 @@ def _token_from_env() -> str | None:
     return os.environ.get(os.environ.get("FEATUREKIT_SERVE_TOKEN_ENV", TOKEN_ENV)) or None
 
 
-def build_from_env() -> tuple[FeatureServer, Callable[[], None]]:
+def preflight(feature_store: Any) -> int:
+    """Check before serving that every feature view compiles and its tier has a Redis URL; returns how many views
+    were checked. A misconfigured tier fails here, naming the setting, instead of on the first request."""
+    from featurekit.online_store.store import TieredRedisOnlineStore
+
+    online = feature_store._get_provider().online_store
+    if not isinstance(online, TieredRedisOnlineStore):
+        raise OnlineStoreError(
+            f"the feature server needs online_store type {TieredRedisOnlineStore.__module__}.TieredRedisOnlineStore, "
+            f"the repo uses {type(online).__name__}"
+        )
+    views = [*feature_store.list_feature_views(), *feature_store.list_stream_feature_views()]
+    store_config = online.store_config(feature_store.config)
+    for view in views:
+        online.tier(store_config, online.compiled(feature_store.config, view).tier)
+    return len(views)
+
+
+def build_from_env(feature_store: Any = None) -> tuple[FeatureServer, Callable[[], None]]:
     """One serving worker's handler and its shutdown hook, configured from the environment (used by
-    ``featurekit serve``): reader with a background registry refresher, optional bearer token."""
+    ``featurekit serve``): reader with a background registry refresher, optional bearer token. A worker process
+    builds its own Feast store; a single in-process worker may reuse the one the CLI already checked."""
     from featurekit.serving.reader import OnlineFeatureReader
 
-    reader = OnlineFeatureReader.from_feature_store(_feature_store_from_env(), auto_refresh=False)
+    store = feature_store if feature_store is not None else feature_store_from_env()
+    reader = OnlineFeatureReader.from_feature_store(store, auto_refresh=False)
     refresher = RegistryRefresher(reader, reader.refresh_interval_s)
     refresher.start()
 
@@ -261,5 +281,5 @@ def app_from_env() -> Callable[..., Awaitable[None]]:
     :func:`build_from_env`, for deployments that standardize on an ASGI server."""
     from featurekit.serving.reader import OnlineFeatureReader
 
-    reader = OnlineFeatureReader.from_feature_store(_feature_store_from_env(), auto_refresh=False)
+    reader = OnlineFeatureReader.from_feature_store(feature_store_from_env(), auto_refresh=False)
     return create_app(reader, auth_token=_token_from_env())
