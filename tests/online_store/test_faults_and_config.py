@@ -156,3 +156,50 @@ def test_redis_cluster_write_read_newer_wins_teardown(tmp_path, redis_cluster_ur
     store.teardown(cfg, [view], [])
     assert sum(client.exists(k) for k in compiled.keyspace.bucket_keys()) == 0
     client.close()
+
+
+def _tls_material(directory) -> tuple[str, str, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed: cannot make test certificates")
+    ca_key, ca, key, csr, cert = (str(directory / n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for args in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=featurekit-test-ca"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2",
+         "-extfile", str(ext)],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    return ca, cert, key
+
+
+def test_tls_end_to_end_with_a_private_ca(tmp_path, now):
+    """rediss:// against a real TLS redis-server: verified with the configured CA, refused without it."""
+    from featurekit.services.ports import free_port
+
+    ca, cert, key = _tls_material(tmp_path)
+    port = free_port()
+    args = ("--port", "0", "--tls-port", str(port), "--tls-cert-file", cert, "--tls-key-file", key,
+            "--tls-ca-cert-file", ca, "--tls-auth-clients", "no")  # fmt: skip
+    with RedisServer.start(port=port, extra_args=args):
+        url = f"rediss://127.0.0.1:{port}/0"
+        store = TieredRedisOnlineStore()
+        cfg = repo_config(tmp_path, url, ssl_ca_certs=ca)
+        view = user_view("tls_view")
+        assert store.write_arrow(cfg, view, user_rows([1, 2], at=now)) == 2
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        rows = store.online_read(cfg, view, [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=2)])])
+        assert rows[0][1]["balance"].float_val == 3.0
+        store.close()
+        untrusted = TieredRedisOnlineStore()
+        with pytest.raises(RedisUnavailableError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            untrusted.write_arrow(repo_config(tmp_path, url), view, user_rows([3], at=now))
+        untrusted.close()
