@@ -24,7 +24,13 @@ format: setup
 	$(UV_RUN) ruff check --fix .
 
 bench-online: setup
-	$(UV_RUN) featurekit bench online
+	$(UV_RUN) featurekit bench online --json bench/results/online.json
+
+bench-batch: setup
+	$(UV_RUN) featurekit bench batch --json bench/results/batch.json
+
+bench-stream: setup
+	$(UV_RUN) featurekit bench stream --json bench/results/stream.json
 
 clean:
 	rm -rf data/local bench/results .pytest_cache
