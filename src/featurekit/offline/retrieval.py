@@ -30,6 +30,8 @@ from pydantic import StrictStr
 
 STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
 _ROW, _TS = "__featurekit_row", "__featurekit_ts"
+_SHIFT = 2**63  # event_us * _SHIFT + created key: lexicographic (event time, created) in one HUGEINT
+_CREATED_OFFSET = 2**62  # keeps the created part positive (any date after ~146,000 BC) and below _SHIFT
 
 
 class FeaturekitOfflineStoreConfig(DuckDBOfflineStoreConfig):
@@ -150,25 +152,30 @@ class AsofRetrievalJob(RetrievalJob):
         ttl = int(view.ttl.total_seconds()) if view.ttl else 0
         prefix = f"{view.projection.name_to_use()}__" if self._full_feature_names else ""
         select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
-        # One row per (key, event time): the values of the newest `created` (a struct, so null features survive).
-        values = ", ".join(f"{_quote('f_' + f)} := {_quote(column.get(f, f))}" for f in features)
-        newest = _quote(column.get(created, created)) if created else "1"
+        values = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
+        # The ASOF inequality orders by (event time, created) at once: a 128-bit key event_us * 2^63 + created_us
+        # (shifted to stay positive), so among rows with the same event time the newest `created` wins, as in Feast,
+        # with no aggregation over the feature rows.
+        created_us = (
+            f"coalesce(epoch_us({_quote(column.get(created, created))}), 0) + {_CREATED_OFFSET}" if created else "0"
+        )
         lower = f"AND {event} >= (SELECT min({_TS}) FROM entity) - INTERVAL {ttl} SECOND" if ttl else ""
         on_keys = " AND ".join(f"e.{_quote(ek)} = f.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
         alive = f"f.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "f.__event IS NOT NULL"
         outputs = ", ".join(
-            f"CASE WHEN {alive} THEN f.__values.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
+            f"CASE WHEN {alive} THEN f.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
         )
         path = str(source.path).replace("'", "''")
         return f"""
             WITH f AS (
-                SELECT {select_keys}, {event} AS __event, arg_max(struct_pack({values}), {newest}) AS __values
+                SELECT {select_keys}, {event} AS __event,
+                       CAST(epoch_us({event}) AS HUGEINT) * {_SHIFT} + {created_us} AS __order, {values}
                 FROM read_parquet('{path}', union_by_name = true)
                 WHERE {event} <= (SELECT max({_TS}) FROM entity) {lower}
-                GROUP BY ALL
             )
             SELECT e.{_ROW}, {outputs}
-            FROM entity AS e ASOF LEFT JOIN f ON {on_keys} AND e.{_TS} >= f.__event
+            FROM entity AS e ASOF LEFT JOIN f
+                ON {on_keys} AND CAST(epoch_us(e.{_TS}) AS HUGEINT) * {_SHIFT} + {_SHIFT - 1} >= f.__order
             ORDER BY e.{_ROW}
         """
 
