@@ -12,6 +12,8 @@ from support.batch_project import REPO_ROOT, BatchProject
 
 HEAVY = ("feast", "pandas", "pyspark", "great_expectations", "duckdb")
 
+STEPS = ("extract", "validate", "materialize", "freshness", "consistency")
+
 
 def test_dag_folder_imports_without_errors_and_follows_policy(project: BatchProject) -> None:
     from airflow.dag_processing.dagbag import DagBag
@@ -31,7 +33,7 @@ def test_dag_folder_imports_without_errors_and_follows_policy(project: BatchProj
             assert t.retries >= 1 and t.retry_exponential_backoff, t.task_id
             assert t.execution_timeout is not None, t.task_id
         for group in groups:
-            chain = [dag.get_task(f"{group}.{s}") for s in ("extract", "validate", "materialize", "freshness")]
+            chain = [dag.get_task(f"{group}.{s}") for s in STEPS]
             for upstream, downstream in itertools.pairwise(chain):
                 assert downstream.task_id in upstream.downstream_task_ids
 

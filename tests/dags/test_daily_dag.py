@@ -19,6 +19,8 @@ DS = partition_value(DAY.start, "daily")
 DS_FIRST = partition_value(DAY.start - timedelta(days=2), "daily")
 PROFILE = ["user_profile:declared_monthly_income", "user_profile:age_years", "user_profile:employment_type"]
 
+STEPS = ("extract", "validate", "materialize", "freshness", "consistency")
+
 
 def online(project: BatchProject, features: list[str], users: list[int]) -> dict[str, list]:
     from featurekit.repo.feast_config import feature_store
@@ -35,9 +37,7 @@ def test_good_interval_lands_offline_and_online(project: BatchProject) -> None:
     run = project.run("daily", DAY)
 
     assert run.state == "success", run.tasks
-    assert {f"{v}.{step}" for v in VIEWS for step in ("extract", "validate", "materialize", "freshness")} == set(
-        run.tasks
-    )
+    assert {f"{v}.{step}" for v in VIEWS for step in STEPS} == set(run.tasks)
     rows = offline_rows(project, "user_txn_30d", DS)
     assert rows.num_rows == 150
     users = rows.column("user_id").to_pylist()[:20]

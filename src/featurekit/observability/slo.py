@@ -13,12 +13,12 @@ from typing import Any
 from featurekit.observability.errors import InvalidSLOError
 
 SLO_TAG = "freshness_slo"
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
 def parse_duration(text: str, *, where: str = "duration") -> timedelta:
-    """``"30h"`` -> 30 hours. Units: s, m, h, d; one number and one unit."""
+    """``"30h"`` -> 30 hours. Units: s, m, h, d, w; one number and one unit. The one parser of duration tags."""
     match = _DURATION.match(text or "")
     if not match:
         raise InvalidSLOError(f"{where}: {text!r} is not a duration like 30h, 2h, 5m, 90s or 2d")

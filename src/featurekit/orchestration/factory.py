@@ -1,9 +1,9 @@
 """Build one Airflow DAG per ``schedule`` tag from the feature repo's manifest.
 
-Each view gets a task group ``<view>``: ``extract -> validate -> materialize -> freshness``. The DAG's data
-interval is the pipeline interval, so a scheduled run, a manual run and every catchup run of a backfill touch
-exactly one partition per view. Views are independent groups: one view failing its checks does not hold back the
-others. Adding a view tagged ``schedule: daily`` adds its group on the next parse; no DAG file changes.
+Each view gets a task group ``<view>``: ``extract -> validate -> materialize -> freshness -> consistency``.
+The DAG's data interval is the pipeline interval, so a scheduled run, a manual run and every catchup run of a
+backfill touch exactly one partition per view. Views are independent groups: one view failing its checks does not
+hold back the others. Adding a view tagged ``schedule: daily`` adds its group on the next parse; no DAG file changes.
 
 Parse cost: this module imports only ``airflow.sdk``, the settings loader and the manifest reader; task bodies
 import the pipelines (Feast, pandas, Great Expectations) when they run, on the worker.
@@ -101,7 +101,8 @@ def _view_group(view: ViewEntry, env: str | None) -> None:
         extracted = extract_task.override(task_id="extract", owner=owner)(view.name, env)
         validated = validate_task.override(task_id="validate", owner=owner)(view.name, env, extracted)
         materialized = materialize_task.override(task_id="materialize", owner=owner)(view.name, env, validated)
-        freshness_task.override(task_id="freshness", owner=owner)(view.name, view.freshness_slo, env, materialized)
+        checked = freshness_task.override(task_id="freshness", owner=owner)(view.name, env, materialized)
+        consistency_task.override(task_id="consistency", owner=owner)(view.name, env, checked)
 
 
 def current_interval() -> DataInterval:
@@ -134,7 +135,14 @@ def materialize_task(view: str, env: str | None, validated: dict[str, Any]) -> d
 
 
 @task
-def freshness_task(view: str, slo: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
+def freshness_task(view: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
-    return tasks.freshness(view, slo, current_interval(), env)
+    return tasks.freshness(view, current_interval(), env)
+
+
+@task
+def consistency_task(view: str, env: str | None, freshness: dict[str, Any]) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.consistency(view, current_interval(), env)

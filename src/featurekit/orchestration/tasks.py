@@ -13,10 +13,17 @@ Airflow-specific decisions live here and nowhere else:
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from featurekit.intervals import DataInterval
+
+CONSISTENCY_SAMPLE = 200
+
+
+class ConsistencyError(RuntimeError):
+    """Online values differ from the offline store's point-in-time latest values."""
+
 
 log = logging.getLogger(__name__)
 _STORES: dict[tuple[str, str], Any] = {}
@@ -40,6 +47,7 @@ def _permanent_errors() -> tuple[type[BaseException], ...]:
         SuiteError,
         MaterializeError,
         UnknownViewError,
+        ConsistencyError,
     )
 
 
@@ -130,12 +138,14 @@ def materialize(view_name: str, interval: DataInterval, env: str | None = None) 
     return {"view": result.view, "partition": result.partition, "entities": result.entities}
 
 
-def freshness(view_name: str, slo: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
-    """Publish how far behind now the view's newest materialized interval is, against its freshness SLO.
+def freshness(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Check the view against its freshness SLO after materializing: the age of the newest rows online (read from
+    Redis for a sample of entities) and the newest materialization record, as ``featurekit freshness`` does.
 
-    A backfill run is always "late", so this reports rather than fails; alerting on the gauge is the operator's
-    choice (the freshness monitor in :mod:`featurekit.observability` reads the same materialization records).
+    A backfill run of an old interval is naturally behind, so this reports (log, gauges, exported metrics) rather
+    than fails; the ``FeatureFreshnessOutOfSLO`` alert acts on the gauges.
     """
+    from featurekit.observability.freshness import check_freshness
     from featurekit.observability.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
     from featurekit.pipelines.records import latest_record
 
@@ -143,38 +153,40 @@ def freshness(view_name: str, slo: str, interval: DataInterval, env: str | None 
     record = latest_record(settings, view_name)
     if record is None:
         raise RuntimeError(f"freshness {view_name} {interval}: no materialization record found after materialize")
-    lag = (datetime.now(UTC) - record.interval_end).total_seconds()
+    # The pipeline's own measure (newest materialized interval), for BatchMaterializationBehindSLO ...
     BATCH_MATERIALIZED_UNTIL_SECONDS.labels(feature_view=view_name).set(record.interval_end.timestamp())
-    BATCH_FRESHNESS_LAG_SECONDS.labels(feature_view=view_name).set(lag)
-    limit = parse_duration(slo) if slo else None
-    within = limit is None or lag <= limit.total_seconds()
-    (log.info if within else log.warning)(
-        "freshness %s: materialized until %s, lag %.0fs, slo %s%s",
-        view_name,
-        record.interval_end.isoformat(),
-        lag,
-        slo or "-",
-        "" if within else " (BEHIND SLO)",
+    BATCH_FRESHNESS_LAG_SECONDS.labels(feature_view=view_name).set(
+        (datetime.now(UTC) - record.interval_end).total_seconds()
     )
+    # ... and what is actually served: the age of the newest rows online (featurekit_freshness_* gauges).
+    report = check_freshness(settings, views=[view_name])
+    (result,) = report.views
+    (log.info if not result.out_of_slo else log.warning)("freshness %s %s: %s", view_name, interval, result.to_dict())
+    _export("freshness", view_name, settings)
+    return result.to_dict()
+
+
+def consistency(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Compare a sample of online values with the offline store's point-in-time latest values; any mismatch fails
+    the task (training/serving skew is a defect, not a lag), with examples in the error."""
+    from featurekit.observability.consistency import check_consistency
+
+    settings = _settings(env)
+    report = check_consistency(settings, views=[view_name], sample=CONSISTENCY_SAMPLE)
+    _export("consistency", view_name, settings)
+    (result,) = report.views
+    with _fail_permanently("consistency", view_name, interval):
+        if report.failing():
+            raise ConsistencyError(f"consistency {view_name} {interval}: {result.to_dict()}")
+    log.info("consistency %s %s: %d compared, no mismatch", view_name, interval, result.compared)
+    return result.to_dict()
+
+
+def _export(job: str, view_name: str, settings: Any) -> None:
     from featurekit.observability.errors import MetricsExportError
     from featurekit.observability.exporter import export_metrics
 
     try:  # Pushgateway or textfile collector, as configured for every batch job
-        export_metrics("freshness", {"feature_view": view_name}, fallback_dir=settings.data_dir / "metrics")
+        export_metrics(job, {"feature_view": view_name}, fallback_dir=settings.data_dir / "metrics")
     except MetricsExportError as exc:
         log.warning("%s", exc)  # metrics never fail the job they describe
-    return {
-        "view": view_name,
-        "materialized_until": record.interval_end.isoformat(),
-        "lag_seconds": lag,
-        "within_slo": within,
-    }
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"30h"``, ``"2h"``, ``"5m"``, ``"45s"``, ``"1d"`` as a timedelta (the ``freshness_slo`` tag format)."""
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    try:
-        return timedelta(**{units[text[-1]]: float(text[:-1])})
-    except (KeyError, ValueError, IndexError):
-        raise ValueError(f"bad duration {text!r}: expected a number and one of s, m, h, d (e.g. 30h)") from None

@@ -16,26 +16,16 @@ label ``allow-breaking`` (CLI ``--allow-breaking``) lets the change through. Eac
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from featurekit.observability.slo import parse_duration
 from featurekit.repo.plan import BreakingChange, RepoState, format_ttl, view_features
 
 MIN_TTL_TAG = "min_ttl"
 FRESHNESS_TAG = "freshness_slo"
 SCHEDULE_PERIOD = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"30h"`` -> 30 hours; units s, m, h, d, w."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ValueError(f"duration {text!r} must look like 5m, 2h, 30h or 3d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def breaking_changes(before: RepoState, after: RepoState) -> list[BreakingChange]:
