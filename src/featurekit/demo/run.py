@@ -91,33 +91,19 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
 
             # History is backfilled as the past runs would have left it (extracted and materialized: a stream view's
             # latest value may be days old and must be served as well as trained on); the last whole day and hour go
-            # through the real daily and hourly DAGs (dag.test(): extract -> validate -> materialize -> freshness).
+            # through the real daily and hourly DAGs (dag.test(), every view: extract to consistency).
             views = [*repo.batch_views, *repo.stream_views]
-            hourly = [v for v in views if grain_of(v) == "hourly"]
-            daily = [v for v in views if grain_of(v) != "hourly"]
-            day_end, hour_end = floor_to(end, "daily"), end
-            report = backfill(
-                settings,
-                daily,
-                end - timedelta(days=options.history_days),
-                day_end - timedelta(days=1),
-                materialize=True,
-            )
-            recent = backfill(
-                settings,
-                hourly,
-                end - timedelta(hours=options.history_hours),
-                hour_end - timedelta(hours=1),
-                materialize=True,
-            )
+            history = {"daily": timedelta(days=options.history_days), "hourly": timedelta(hours=options.history_hours)}
+            runs, extracted = [], []
+            for grain, span in history.items():
+                last = DataInterval.ending_at(floor_to(end, grain), grain)
+                grain_views = [v for v in views if grain_of(v) == grain]
+                extracted += backfill(settings, grain_views, end - span, last.start).extracted
+                runs.append((grain, last))
             console.print(
-                f"  history: {len(report.extracted) + len(recent.extracted)} partitions extracted and materialized, "
-                f"{sum(r.rows for r in [*report.extracted, *recent.extracted]):,} offline rows"
+                f"  history: {len(extracted)} partitions extracted and materialized, "
+                f"{sum(r.rows for r in extracted):,} offline rows"
             )
-            runs = [
-                ("daily", DataInterval(day_end - timedelta(days=1), day_end)),
-                ("hourly", DataInterval(hour_end - timedelta(hours=1), hour_end)),
-            ]
             redis_url = settings.online_store.tiers["warm"].url
             results, log = run_dags(
                 runs,

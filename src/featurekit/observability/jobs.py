@@ -50,14 +50,14 @@ def observed_materialize(
     except BaseException:
         MATERIALIZATION_FAILURES_TOTAL.labels(view.name).inc()
         MATERIALIZATION_DURATION_SECONDS.labels(view.name).observe(time.perf_counter() - started)
-        _export_quietly(export, settings, view.name)
+        export_quietly(export, settings, view.name)
         raise
     finished = datetime.now(UTC)
     MATERIALIZATION_DURATION_SECONDS.labels(view.name).observe(time.perf_counter() - started)
     MATERIALIZATION_ROWS_TOTAL.labels(view.name).inc(result.entities)
     MATERIALIZATION_LAG_SECONDS.labels(view.name).set((finished - interval.end).total_seconds())
     MATERIALIZATION_LAST_SUCCESS.labels(view.name).set(finished.timestamp())
-    _export_quietly(export, settings, view.name)
+    export_quietly(export, settings, view.name)
     return result
 
 
@@ -81,14 +81,14 @@ def observed_validate(
         VALIDATION_RUNS_TOTAL.labels(view.name, "failed" if failed else "error").inc()
         if failed:
             VALIDATION_FAILED_EXPECTATIONS_TOTAL.labels(view.name).inc(int(failed.group(1)))
-        _export_quietly(export, settings, view.name, job="validate")
+        export_quietly(export, settings, view.name, job="validate")
         raise
     VALIDATION_RUNS_TOTAL.labels(view.name, "passed").inc()
-    _export_quietly(export, settings, view.name, job="validate")
+    export_quietly(export, settings, view.name, job="validate")
     return report
 
 
-def _export_quietly(
+def export_quietly(
     export: Callable[..., ExportResult | None], settings: Settings, view: str, *, job: str = "materialize"
 ) -> None:
     """Metrics must never fail (or mask the failure of) the job they describe: a failed export is a warning."""

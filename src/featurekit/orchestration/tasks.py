@@ -145,7 +145,9 @@ def freshness(view_name: str, interval: DataInterval, env: str | None = None) ->
     A backfill run of an old interval is naturally behind, so this reports (log, gauges, exported metrics) rather
     than fails; the ``FeatureFreshnessOutOfSLO`` alert acts on the gauges.
     """
+    from featurekit.observability.exporter import export_metrics
     from featurekit.observability.freshness import check_freshness
+    from featurekit.observability.jobs import export_quietly
     from featurekit.observability.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
     from featurekit.pipelines.records import latest_record
 
@@ -162,7 +164,7 @@ def freshness(view_name: str, interval: DataInterval, env: str | None = None) ->
     report = check_freshness(settings, views=[view_name])
     (result,) = report.views
     (log.info if not result.out_of_slo else log.warning)("freshness %s %s: %s", view_name, interval, result.to_dict())
-    _export("freshness", view_name, settings)
+    export_quietly(export_metrics, settings, view_name, job="freshness")
     return result.to_dict()
 
 
@@ -170,23 +172,15 @@ def consistency(view_name: str, interval: DataInterval, env: str | None = None) 
     """Compare a sample of online values with the offline store's point-in-time latest values; any mismatch fails
     the task (training/serving skew is a defect, not a lag), with examples in the error."""
     from featurekit.observability.consistency import check_consistency
+    from featurekit.observability.exporter import export_metrics
+    from featurekit.observability.jobs import export_quietly
 
     settings = _settings(env)
     report = check_consistency(settings, views=[view_name], sample=CONSISTENCY_SAMPLE)
-    _export("consistency", view_name, settings)
+    export_quietly(export_metrics, settings, view_name, job="consistency")
     (result,) = report.views
     with _fail_permanently("consistency", view_name, interval):
         if report.failing():
             raise ConsistencyError(f"consistency {view_name} {interval}: {result.to_dict()}")
     log.info("consistency %s %s: %d compared, no mismatch", view_name, interval, result.compared)
     return result.to_dict()
-
-
-def _export(job: str, view_name: str, settings: Any) -> None:
-    from featurekit.observability.errors import MetricsExportError
-    from featurekit.observability.exporter import export_metrics
-
-    try:  # Pushgateway or textfile collector, as configured for every batch job
-        export_metrics(job, {"feature_view": view_name}, fallback_dir=settings.data_dir / "metrics")
-    except MetricsExportError as exc:
-        log.warning("%s", exc)  # metrics never fail the job they describe
