@@ -140,7 +140,7 @@ class FeatureSink:
         self.markers = SinkMarkers(checkpoint_uri(settings, query))
         self.online = TieredRedisOnlineStore() if view is not None else None
         self.offline = offline_location(settings.offline_store) if view is not None else None
-        self.schema = _row_schema(view) if view is not None else None
+        self.schema = offline_schema(view) if view is not None else None
 
     def __call__(self, batch: Any, batch_id: int) -> None:
         started = time.perf_counter()
@@ -233,16 +233,3 @@ class FeatureSink:
         newest = pc.max(rows.column(TIMESTAMP_FIELD)).as_py()
         outcome.newest_event = newest
         STREAM_EVENT_LAG_SECONDS.labels(self.view.name).set((datetime.now(UTC) - newest).total_seconds())
-
-
-def _row_schema(view: Any) -> pa.Schema:
-    """The view's offline schema; a view read back from the registry lists its join key among its features too,
-    so each column is kept once."""
-    schema = offline_schema(view)
-    seen: set[str] = set()
-    fields = []
-    for f in schema:
-        if f.name not in seen:
-            seen.add(f.name)
-            fields.append(f)
-    return pa.schema(fields)
