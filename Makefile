@@ -1,7 +1,12 @@
 # The two set-up commands of the README: `make demo` and `make test`. Both install what they need first.
 SHELL := /bin/bash
-export PATH := $(HOME)/.local/bin:$(PATH)
-UV_RUN := uv run --frozen
+# uv as scripts/bootstrap.sh finds or installs it: its own virtual environment under the user's data directory, else
+# uv on PATH, else ~/.local/bin/uv (uv's installer). Expanded when a recipe runs, i.e. after `setup` installed it.
+FEATUREKIT_UV_ENV := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/featurekit/uv
+UV = $(firstword $(wildcard $(FEATUREKIT_UV_ENV)/bin/uv) $(shell command -v uv) $(wildcard $(HOME)/.local/bin/uv) uv)
+UV_RUN = $(UV) run --frozen
+# The suite runs east of UTC so that code depending on the host's time zone fails in CI, not in production.
+TEST_TZ ?= Asia/Tokyo
 
 .PHONY: setup demo test lint format bench-online bench-batch bench-stream clean
 
@@ -13,7 +18,7 @@ demo: setup
 
 test: setup
 	$(UV_RUN) ruff check .
-	$(UV_RUN) pytest -q
+	TZ=$(TEST_TZ) $(UV_RUN) pytest -q
 
 lint: setup
 	$(UV_RUN) ruff check .

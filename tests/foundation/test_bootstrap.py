@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,31 +14,61 @@ from featurekit.config.loader import project_root
 from featurekit.services.redis_server import RedisServer, ServiceUnavailableError
 
 
-def _shim_path(tmp_path: Path, *, tools: list[str]) -> str:
-    """A PATH holding only ``tools`` (symlinked) and an ``id`` that reports a non-root user."""
+def _shim_path(tmp_path: Path, *, tools: list[str], scripts: dict[str, str] | None = None) -> str:
+    """A PATH holding only ``tools`` (symlinked), ``scripts`` (name -> shell body) and an ``id`` that reports a
+    non-root user."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in tools:
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
-    (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n")
-    (bin_dir / "id").chmod(0o755)
+    for name, body in {"id": "echo 1000", **(scripts or {})}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
     return str(bin_dir)
 
 
-def test_bootstrap_names_the_missing_package_when_it_cannot_install(tmp_path: Path) -> None:
-    path = _shim_path(tmp_path, tools=["bash", "dirname", "grep", "java", "uv", "python3"])
-    result = subprocess.run(
+def _bootstrap(path: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["bash", str(project_root() / "scripts" / "bootstrap.sh")],
-        env={"PATH": path, "HOME": str(tmp_path)},
+        env={"PATH": path, "HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_bootstrap_names_the_missing_package_when_it_cannot_install(tmp_path: Path) -> None:
+    # python3 stands for one that can create virtual environments (`import ensurepip, venv` succeeds).
+    path = _shim_path(tmp_path, tools=["bash", "dirname", "grep", "java"], scripts={"python3": "exit 0"})
+    result = _bootstrap(path, tmp_path)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert lines == ["bootstrap: missing system packages; install them with: sudo apt-get install -y redis-server"]
+
+
+def test_bootstrap_names_python3_venv_when_uv_must_be_installed_without_it(tmp_path: Path) -> None:
+    """PEP 668 systems (Debian 12+, Ubuntu 23.04+) refuse `pip install --user`, so uv goes into its own virtual
+    environment; Debian ships ensurepip separately (python3-venv), and a non-root user is told to install it."""
+    path = _shim_path(
+        tmp_path, tools=["bash", "dirname", "grep", "java", "redis-server"], scripts={"python3": "exit 1"}
+    )
+    result = _bootstrap(path, tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "bootstrap: missing system packages; install them with: sudo apt-get install -y python3-venv"
+    ]
+    assert not (tmp_path / ".local").exists(), "nothing is installed before the missing package is there"
+
+
+def test_bootstrap_names_python3_when_there_is_none(tmp_path: Path) -> None:
+    path = _shim_path(tmp_path, tools=["bash", "dirname", "grep", "java", "redis-server"])
+    result = _bootstrap(path, tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "bootstrap: missing system packages; install them with: sudo apt-get install -y python3 python3-venv"
+    ]
 
 
 def test_starting_redis_without_the_binary_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -49,8 +80,8 @@ def test_starting_redis_without_the_binary_says_what_to_install(monkeypatch: pyt
 def test_demo_cli_fails_with_one_line_when_redis_is_missing(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": _shim_path(tmp_path, tools=["python3"]), "FEATUREKIT_DATA_DIR": str(tmp_path)}
     env.pop("FEATUREKIT_REDIS_URL", None)
-    featurekit = shutil.which("featurekit")
-    assert featurekit, "the featurekit console script is installed in the environment"
+    featurekit = Path(sys.executable).parent / "featurekit"
+    assert featurekit.is_file(), "the featurekit console script is installed in the environment"
     result = subprocess.run(
         [featurekit, "demo"], env=env, capture_output=True, text=True, timeout=120, cwd=project_root()
     )

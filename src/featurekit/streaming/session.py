@@ -7,7 +7,9 @@ columns, so nothing downstream knows which one ran.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from typing import Any
 
 from featurekit.config.settings import Settings
@@ -19,6 +21,9 @@ def spark_session(settings: Settings, app_name: str) -> Any:
     from pyspark.sql import SparkSession
 
     master = settings.streaming.spark_master
+    local = re.fullmatch(r"local\[(\d+|\*)\]", master)
+    if local:
+        pin_python_workers()
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -26,8 +31,8 @@ def spark_session(settings: Settings, app_name: str) -> Any:
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    local = re.fullmatch(r"local\[(\d+|\*)\]", master)
     if local:
+        builder = builder.config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
         # Stateful operators fix their shuffle partition count in the checkpoint; on one machine the default 200
         # partitions would each cost a task per micro-batch.
         cores = local.group(1)
@@ -40,6 +45,20 @@ def spark_session(settings: Settings, app_name: str) -> Any:
 
         spark.dataSource.register(KafkaDataSource)
     return spark
+
+
+def pin_python_workers() -> None:
+    """Make Spark's Python workers run this interpreter, so they import what this process imports.
+
+    Spark starts its Python workers (UDFs, the kit's Kafka data source) with ``PYSPARK_PYTHON``, else whatever
+    ``python3`` is first on PATH. Started by a service manager or cron as ``.venv/bin/featurekit ...``, PATH does not
+    hold the virtual environment, and the workers fail with ``No module named 'featurekit'``. The JVM reads the
+    variable from its environment, which it inherits when the session starts, so it is set here, before that.
+    Only for local masters, whose workers run on this machine; a cluster's executors have their own interpreter,
+    configured with the job. An explicit ``PYSPARK_PYTHON`` is kept.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
 def kafka_records(
