@@ -192,8 +192,9 @@ def materialize_featurekit(fs: Any, source: Path, start: datetime, end: datetime
     import queue
     import threading
 
-    import duckdb
     import pyarrow as pa
+
+    from featurekit import duckdb_utc
 
     store = fs._get_provider().online_store
     views = {v.name: v for v in fs.list_feature_views()}
@@ -212,7 +213,7 @@ def materialize_featurekit(fs: Any, source: Path, start: datetime, end: datetime
 
     def produce() -> None:
         try:
-            con = duckdb.connect()
+            con = duckdb_utc.connect()
             reader = con.sql(query, params={"src": str(source), "start": start, "end": end}).to_arrow_reader(50_000)
             for batch in reader:
                 batches.put(batch)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pandas as pd
 
+from featurekit import duckdb_utc
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.offline.layout import partition_value
@@ -44,7 +44,7 @@ def test_duplicate_late_and_out_of_order_rows(settings: Settings) -> None:
     )
     view = load_repo(settings).view("user_balance_live")
     late_at = (YESTERDAY.end - timedelta(minutes=1)).replace(tzinfo=None)
-    with duckdb.connect(str(settings.warehouse.path)) as con:
+    with duckdb_utc.connect(settings.warehouse.path) as con:
         # Exact duplicates of every check (a double load) must not duplicate offline rows.
         con.execute("INSERT INTO balance_checks SELECT * FROM balance_checks")
         # Today's latest check for USER, so today's value is known.
@@ -58,7 +58,7 @@ def test_duplicate_late_and_out_of_order_rows(settings: Settings) -> None:
     assert online_balance(settings) == 111.0
 
     # A check for yesterday arrives late (after both runs), out of order; yesterday is re-run (backfill).
-    with duckdb.connect(str(settings.warehouse.path)) as con:
+    with duckdb_utc.connect(settings.warehouse.path) as con:
         con.execute("INSERT INTO balance_checks VALUES (990002, ?, ?, -42.0, 'passive')", [USER, late_at])
     run(settings, view, YESTERDAY)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from featurekit import duckdb_utc
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir
@@ -63,9 +64,8 @@ def test_failing_batch_summary_names_view_interval_and_expectation(settings: Set
 
     load_duckdb(generate(WarehouseSpec(users=80, days=3, end=DAY.end, seed=2)), settings.warehouse.path)
     view = load_repo(settings).view("user_profile")
-    import duckdb
 
-    with duckdb.connect(str(settings.warehouse.path)) as con:
+    with duckdb_utc.connect(settings.warehouse.path) as con:
         con.execute("UPDATE users SET employment_type = 'astronaut' WHERE user_id % 4 = 0")
     extract_view(settings, view, DAY)
 

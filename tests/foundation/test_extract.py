@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import duckdb
 import pyarrow as pa
 import pytest
 
+from featurekit import duckdb_utc
 from featurekit.intervals import DataInterval
 from featurekit.offline.schema import SchemaDriftError, conform, offline_schema
 from featurekit.offline.storage import offline_location
@@ -22,7 +22,7 @@ def test_daily_snapshot_matches_an_independent_computation(offline_settings, rep
     assert result.partition == "2025-12-31"
     table = offline_location(offline_settings.offline_store).read_partition("user_txn_30d", "2025-12-31")
     assert table.schema.equals(offline_schema(repo.view("user_txn_30d")))
-    with duckdb.connect(str(offline_settings.warehouse.path), read_only=True) as con:
+    with duckdb_utc.connect(offline_settings.warehouse.path, read_only=True) as con:
         expected = dict(
             con.execute(
                 "SELECT user_id, count(*) FROM transactions "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
 import pytest
 
+from featurekit import duckdb_utc
 from featurekit.warehouse.generate import WarehouseSpec, generate
 
 SPEC = WarehouseSpec(users=300, days=40, end=datetime(2026, 1, 1), seed=11)
@@ -32,7 +32,7 @@ def test_scale_knob_reaches_a_million_transactions() -> None:
 
 
 def test_shapes(warehouse) -> None:
-    con = duckdb.connect()
+    con = duckdb_utc.connect()
     for name, table in warehouse.tables().items():
         con.register(name, table)
 

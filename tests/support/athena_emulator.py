@@ -31,13 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from featurekit import duckdb_utc
 from featurekit.services.ports import free_port, wait_for_port
 
 REGION = "us-east-1"
@@ -423,7 +423,7 @@ class AthenaEmulator:
 
     def _select(self, tree: exp.Expression, database: str) -> pa.Table:
         ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-        con = duckdb.connect()
+        con = duckdb_utc.connect()
         try:
             for table in list(tree.find_all(exp.Table)):
                 if not table.db and table.name in ctes:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
+from featurekit import duckdb_utc
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.warehouse.generate import WarehouseSpec, generate
@@ -40,7 +40,7 @@ class BatchProject:
 
     def warehouse(self, statement: str) -> None:
         """Run DuckDB SQL against the warehouse (fault injection: drop, alter, insert rows)."""
-        with duckdb.connect(str(self.settings.warehouse.path)) as con:
+        with duckdb_utc.connect(self.settings.warehouse.path) as con:
             con.execute(statement)
 
     def sql_file(self, view: str) -> Path:

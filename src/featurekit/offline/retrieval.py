@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
@@ -27,6 +26,8 @@ from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMeta
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
+
+from featurekit import duckdb_utc
 
 STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
 _ROW, _TS = "__featurekit_row", "__featurekit_ts"
@@ -121,8 +122,7 @@ class AsofRetrievalJob(RetrievalJob):
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         entities = pa.Table.from_pandas(self._entity_df, preserve_index=False)
         result = entities
-        with duckdb.connect() as con:
-            con.execute("SET TimeZone = 'UTC'")
+        with duckdb_utc.connect() as con:
             con.register("entity_input", entities.append_column(_ROW, pa.array(range(entities.num_rows), pa.int64())))
             stamp = _quote(self._timestamp_column)
             con.execute(

@@ -10,35 +10,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurekit.arrow_types import TIMESTAMP_TYPE, arrow_type
 from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD
-
-TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
-_PRIMITIVES = {
-    "INT32": pa.int32(),
-    "INT64": pa.int64(),
-    "FLOAT32": pa.float32(),
-    "FLOAT64": pa.float64(),
-    "STRING": pa.string(),
-    "BOOL": pa.bool_(),
-    "BYTES": pa.binary(),
-    "UNIX_TIMESTAMP": TIMESTAMP_TYPE,
-}
 
 
 class SchemaDriftError(TypeError):
     """A column is missing or cannot be cast to the view's declared type."""
 
 
-def arrow_type(feast_type: Any) -> pa.DataType:
-    name = getattr(feast_type, "name", None) or str(feast_type)
-    try:
-        return _PRIMITIVES[name]
-    except KeyError:
-        raise TypeError(f"unsupported Feast type {feast_type!r} for the offline store") from None
-
-
 def offline_schema(view: Any) -> pa.Schema:
-    """Join keys, features, event and created timestamps, in that order."""
+    """Join keys, features, event and created timestamps, in that order (types: :mod:`featurekit.arrow_types`)."""
     fields = [pa.field(c.name, arrow_type(c.dtype)) for c in view.entity_columns]
     keys = {c.name for c in view.entity_columns}
     # A stream view read back from the registry lists its join key among the features too; keep it once.

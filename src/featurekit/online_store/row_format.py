@@ -11,6 +11,8 @@ Format version 1 (all integers unsigned unless noted)::
     +2      B     null bitmap, B = ceil(features / 8); bit i (LSB first) set = feature i is null
     +2+B    F     fixed-width values in the view's feature order, little-endian (null slots are zero)
     ...           for each variable-width feature in order: u32 little-endian length, then the bytes
+                  (String: UTF-8; Bytes: as is; Array(Bytes): each item as u32 length + bytes;
+                  Array(UnixTimestamp): int64 µs little-endian; other arrays: JSON)
 
 Why this shape: the *order key* (event timestamp, then created timestamp) sits big-endian right after the version
 and flags bytes in every format version, so the newer-wins Lua script compares rows as byte strings without knowing
@@ -49,7 +51,9 @@ _FIXED_KINDS: dict[str, str] = {
     "UnixTimestamp": "<i8",
 }
 _VAR_KINDS = {"String": "str", "Bytes": "bytes"}
-_LIST_ITEMS = {"Int32", "Int64", "Float32", "Float64", "Bool", "String"}
+_LIST_ITEMS = {"Int32", "Int64", "Float32", "Float64", "Bool", "String"}  # JSON arrays
+# Arrays JSON cannot hold exactly: bytes as u32-length-prefixed items, timestamps as int64 µs little-endian.
+_BINARY_LISTS = {"Bytes": "bytes_list", "UnixTimestamp": "ts_list"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class ColumnSpec:
 
     name: str
     feast_type: str
-    kind: str  # "fixed", "str", "bytes", "json" (lists), "ts" (UnixTimestamp, fixed int64 µs)
+    kind: str  # "fixed", "str", "bytes", "json" (lists), "ts" (UnixTimestamp, fixed int64 µs), "bytes_list", "ts_list"
     np_dtype: str | None = None
 
 
@@ -75,10 +79,12 @@ def column_spec(name: str, dtype: Any) -> ColumnSpec:
     item = str(getattr(dtype, "base_type", ""))
     if type_name.startswith("Array(") and item in _LIST_ITEMS:
         return ColumnSpec(name, type_name, "json")
+    if type_name.startswith("Array(") and item in _BINARY_LISTS:
+        return ColumnSpec(name, type_name, _BINARY_LISTS[item])
     raise UnsupportedFeatureTypeError(
         f"feature {name!r} has type {type_name}, which the featurekit online store does not encode "
         f"(supported: {', '.join(sorted([*_FIXED_KINDS, *_VAR_KINDS]))} and Array of "
-        f"{', '.join(sorted(_LIST_ITEMS))})"
+        f"{', '.join(sorted([*_LIST_ITEMS, *_BINARY_LISTS]))})"
     )
 
 
@@ -207,6 +213,10 @@ def _encode_var(col: ColumnSpec, value: Any) -> bytes:
         return value.encode() if isinstance(value, str) else str(value).encode()
     if col.kind == "bytes":
         return bytes(value)
+    if col.kind == "bytes_list":
+        return b"".join(len(item).to_bytes(4, "little") + bytes(item) for item in value)
+    if col.kind == "ts_list":
+        return np.array([datetime_to_us(item) for item in value], dtype="<i8").tobytes()
     return orjson.dumps(list(value), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -215,6 +225,15 @@ def _decode_var(col: ColumnSpec, payload: bytes) -> Any:
         return payload.decode()
     if col.kind == "bytes":
         return payload
+    if col.kind == "bytes_list":
+        items, pos = [], 0
+        while pos < len(payload):
+            size = int.from_bytes(payload[pos : pos + 4], "little")
+            items.append(payload[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return items
+    if col.kind == "ts_list":
+        return _ts_list(np.frombuffer(payload, dtype="<i8"))
     return orjson.loads(payload)
 
 

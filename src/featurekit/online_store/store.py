@@ -24,6 +24,7 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 
+from featurekit.arrow_types import arrow_type
 from featurekit.observability.metrics import (
     ONLINE_ROW_ERRORS_TOTAL,
     ONLINE_WRITE_APPLIED_TOTAL,
@@ -290,8 +291,6 @@ def _proto_rows_to_arrow(
     data: Sequence[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
 ) -> pa.Table:
     """Feast's protobuf rows as an Arrow table in the shape :meth:`TieredRedisOnlineStore.write_arrow` takes."""
-    from feast.types import from_feast_to_pyarrow_type
-
     columns: dict[str, list[Any]] = {name: [] for name in view.join_key_names}
     for name in view.feature_names:
         columns[name] = []
@@ -309,11 +308,10 @@ def _proto_rows_to_arrow(
     arrays: dict[str, pa.Array] = {}
     key_types = {jk.name: jk.feast_type for jk in view.keyspace.join_keys}
     for name in view.join_key_names:
-        arrow_type = {"Int64": pa.int64(), "Int32": pa.int32(), "String": pa.string(), "Bytes": pa.binary()}
-        arrays[name] = pa.array(columns[name], type=arrow_type[key_types[name]])
+        arrays[name] = pa.array(columns[name], type=arrow_type(key_types[name]))
     dtypes = {f.name: f.dtype for f in feature_view.features}
     for name in view.feature_names:
-        arrays[name] = pa.array(columns[name], type=from_feast_to_pyarrow_type(dtypes[name]))
+        arrays[name] = pa.array(columns[name], type=arrow_type(dtypes[name]))
     ts_type = pa.timestamp("us", tz="UTC")
     assert view.timestamp_field is not None
     arrays[view.timestamp_field] = pa.array([_aware(t) for t in events], type=ts_type)

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from featurekit.arrow_types import arrow_type
 from featurekit.online_store.connection import Tier
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError, SchemaMismatchError
 from featurekit.online_store.row_format import PackedRows, pack_rows
@@ -94,6 +96,11 @@ def _feature_column(table: pa.Table, view: CompiledView, index: int) -> tuple[An
                 col.fill_null(pa.scalar(False if spec.np_dtype == "?" else 0).cast(col.type)) if col.null_count else col
             )
             return filled.to_numpy(zero_copy_only=False).astype(spec.np_dtype, copy=False), nulls
+        target = arrow_type(spec.feast_type)
+        if col.type != target:
+            col = col.cast(target, safe=True)
+        if pa.types.is_list(target) and pc.list_flatten(col).null_count:
+            raise TypeError("an array holds a null item (Feast arrays cannot; use an empty array or a null array)")
         return col.to_pylist(), nulls
     except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaMismatchError(

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
+from featurekit import duckdb_utc
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
 from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD, partition_value
@@ -38,7 +38,7 @@ class MaterializeResult:
 def latest_per_entity(table: pa.Table, join_keys: list[str]) -> pa.Table:
     """One row per entity: the newest by event timestamp, ties broken by ``created``."""
     keys = ", ".join(f'"{k}"' for k in join_keys)
-    with duckdb.connect() as con:
+    with duckdb_utc.connect() as con:
         con.register("rows", table)
         return con.sql(
             f"SELECT * FROM rows QUALIFY row_number() OVER (PARTITION BY {keys} "

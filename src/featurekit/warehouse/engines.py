@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import sqlglot
 
+from featurekit import duckdb_utc
 from featurekit.config.settings import DuckDBWarehouse
 
 
@@ -39,7 +40,7 @@ class DuckDBEngine:
             raise WarehouseQueryError(f"warehouse {self.path} does not exist: run `featurekit warehouse generate`")
         duck_sql = sqlglot.transpile(athena_sql, read="athena", write="duckdb")[0]
         try:
-            with duckdb.connect(str(self.path), read_only=True) as con:
+            with duckdb_utc.connect(self.path, read_only=True) as con:
                 return con.sql(duck_sql).to_arrow_table()
         except duckdb.Error as exc:
             raise WarehouseQueryError(f"{type(exc).__name__}: {exc}") from exc
