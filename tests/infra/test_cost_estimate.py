@@ -29,19 +29,20 @@ def estimate() -> ModuleType:
 def test_doc_shows_the_model_output(estimate: ModuleType) -> None:
     doc = DOC.read_text()
     assert estimate.table(estimate.dev_lines()) in doc
-    for bytes_per_entity in (estimate.STOCK_BYTES_PER_ENTITY, estimate.TARGET_BYTES_PER_ENTITY):
+    for bytes_per_entity in (estimate.STOCK_BYTES_PER_ENTITY, estimate.FEATUREKIT_BYTES_PER_ENTITY):
         for scale in estimate.SCALES:
             expected = estimate.table(estimate.prod_lines(scale, bytes_per_entity))
             assert expected in doc, f"docs/infrastructure.md is stale for {scale.label} at {bytes_per_entity} B"
     assert estimate.PRICES_AS_OF in doc
-    assert "426.5 B/entity (measured, stock Feast)" in doc
-    assert "(featurekit target, not yet measured)" in doc
+    assert "491.3 B/entity (measured, stock Feast)" in doc
+    assert "205.4 B/entity (measured, featurekit)" in doc
+    assert "not yet measured" not in doc and "/work/" not in doc
 
 
 def test_sizing_formula(estimate: ModuleType) -> None:
     expected = 1_000_000 * 426.5 * (10 / 20) * 1.25 / 0.75 / 1024**3
     assert estimate.tier_gib(1_000_000, 426.5, "hot") == pytest.approx(expected)
-    assert estimate.TARGET_BYTES_PER_ENTITY <= 0.5 * estimate.STOCK_BYTES_PER_ENTITY
+    assert estimate.FEATUREKIT_BYTES_PER_ENTITY <= 0.5 * estimate.STOCK_BYTES_PER_ENTITY
     # More bytes per entity never buys a smaller node.
     small, _ = estimate.pick(estimate.HOT_LADDER, estimate.tier_gib(50_000_000, 213, "hot"), tiered=False)
     large, _ = estimate.pick(estimate.HOT_LADDER, estimate.tier_gib(50_000_000, 426.5, "hot"), tiered=False)
@@ -73,9 +74,9 @@ def test_tier_feature_counts_match_the_feature_repo(estimate: ModuleType) -> Non
     assert dict(_features_per_tier()) == estimate.TIER_FEATURES
 
 
-def test_prod_defaults_are_the_nodes_the_model_picks_at_50m_target(estimate: ModuleType, tf: TerraformCode) -> None:
+def test_prod_defaults_are_the_nodes_the_model_picks_at_50m_measured(estimate: ModuleType, tf: TerraformCode) -> None:
     prod = tf.envs["prod"]
-    need = {t: estimate.tier_gib(50_000_000, estimate.TARGET_BYTES_PER_ENTITY, t) for t in ("hot", "warm")}
+    need = {t: estimate.tier_gib(50_000_000, estimate.FEATUREKIT_BYTES_PER_ENTITY, t) for t in ("hot", "warm")}
     hot, _ = estimate.pick(estimate.HOT_LADDER, need["hot"], tiered=False)
     warm, _ = estimate.pick(estimate.WARM_LADDER, need["warm"], tiered=True)
     assert attr(prod.variables["redis_hot_node_type"], "default") == hot

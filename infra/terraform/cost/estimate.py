@@ -1,7 +1,7 @@
 """Monthly cost estimate of the featurekit AWS environments, from the online store's bytes per entity.
 
     python infra/terraform/cost/estimate.py                       # tables in docs/infrastructure.md
-    python infra/terraform/cost/estimate.py --bytes-per-entity 190  # after the online-store benchmark
+    python infra/terraform/cost/estimate.py --bytes-per-entity 190  # another measured figure
 
 Prices are approximate us-east-1 on-demand list prices (see PRICES_AS_OF); verify them in the AWS Pricing
 Calculator before budgeting. Only the Redis node choice depends on bytes per entity; every other line is
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 PRICES_AS_OF = "2025 list prices, recorded 2026-11-21"
 HOURS = 730  # hours per month
 
-# Bytes per entity for the benchmark's 20 features (15 Float32 + 5 Int64) in one Redis hash per entity.
-STOCK_BYTES_PER_ENTITY = 426.5  # measured: stock Feast 0.67 (used_memory delta / 100k entities)
-TARGET_BYTES_PER_ENTITY = STOCK_BYTES_PER_ENTITY / 2  # featurekit target (<= 0.5x stock), not yet measured
+# Bytes per entity for the benchmark's 20 features (3 views: 15 Float32 + 5 Int64), measured by `featurekit bench
+# online` (Redis used_memory delta / entities, both stores in the same run; docs/performance.md).
+STOCK_BYTES_PER_ENTITY = 491.3  # stock Feast 0.67: one Redis hash per entity
+FEATUREKIT_BYTES_PER_ENTITY = 205.4  # featurekit: bucketed hashes of packed rows (0.42x stock)
 BENCH_FEATURES = 20
 TIER_FEATURES = {"hot": 10, "warm": 10}  # hot: user_balance_live 3 + user_txn_24h 4 + user_txn_1h 3; warm: 5 + 5
 
@@ -190,7 +191,7 @@ def main() -> None:
         print(report(args.bytes_per_entity, "measured"))
     else:
         print(report(STOCK_BYTES_PER_ENTITY, "measured, stock Feast"))
-        print(report(TARGET_BYTES_PER_ENTITY, "featurekit target, not yet measured"))
+        print(report(FEATUREKIT_BYTES_PER_ENTITY, "measured, featurekit"))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``featurekit bench``: benchmark commands, one per area (``online`` here; ``batch`` and ``stream`` join later).
+"""``featurekit bench``: benchmark commands, one per area: ``online``, ``batch`` and ``stream``.
 
 Each command lazily imports its module from the top-level ``bench/`` package of the project root, so the CLI
 stays fast and benchmark code (datasets, load generators, plotting) is never imported by the kit itself.

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from featurekit.config import Settings, load_settings
+from featurekit.demo.console import print_next_steps
+from featurekit.demo.logs import captured_logs
 from featurekit.intervals import floor_to
 from featurekit.services.redis_server import RedisServer
 from featurekit.warehouse.generate import WarehouseSpec, generate
@@ -65,7 +67,7 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
     def stage(name: str):
         return _Stage(name, console, timings)
 
-    with local_settings(env) as settings:
+    with local_settings(env) as settings, captured_logs(settings.data_dir / "demo.log", console) as log_path:
         console.print(f"[bold]featurekit demo[/] env={settings.env} project={settings.project}")
         tiers = ", ".join(f"{name}={tier.url}" for name, tier in settings.online_store.tiers.items())
         console.print(f"online store tiers: {tiers}")
@@ -139,6 +141,7 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             print_consistency(check_consistency(settings, sample=500, seed=options.seed), console)
 
     console.print("stage timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    print_next_steps(settings, console, log_path)
 
 
 def _score_requests(settings: Settings, options: DemoOptions, console: Console) -> None:

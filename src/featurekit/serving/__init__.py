@@ -18,7 +18,9 @@ include_event_timestamps=False) -> OnlineFeaturesResult``
     Module-level convenience for the method above.
 
 ``create_app(reader, *, auth_token=None) -> ASGI app``
-    The feature server (``/get-online-features``, ``/health``, ``/metrics``); run it with ``featurekit serve``.
+    The feature server (``/get-online-features``, ``/health``, ``/metrics``) as an ASGI application, for embedding
+    in an ASGI server. ``featurekit serve`` runs the same server on the kit's own HTTP/1.1 front-end
+    (:mod:`featurekit.serving.http`), not on an ASGI server.
 
 Errors: ``FeatureReferenceError`` (unknown reference/service) and ``EntityRowsError`` (missing or mistyped entity
 column), both ``ServingRequestError`` (a ``ValueError``).

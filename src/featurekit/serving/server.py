@@ -1,10 +1,11 @@
 """The feature server: Feast's ``/get-online-features`` contract on the fast read path, plus ``/health`` and
 Prometheus ``/metrics``.
 
-It is a plain ASGI application (no framework routing or validation layers: the request body is parsed with orjson
-and checked by hand, the response is serialized with orjson straight from the reader's lists), served by uvicorn.
-uvicorn never recycles workers unless asked, so there are no periodic restart stalls. The registry is re-checked by
-a background thread, never on the request path.
+No framework routing or validation layers: the request body is parsed with orjson and checked by hand, the response
+is serialized with orjson straight from the reader's lists. ``featurekit serve`` runs it on the kit's own HTTP/1.1
+front-end (:mod:`featurekit.serving.http`: worker processes sharing the port, never recycled, so no periodic restart
+stalls); :func:`create_app` wraps the same server as an ASGI application for embedding in an ASGI server. The
+registry is re-checked by a background thread, never on the request path.
 
 Request (Feast's ``GetOnlineFeaturesRequest``)::
 
