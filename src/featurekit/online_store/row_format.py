@@ -50,8 +50,10 @@ _FIXED_KINDS: dict[str, str] = {
     "Bool": "?",
     "UnixTimestamp": "<i8",
 }
-_VAR_KINDS = {"String": "str", "Bytes": "bytes"}
-_LIST_ITEMS = {"Int32", "Int64", "Float32", "Float64", "Bool", "String"}  # JSON arrays
+# JSON, UUID and decimal values are stored as their text (Feast turns them back into objects when reading).
+_VAR_KINDS = {"String": "str", "Bytes": "bytes", "PdfBytes": "bytes", "ImageBytes": "bytes"}
+_VAR_KINDS |= {"Json": "str", "Uuid": "str", "TimeUuid": "str", "Decimal": "str"}
+_LIST_ITEMS = {"Int32", "Int64", "Float32", "Float64", "Bool", "String", "Json", "Uuid", "TimeUuid", "Decimal"}
 # Arrays JSON cannot hold exactly: bytes as u32-length-prefixed items, timestamps as int64 µs little-endian.
 _BINARY_LISTS = {"Bytes": "bytes_list", "UnixTimestamp": "ts_list"}
 

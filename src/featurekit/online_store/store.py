@@ -24,7 +24,7 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 
-from featurekit.arrow_types import arrow_type
+from featurekit.arrow_types import arrow_type, python_values_to_arrow
 from featurekit.observability.metrics import (
     ONLINE_ROW_ERRORS_TOTAL,
     ONLINE_WRITE_APPLIED_TOTAL,
@@ -311,7 +311,7 @@ def _proto_rows_to_arrow(
         arrays[name] = pa.array(columns[name], type=arrow_type(key_types[name]))
     dtypes = {f.name: f.dtype for f in feature_view.features}
     for name in view.feature_names:
-        arrays[name] = pa.array(columns[name], type=arrow_type(dtypes[name]))
+        arrays[name] = python_values_to_arrow(columns[name], dtypes[name])
     ts_type = pa.timestamp("us", tz="UTC")
     assert view.timestamp_field is not None
     arrays[view.timestamp_field] = pa.array([_aware(t) for t in events], type=ts_type)
