@@ -8,6 +8,7 @@ exactly what went over the wire (a hidden second response, a body after HEAD, a 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -72,7 +73,7 @@ def connect(port: int, timeout: float = 5.0) -> socket.socket:
 
 def request(method: str, path: str, body: bytes | dict | None = None, headers: dict[str, str] | None = None) -> bytes:
     if isinstance(body, dict):
-        body = orjson.dumps(body)
+        body = json.dumps(body).encode()  # stdlib json: it writes integers beyond 64 bits, as a client may
     lines = [f"{method} {path} HTTP/1.1", "Host: x"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     if body is not None:

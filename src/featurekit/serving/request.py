@@ -112,15 +112,14 @@ def parse_features_request(body: bytes, max_entities: int) -> FeaturesRequest:
     )
 
 
+_NUMBER = (int, float)
+# Feast types by name (``feast.types``) and by ``ValueType`` name (what ``get_request_data_schema`` returns)
 _REQUEST_TYPES: dict[str, tuple[type, ...]] = {
-    "Int32": (int,),
-    "Int64": (int,),
-    "Float32": (int, float),
-    "Float64": (int, float),
-    "String": (str,),
-    "Bool": (bool,),
-    "UnixTimestamp": (int, float),
-}
+    "Int32": (int,), "INT32": (int,), "Int64": (int,), "INT64": (int,),
+    "Float32": _NUMBER, "FLOAT": _NUMBER, "Float64": _NUMBER, "DOUBLE": _NUMBER,
+    "String": (str,), "STRING": (str,), "Bool": (bool,), "BOOL": (bool,),
+    "UnixTimestamp": _NUMBER, "UNIX_TIMESTAMP": _NUMBER,
+}  # fmt: skip
 
 
 def check_request_data(fields: dict[str, Any], entities: dict[str, list[Any]]) -> None:
@@ -129,13 +128,14 @@ def check_request_data(fields: dict[str, Any], entities: dict[str, list[Any]]) -
         values = entities.get(name)
         if values is None:
             continue  # the reader names a missing request-data column
-        allowed = _REQUEST_TYPES.get(str(feast_type))
+        type_name = getattr(feast_type, "name", None) or str(feast_type)
+        allowed = _REQUEST_TYPES.get(type_name)
         if allowed is None:
             continue
         for index, v in enumerate(values):
             if not isinstance(v, allowed) or (isinstance(v, bool) and bool not in allowed):
                 raise ServingRequestError(
-                    f'"entities.{name}[{index}]" must be {feast_type} (request data of an on-demand feature view), '
+                    f'"entities.{name}[{index}]" must be {type_name} (request data of an on-demand feature view), '
                     f"got {_kind(v)} {_short(v)}"
                 )
 
