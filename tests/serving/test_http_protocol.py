@@ -11,9 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from featurekit.config.settings import ServingSettings
 from featurekit.serving.auth import BearerAuth
-from featurekit.serving.http import MAX_HEADER_BYTES, HttpProtocol
+from featurekit.serving.http import Worker
 from featurekit.serving.server import FeatureServer
+
+MAX_HEADER_BYTES = ServingSettings().max_header_bytes
 
 
 @pytest.fixture
@@ -23,6 +26,7 @@ def port() -> Iterator[int]:
 
     loop = asyncio.new_event_loop()
     server = FeatureServer(reader=None, auth=BearerAuth("tok"))
+    worker = Worker(server, server.settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
@@ -30,7 +34,7 @@ def port() -> Iterator[int]:
     ready = threading.Event()
 
     async def main() -> None:
-        await loop.create_server(lambda: HttpProtocol(server), sock=sock)
+        await loop.create_server(worker.protocol, sock=sock)
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(main()), loop.run_forever()), daemon=True)
@@ -39,6 +43,7 @@ def port() -> Iterator[int]:
     yield sock.getsockname()[1]
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+    worker.close()
 
 
 def _exchange(port: int, payload: bytes, *, expect: int = 1) -> bytes:
@@ -72,12 +77,12 @@ def test_expect_100_continue_is_acknowledged(port):
         conn.sendall(b"POST /health HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
         assert conn.recv(1024).startswith(b"HTTP/1.1 100 Continue")
         conn.sendall(b"{}")
-        assert conn.recv(1024).startswith(b"HTTP/1.1 404")  # the body arrived and the request was answered
+        assert conn.recv(1024).startswith(b"HTTP/1.1 405")  # the body arrived and the request was answered
 
 
 def test_limits_and_unsupported_framing_close_the_connection(port):
     huge = b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 10)
     assert _exchange(port, huge).startswith(b"HTTP/1.1 431")
-    chunked = b"POST /get-online-features HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-    assert _exchange(port, chunked).startswith(b"HTTP/1.1 411")
+    unknown_encoding = b"POST /get-online-features HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
+    assert _exchange(port, unknown_encoding).startswith(b"HTTP/1.1 400")
     assert _exchange(port, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")

@@ -30,8 +30,8 @@ def serve(
     """Serve online features over HTTP: /get-online-features (Feast's contract), /health, /metrics."""
     import logging
 
-    from featurekit.serving.http import run_workers
-    from featurekit.serving.server import build_from_env
+    from featurekit.serving.wiring import build_from_env
+    from featurekit.serving.workers import run_workers
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if repo is not None:
@@ -40,7 +40,7 @@ def serve(
         os.environ["FEATUREKIT_ENV"] = env
     os.environ["FEATUREKIT_SERVE_TOKEN_ENV"] = token_env
     from featurekit.online_store.errors import OnlineStoreError
-    from featurekit.serving.server import feature_store_from_env, preflight
+    from featurekit.serving.wiring import feature_store_from_env, preflight
 
     store = feature_store_from_env()
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from featurekit.online_store.config import TieredRedisOnlineStoreConfig
 
@@ -95,6 +95,36 @@ class StreamingSettings(_Strict):
     spark_master: str = "local[2]"
 
 
+class ServingSettings(_Strict):
+    """The feature server's limits, timeouts and tokens (``featurekit serve``); see docs/online-store.md.
+
+    Every limit bounds what one client can make one worker do or hold: the server answers 413/431/503 naming the
+    limit instead of queueing unbounded work. Tokens come from the environment through ``${VAR}`` references;
+    empty means no authentication (reads) or "writes use the read token" (``write_token``).
+    """
+
+    auth_token: SecretStr | None = None
+    write_token: SecretStr | None = None
+    max_header_bytes: int = Field(default=65_536, gt=0)
+    max_body_bytes: int = Field(default=4_194_304, gt=0)
+    max_entities: int = Field(default=10_000, gt=0)
+    max_write_rows: int = Field(default=10_000, gt=0)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0)
+    request_timeout_s: float = Field(default=2.0, gt=0)
+    worker_threads: int = Field(default=4, gt=0)
+    max_queued_requests: int = Field(default=64, gt=0)
+    max_pipelined_requests: int = Field(default=16, gt=0)
+    write_buffer_bytes: int = Field(default=262_144, gt=0)
+    redis_probe_interval_s: float = Field(default=1.0, gt=0)
+
+    @field_validator("auth_token", "write_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
 class Settings(_Strict):
     """Everything the kit needs to know about one environment."""
 
@@ -109,4 +139,5 @@ class Settings(_Strict):
     online_store: TieredRedisOnlineStoreConfig
     kafka: KafkaSettings
     streaming: StreamingSettings
+    serving: ServingSettings = ServingSettings()
     entity_key_serialization_version: int = 3

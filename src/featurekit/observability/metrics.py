@@ -50,6 +50,11 @@ SERVING_INFLIGHT = Gauge(
     "featurekit_serving_inflight_requests",
     "Online feature requests being processed by this worker.",
 )
+SERVING_REDIS_UP = Gauge(
+    "featurekit_serving_redis_up",
+    "1 when the feature server's last probe of a tier's Redis answered within the timeout, else 0.",
+    ["tier"],
+)
 
 # ---- batch jobs, freshness and consistency (exported by batch jobs through featurekit.observability.exporter) ----
 

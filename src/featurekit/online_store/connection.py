@@ -113,6 +113,7 @@ class RespConnection:
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
+        self.reused = False  # taken from the pool (may have gone stale since), not freshly opened
         self._buf = bytearray(1 << 16)
         try:
             sock = socket.create_connection((settings.host, settings.port), timeout=settings.timeout_s)
@@ -198,6 +199,8 @@ class TierPool:
         else:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
+            if conn is not None:
+                conn.reused = True
         if conn is None:
             conn = RespConnection(self.settings)
         try:
@@ -270,12 +273,17 @@ class Tier:
         """Standalone only: send pre-packed commands, return ``count`` replies (errors in place).
 
         Every command the store sends is idempotent (reads, newer-wins writes, deletes), so after a failure on a
-        pooled connection (e.g. Redis restarted since it was opened) the exchange is retried once on a new one."""
+        pooled connection (e.g. Redis restarted since it was opened) the exchange is retried once on a new one.
+        A fresh connection's failure or a timeout is not retried: waits never stack beyond one ``socket_timeout_s``
+        per exchange (a hung Redis must cost a request one timeout, not two)."""
         assert self._pool is not None, "execute_packed is for standalone tiers"
+        conn = None
         try:
             with self._pool.connection() as conn:
                 return conn.execute(payload, count)
-        except RedisUnavailableError:
+        except RedisUnavailableError as exc:
+            if conn is None or not conn.reused or isinstance(exc.__cause__, TimeoutError):
+                raise
             with self._pool.connection(fresh=True) as conn:
                 return conn.execute(payload, count)
 

@@ -37,6 +37,8 @@ _FIB = 0x9E3779B97F4A7C15
 _M64 = (1 << 64) - 1
 
 _INT_KEY_TYPES = {"Int64": (">i8", 8), "Int32": (">i4", 4)}
+_INT_RANGES = {"Int64": (-(1 << 63), (1 << 63) - 1), "Int32": (-(1 << 31), (1 << 31) - 1)}
+MAX_KEY_PART_BYTES = 0xFFFF  # a variable-width key part is prefixed by its u16 length
 _VAR_KEY_TYPES = {"String", "Bytes"}
 
 
@@ -102,10 +104,47 @@ class ViewKeyspace:
             try:
                 fld = v.to_bytes(width, "big", signed=True)
             except OverflowError:
-                raise SchemaMismatchError(f"entity key {self.join_keys[0].name}={v} does not fit {jk_type}") from None
+                raise self._out_of_range(v) from None
             return fld, (((v & _M64) * _FIB) & _M64) >> self._shift
         fld = self._encode_generic(values)
         return fld, zlib.crc32(fld) >> (32 - self.bucket_bits)
+
+    def int_array(self, values: Any) -> np.ndarray:
+        """The single integer join key column as int64, every value checked against the key's type *before* any
+        key is built: a bool, float, string, nested list or a value outside Int64/Int32 is refused naming the key
+        (a numpy cast would silently wrap it into another entity's key)."""
+        jk = self.join_keys[0]
+        if isinstance(values, np.ndarray):
+            arr = values
+            if arr.ndim != 1 or arr.dtype.kind not in "iu":
+                raise SchemaMismatchError(
+                    f"entity key {jk.name!r} of feature view {self.view_name!r} must be a column of integers "
+                    f"({jk.feast_type}), got an array of {arr.dtype}"
+                )
+        else:
+            values = values if isinstance(values, list) else list(values)
+            if not set(map(type, values)) <= {int}:
+                bad = next(v for v in values if type(v) is not int)
+                if isinstance(bad, np.integer) and not isinstance(bad, bool):
+                    return self.int_array(np.asarray(values))
+                self._coerce_int(bad)
+            arr = None
+        lo, hi = _INT_RANGES[jk.feast_type]
+        size = arr.size if arr is not None else len(values)
+        if size:
+            seq = arr if arr is not None else values
+            low, high = (int(seq.min()), int(seq.max())) if arr is not None else (min(values), max(values))
+            if low < lo or high > hi:
+                raise self._out_of_range(high if high > hi else low)
+        if arr is not None:
+            return arr.astype(np.int64, copy=False)
+        return np.array(values, dtype=np.int64)
+
+    def _out_of_range(self, v: Any) -> SchemaMismatchError:
+        jk = self.join_keys[0]
+        return SchemaMismatchError(
+            f"entity key {jk.name}={v} of feature view {self.view_name!r} does not fit {jk.feast_type}"
+        )
 
     def _coerce_int(self, v: Any) -> int:
         jk = self.join_keys[0]
@@ -125,7 +164,12 @@ class ViewKeyspace:
                         f"entity key {jk.name!r} of feature view {self.view_name!r} must be an integer "
                         f"({jk.feast_type}), got {type(v).__name__} {v!r}"
                     )
-                part = int(v).to_bytes(_INT_KEY_TYPES[jk.feast_type][1], "big", signed=True)
+                try:
+                    part = int(v).to_bytes(_INT_KEY_TYPES[jk.feast_type][1], "big", signed=True)
+                except OverflowError:
+                    raise SchemaMismatchError(
+                        f"entity key {jk.name}={v} of feature view {self.view_name!r} does not fit {jk.feast_type}"
+                    ) from None
             elif jk.feast_type == "String":
                 if not isinstance(v, str):
                     raise SchemaMismatchError(
@@ -140,6 +184,11 @@ class ViewKeyspace:
                         f"got {type(v).__name__}"
                     )
                 part = bytes(v)
+            if len(part) > MAX_KEY_PART_BYTES:
+                raise SchemaMismatchError(
+                    f"entity key {jk.name!r} of feature view {self.view_name!r} is {len(part)} bytes long; "
+                    f"the limit is {MAX_KEY_PART_BYTES}"
+                )
             parts.append(len(part).to_bytes(2, "big") + part)
         return b"".join(parts)
 
@@ -149,7 +198,7 @@ class ViewKeyspace:
         """Fields and buckets for whole join key columns (numpy arrays or lists), one entry per row."""
         if self.int_key:
             dtype, width = _INT_KEY_TYPES[self.join_keys[0].feast_type]
-            ints = np.asarray(columns[0]).astype(np.int64, copy=False)
+            ints = self.int_array(columns[0])
             buf = ints.astype(dtype).tobytes()
             fields = [buf[i : i + width] for i in range(0, len(buf), width)]
             return fields, self.int_buckets(ints)

@@ -40,6 +40,10 @@ from featurekit.online_store.errors import UnsupportedFeatureTypeError
 FORMAT_VERSION = 1
 FLAG_CREATED = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The instants a ``datetime`` can hold (0001-01-01 .. 9999-12-31T23:59:59.999999Z), in µs since the epoch: a stored
+# time outside them is corruption, reported for that row instead of failing the batch when it is formatted.
+MIN_TS_US = -62_135_596_800_000_000
+MAX_EVENT_US = 253_402_300_799_999_999
 
 # Feast primitive type name -> (kind, numpy dtype of the stored value). "var" kinds are length-prefixed bytes.
 _FIXED_KINDS: dict[str, str] = {
@@ -331,7 +335,8 @@ def _decode_records(
     errors: dict[int, str],
 ) -> DecodedRows:
     """The numpy path: ``rec`` holds the fixed part of the rows at ``good_idx`` (``good_rows`` is only needed
-    for variable-width columns)."""
+    for variable-width columns). A row with a value that cannot be decoded (out-of-range time, invalid UTF-8 or
+    list JSON) is reported in ``errors`` and served as missing; the other rows are unaffected."""
     keep = rec["schema"] == schema.schema_id
     if expire_before_us is not None:
         keep &= rec["event"] >= expire_before_us
@@ -342,6 +347,33 @@ def _decode_records(
                 f"row was written with another schema of this feature view (schema id "
                 f"{int(rec['schema'][j])}, expected {schema.schema_id}); rematerialize the view"
             )
+    bad_event = rec["event"] > MAX_EVENT_US
+    if bad_event.any():
+        for j in np.flatnonzero(bad_event & keep).tolist():
+            errors[good_idx[j]] = _bad_time("event timestamp", int(rec["event"][j]))
+        keep &= ~bad_event
+
+    raw_columns: list[Any] = []
+    var_cache: dict[int, tuple[list[Any], dict[int, str]]] = {}
+    for c in wanted:
+        col = schema.columns[c]
+        if col.np_dtype is None:
+            values, failures = _var_column(schema, c, good_rows, var_cache)
+            for j, message in failures.items():
+                if keep[j]:
+                    errors[good_idx[j]] = message
+                    keep[j] = False
+            raw_columns.append(values)
+            continue
+        raw = rec[f"c{c}"]
+        if col.kind == "ts":
+            bad_ts = (raw < MIN_TS_US) | (raw > MAX_EVENT_US)
+            if bad_ts.any():
+                for j in np.flatnonzero(bad_ts & keep).tolist():
+                    errors[good_idx[j]] = _bad_time(f"feature {col.name!r}", int(raw[j]))
+                keep &= ~bad_ts
+                raw = np.where(bad_ts, 0, raw)
+        raw_columns.append(raw)
 
     all_kept = bool(keep.all())
     events = rec["event"].astype(np.int64).tolist()
@@ -362,16 +394,14 @@ def _decode_records(
 
     columns: list[list[Any]] = []
     nonfinite: set[int] = set()
-    var_cache: dict[int, list[Any]] = {}
-    for c in wanted:
+    for c, raw in zip(wanted, raw_columns, strict=True):
         col = schema.columns[c]
         if col.np_dtype is not None:
-            raw = rec[f"c{c}"]
             decoded = _ts_list(raw) if col.kind == "ts" else raw.tolist()
             if raw.dtype.kind == "f" and not np.isfinite(raw).all():
                 nonfinite.add(len(columns))
         else:
-            decoded = _var_column(schema, c, good_rows, var_cache)
+            decoded = list(raw)
         col_nulls = null_bits[:, c] if null_bits is not None else None
         if col_nulls is not None and col_nulls.any():
             for j in np.flatnonzero(col_nulls).tolist():
@@ -415,23 +445,36 @@ def _decode_small(
         event = head[2]
         if expire_before_us is not None and event < expire_before_us:
             continue
+        if event > MAX_EVENT_US:
+            errors[i] = _bad_time("event timestamp", event)
+            continue
         values = body.unpack_from(row, offset)
         bitmap = values[0]
+        tails: list[bytes] | None = None
+        row_values: list[tuple[int, Any]] = []
+        c = -1
+        try:
+            for k, c in enumerate(wanted):
+                if bitmap[c >> 3] >> (c & 7) & 1:
+                    continue
+                pos = positions[c]
+                if pos is not None:
+                    v = values[pos]
+                    if kinds[k] == "ts":
+                        if not MIN_TS_US <= v <= MAX_EVENT_US:
+                            raise ValueError(_bad_time(f"feature {schema.columns[c].name!r}", v))
+                        v = datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+                else:
+                    if tails is None:
+                        tails = _split_tails(schema, row)
+                    v = _decode_var(schema.columns[c], tails[schema.var_columns.index(c)])
+                row_values.append((k, v))
+        except (ValueError, OverflowError, OSError) as exc:  # UnicodeDecodeError and JSONDecodeError included
+            errors[i] = _bad_value(schema.columns[c].name, exc)
+            continue
         present[i] = True
         event_us[i] = event
-        tails: list[bytes] | None = None
-        for k, c in enumerate(wanted):
-            if bitmap[c >> 3] >> (c & 7) & 1:
-                continue
-            pos = positions[c]
-            if pos is not None:
-                v = values[pos]
-                if kinds[k] == "ts":
-                    v = datetime.fromtimestamp(v / 1_000_000, tz=UTC)
-            else:
-                if tails is None:
-                    tails = _split_tails(schema, row)
-                v = _decode_var(schema.columns[c], tails[schema.var_columns.index(c)])
+        for k, v in row_values:
             columns[k][i] = v
     # Few values: flag every float column for the (cheap) JSON-time check instead of scanning here.
     return DecodedRows(columns, present, event_us, errors, set(floats))
@@ -447,8 +490,11 @@ def _split_tails(schema: RowSchema, row: bytes) -> list[bytes]:
     return parts
 
 
-def _var_column(schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, list[Any]]) -> list[Any]:
-    """Decode variable-width column ``c`` of every row (tails are parsed once per request and cached)."""
+def _var_column(
+    schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, tuple[list[Any], dict[int, str]]]
+) -> tuple[list[Any], dict[int, str]]:
+    """Decode variable-width column ``c`` of every row (tails are parsed once per request and cached); returns
+    the values and, per row position that could not be decoded, the reason (that value is ``None``)."""
     if not cache:
         var_positions = {ci: k for k, ci in enumerate(schema.var_columns)}
         parsed_rows: list[list[bytes]] = []
@@ -462,10 +508,25 @@ def _var_column(schema: RowSchema, c: int, rows: list[bytes], cache: dict[int, l
             parsed_rows.append(parts)
         for ci, k in var_positions.items():
             col = schema.columns[ci]
-            cache[ci] = [
-                _decode_var(col, parts[k]) if parts[k] or col.kind != "json" else None for parts in parsed_rows
-            ]
-    return list(cache[c])
+            values: list[Any] = []
+            failures: dict[int, str] = {}
+            for j, parts in enumerate(parsed_rows):
+                try:
+                    values.append(_decode_var(col, parts[k]) if parts[k] or col.kind != "json" else None)
+                except (ValueError, OverflowError) as exc:
+                    failures[j] = _bad_value(col.name, exc)
+                    values.append(None)
+            cache[ci] = (values, failures)
+    values, failures = cache[c]
+    return list(values), failures
+
+
+def _bad_time(what: str, us: int) -> str:
+    return f"{what} {us} µs is outside the representable range (years 1 to 9999): the stored row is corrupt"
+
+
+def _bad_value(feature: str, exc: Exception) -> str:
+    return f"feature {feature!r} cannot be decoded ({type(exc).__name__}: {exc}): the stored row is corrupt"
 
 
 def _ts_list(raw: np.ndarray) -> list[datetime | None]:

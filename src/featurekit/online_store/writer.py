@@ -140,7 +140,7 @@ def prepare(view: CompiledView, table: pa.Table, *, now_us: int | None = None) -
     cre = created_us if created_us is not None else np.zeros(n, dtype=np.int64)
     fields: list[bytes] | None = None
     if keyspace.int_key:
-        ints = np.asarray(key_cols[0], dtype=np.int64)
+        ints = keyspace.int_array(key_cols[0])  # range-checked: a uint64 or Int32 overflow must not wrap
         buckets = keyspace.int_buckets(ints)
         order = np.lexsort((cre, event_us, ints, buckets))
         last = np.ones(n, dtype=bool)
@@ -173,7 +173,7 @@ def prepare(view: CompiledView, table: pa.Table, *, now_us: int | None = None) -
         nulls.append(mask[order])
     return PreparedRows(
         fields=[fields[j] for j in order.tolist()] if fields is not None else None,
-        int_keys=np.asarray(key_cols[0], dtype=np.int64)[order] if keyspace.int_key else None,
+        int_keys=ints[order] if keyspace.int_key else None,
         buckets=buckets[order],
         event_us=event_us[order],
         created_us=created_us[order] if created_us is not None else None,

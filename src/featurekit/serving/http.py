@@ -1,193 +1,384 @@
-"""A lean HTTP/1.1 front-end for :class:`~featurekit.serving.server.FeatureServer` (what ``featurekit serve`` runs).
+"""The HTTP/1.1 front-end of ``featurekit serve``: llhttp (via httptools) under a small asyncio protocol.
 
-Why not uvicorn: without its optional C parser (httptools is not in the locked environment) uvicorn parses HTTP with
-h11 in pure Python and goes through the ASGI message protocol; for a batch-1 feature request that costs several
-times the Redis read itself. This protocol parses only what the feature API needs (request line, Content-Length,
-Authorization, Connection), keeps connections alive, answers pipelined requests in order, and bounds header and
-body sizes. Workers are separate processes sharing the port with ``SO_REUSEPORT``; they are never recycled. The
-ASGI app (:func:`featurekit.serving.server.create_app`) remains available for embedding in other ASGI servers.
+Why this and not a hand-written parser: request framing is where smuggling and desync bugs live (duplicate or
+conflicting Content-Length, Content-Length with Transfer-Encoding, bare LF/CR, obs-fold, whitespace before the
+colon, NUL and other control bytes). llhttp, the parser of Node.js, refuses all of them in its default strict
+mode; every refusal is answered ``400`` and the connection is closed, so nothing after a malformed request is ever
+read as a request. Why not uvicorn itself: with the same parser it adds the ASGI message round trips per request,
+which the benchmark (``featurekit bench online``, candidates recorded in its JSON) measures; the protocol below is
+modelled on uvicorn's ``httptools_impl`` (callbacks for url/headers/body, flow control, keep-alive timeout).
+
+What one client can make a worker hold or do is bounded (limits and timeouts come from ``serving`` in the
+environment settings, see :class:`featurekit.config.settings.ServingSettings`):
+
+* header block (431, counted as the parser consumes it, however the bytes arrive) and body size (413, also for
+  chunked bodies), entity rows per request (413, checked by the request parser);
+* header, body and keep-alive (idle) timeouts: a slow or silent client is answered 408 or simply closed;
+* pipelined requests are answered in order, one at a time; reading pauses while too many are queued or while the
+  transport's write buffer is above ``write_buffer_bytes`` (a client that never reads costs at most that much);
+* request work runs on a bounded thread pool with a per-request deadline (503 past ``request_timeout_s`` or when
+  ``max_queued_requests`` are already waiting), so ``/health`` and ``/metrics`` stay responsive on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
+import contextlib
 import logging
-import multiprocessing
-import os
-import signal
 import socket
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from featurekit.serving.server import MAX_BODY_BYTES, FeatureServer
+import httptools
+import orjson
+
+from featurekit.config.settings import ServingSettings
+from featurekit.serving.server import FeatureServer
 
 logger = logging.getLogger(__name__)
 
-MAX_HEADER_BYTES = 64 * 1024
-_REASONS = {200: b"OK", 400: b"Bad Request", 401: b"Unauthorized", 404: b"Not Found", 411: b"Length Required",
-            413: b"Payload Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
+_REASONS = {100: b"Continue", 200: b"OK", 202: b"Accepted", 400: b"Bad Request", 401: b"Unauthorized",
+            403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed", 408: b"Request Timeout",
+            413: b"Content Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
             501: b"Not Implemented", 503: b"Service Unavailable"}  # fmt: skip
+_JSON = [(b"content-type", b"application/json")]
 
 
-def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool) -> bytes:
+def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool, head: bool) -> bytes:
     lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
     lines += [name + b": " + value for name, value in headers]
     lines.append(b"content-length: %d" % len(body))
     if not keep_alive:
         lines.append(b"connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head else body)
+
+
+def _detail(message: str) -> bytes:
+    return orjson.dumps({"detail": message})
+
+
+class Worker:
+    """What the connections of one worker process share: the handler, its limits, the thread pool and the count
+    of requests submitted to it (the bound on queued work)."""
+
+    def __init__(self, server: FeatureServer, settings: ServingSettings) -> None:
+        self.server = server
+        self.settings = settings
+        self.executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="featurekit-serve")
+        self.pending = 0
+
+    def protocol(self) -> HttpProtocol:
+        return HttpProtocol(self)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    authorization: bytes | None
+    duplicate_authorization: bool
+    body: bytes
+    keep_alive: bool
+
+
+@dataclass
+class _Refusal:
+    """A protocol error: answered in order after the requests before it, then the connection closes."""
+
+    status: int
+    message: str
+
+
+class _Reject(Exception):
+    """Raised from a parser callback to stop parsing with a status (431, 413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class HttpProtocol(asyncio.Protocol):
-    """One client connection: buffer bytes, answer each complete request in order."""
+    """One client connection: parse with llhttp, answer requests in order, apply the worker's limits."""
 
-    def __init__(self, server: FeatureServer) -> None:
-        self.server = server
-        self.buffer = bytearray()
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.limits = worker.settings
+        self.loop = asyncio.get_event_loop()
         self.transport: asyncio.Transport | None = None
-        self._continue_sent = False  # "100 Continue" already sent for the request being received
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[_Request | _Refusal] = deque()
+        self.busy = False  # a request of this connection is being answered
+        self.write_paused = False
+        self.read_paused = False
+        self.closing = False  # a refusal was queued: parse nothing more
+        self.timer: asyncio.TimerHandle | None = None
+        self.raw_header_bytes = 0  # bytes received since the last header block completed (unfinished lines)
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self.in_message = False
+        self.url = b""
+        self.header_bytes = 0
+        self.authorization: bytes | None = None
+        self.duplicate_authorization = False
+        self.expect_continue = False
+        self.content_length: int | None = None
+        self.headers_done = False
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+
+    # ---- connection ----------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.transport.set_write_buffer_limits(high=self.limits.write_buffer_bytes)  # type: ignore[union-attr]
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None and not self.transport.is_closing():
-            if not self._handle_one():
-                break
-
-    def _fail(self, status: int, detail: bytes) -> bool:
-        assert self.transport is not None
-        self.transport.write(
-            _response(status, [(b"content-type", b"application/json")], b'{"detail":"' + detail + b'"}', False)
-        )
-        self.transport.close()
-        self.buffer.clear()
-        return False
-
-    def _handle_one(self) -> bool:
-        """Handle one complete request from the buffer; False when more bytes are needed (or it closed)."""
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buffer) > MAX_HEADER_BYTES:
-                return self._fail(431, b"request headers too large")
-            return False
-        head = bytes(self.buffer[:end]).split(b"\r\n")
-        parts = head[0].split(b" ")
-        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-            return self._fail(400, b"malformed request line")
-        method, target, version = parts
-        length = 0
-        expect_continue = False
-        authorization = None
-        keep_alive = version == b"HTTP/1.1"
-        for line in head[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            value = value.strip()
-            if name == b"content-length":
-                if not value.isdigit():
-                    return self._fail(400, b"invalid content-length")
-                length = int(value)
-            elif name == b"authorization":
-                authorization = value
-            elif name == b"expect":
-                expect_continue = value.lower() == b"100-continue"
-            elif name == b"connection":
-                token = value.lower()
-                keep_alive = token != b"close" and (keep_alive or token == b"keep-alive")
-            elif name == b"transfer-encoding":
-                return self._fail(411, b"chunked bodies are not supported: send content-length")
-        if length > MAX_BODY_BYTES:
-            return self._fail(413, b"request body too large")
-        total = end + 4 + length
-        if len(self.buffer) < total:
-            if expect_continue and not self._continue_sent and self.transport is not None:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for this otherwise
-                self._continue_sent = True
-            return False
-        body = bytes(self.buffer[end + 4 : total])
-        del self.buffer[:total]
-        self._continue_sent = False
-        path = target.split(b"?", 1)[0].decode("latin-1")
-        try:
-            status, headers, payload = self.server.handle(path, method.decode("latin-1"), authorization, body)
-        except Exception:
-            logger.exception("unhandled error for %s %s", method, path)
-            status, headers, payload = 500, [(b"content-type", b"application/json")], b'{"detail":"internal error"}'
-        assert self.transport is not None
-        self.transport.write(_response(status, headers, payload, keep_alive))
-        if not keep_alive:
-            self.transport.close()
-            return False
-        return True
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._arm(self.limits.keep_alive_timeout_s, self._idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
         self.transport = None
+        self.queue.clear()
 
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if not self.headers_done:
+            # llhttp reports a header line only once it is complete: count raw bytes too, so one endless line
+            # is bounded as well (complete blocks are counted exactly in on_url/on_header).
+            self.raw_header_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+            if not self.headers_done and self.raw_header_bytes > self.limits.max_header_bytes:
+                raise _Reject(431, self._header_limit_message())
+        except httptools.HttpParserUpgrade:
+            self._refuse(400, "protocol upgrades are not supported")
+        except _Reject as exc:
+            self._refuse(exc.status, str(exc))
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Reject):
+                self._refuse(cause.status, str(cause))
+            else:
+                logger.exception("HTTP parser callback failed")
+                self._refuse(500, "internal error")
+        except httptools.HttpParserError as exc:
+            self._refuse(400, f"malformed HTTP request: {exc}")
+        self._pump()
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket that several worker processes can bind (``SO_REUSEPORT``)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._pause_reading()
 
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._pump()
 
-def serve_forever(build: Callable[[], tuple[FeatureServer, Callable[[], None]]], host: str, port: int) -> None:
-    """Run one worker: build the server (reader, refresher), accept connections until SIGTERM/SIGINT."""
-    server, shutdown = build()
-    sock = listening_socket(host, port)
-    # Registry, plans and Feast objects live for the whole process: move them out of the cyclic collector's
-    # generations so its pauses stay short on the request path.
-    gc.collect()
-    gc.freeze()
+    def _pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None and not self.transport.is_closing():
+            self.read_paused = True
+            self.transport.pause_reading()
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop = loop.create_future()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-        listener = await loop.create_server(lambda: HttpProtocol(server), sock=sock)
-        logger.info("featurekit feature server (pid %d) listening on %s:%d", os.getpid(), host, port)
-        await stop
-        listener.close()
-        await listener.wait_closed()
+    def _resume_reading(self) -> None:
+        if self.read_paused and self.transport is not None and not self.transport.is_closing():
+            self.read_paused = False
+            self.transport.resume_reading()
 
-    try:
-        asyncio.run(main())
-    finally:
-        shutdown()
+    # ---- timers --------------------------------------------------------------------------------------------
 
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
+        self._disarm()
+        self.timer = self.loop.call_later(seconds, callback)
 
-def run_workers(
-    build: Callable[[], tuple[FeatureServer, Callable[[], None]]], host: str, port: int, workers: int
-) -> None:
-    """Serve with ``workers`` processes (1 = this process). ``build`` must be picklable for more than one."""
-    if workers <= 1:
-        serve_forever(build, host, port)
-        return
-    probe = listening_socket(host, port)  # fail early (port in use) before spawning workers
-    probe.close()
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=serve_forever, args=(build, host, port), daemon=False) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
-    def forward(signum: int, _frame: Any) -> None:
-        for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
+    def _idle_timeout(self) -> None:
+        self.timer = None
+        if self.transport is not None and not self.busy and not self.queue and not self.in_message:
+            self.transport.close()
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for proc in procs:
-        proc.join()
+    def _read_timeout(self, what: str, seconds: float) -> Callable[[], None]:
+        def fire() -> None:
+            self.timer = None
+            if self.in_message and not self.closing:
+                self._refuse(408, f"{what} not received within {seconds} s (serving.{what.split()[1]}_timeout_s)")
+                self._pump()
+
+        return fire
+
+    # ---- parser callbacks ----------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reset_message()
+        self.in_message = True
+        if not self.busy:
+            s = self.limits.header_timeout_s
+            self._arm(s, self._read_timeout("request header", s))
+
+    def _count_header(self, size: int) -> None:
+        self.header_bytes += size
+        if self.header_bytes > self.limits.max_header_bytes:
+            raise _Reject(431, self._header_limit_message())
+
+    def _header_limit_message(self) -> str:
+        return f"request header block exceeds {self.limits.max_header_bytes} bytes (serving.max_header_bytes)"
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header(len(url))
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header(len(name) + len(value) + 4)
+        lower = name.lower()
+        if lower == b"authorization":
+            if self.authorization is not None:
+                self.duplicate_authorization = True
+            self.authorization = value
+        elif lower == b"expect":
+            self.expect_continue = value.lower() == b"100-continue"
+        elif lower == b"content-length":
+            self.content_length = int(value)  # llhttp has checked the digits and refused duplicates
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+        self.raw_header_bytes = 0
+        length = self.content_length
+        limit = self.limits.max_body_bytes
+        if length is not None and length > limit:
+            raise _Reject(413, f"request body of {length} bytes exceeds {limit} bytes (serving.max_body_bytes)")
+        if not self.busy:
+            s = self.limits.body_timeout_s
+            self._arm(s, self._read_timeout("request body", s))
+        if self.expect_continue and self.transport is not None and not self.queue and not self.busy:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for this otherwise
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > self.limits.max_body_bytes:
+            raise _Reject(413, f"request body exceeds {self.limits.max_body_bytes} bytes (serving.max_body_bytes)")
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method().decode("latin-1")
+        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        self.queue.append(
+            _Request(
+                method=method,
+                path=path,
+                authorization=self.authorization,
+                duplicate_authorization=self.duplicate_authorization,
+                body=b"".join(self.body),
+                keep_alive=self.parser.should_keep_alive(),
+            )
+        )
+        self._reset_message()
+        if not self.busy:
+            self._disarm()
+        if len(self.queue) >= self.limits.max_pipelined_requests:
+            self._pause_reading()
+
+    # ---- answering -----------------------------------------------------------------------------------------
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.closing = True
+        self._pause_reading()
+        self.queue.append(_Refusal(status, message))
+
+    def _pump(self) -> None:
+        """Answer queued requests in order while the client keeps up; start the idle timer when done."""
+        while self.queue and not self.busy and not self.write_paused and self.transport is not None:
+            item = self.queue.popleft()
+            if isinstance(item, _Refusal):
+                self._write(item.status, _JSON, _detail(item.message), keep_alive=False, head=False)
+                return
+            self._start(item)
+        if self.transport is None or self.closing:
+            return
+        if not self.write_paused and len(self.queue) < self.limits.max_pipelined_requests:
+            self._resume_reading()
+        if self.busy or self.queue:
+            return
+        if not self.in_message:
+            self._arm(self.limits.keep_alive_timeout_s, self._idle_timeout)
+        elif self.timer is None:  # a pipelined request is still arriving: its read timeout starts now
+            what, s = (
+                ("body", self.limits.body_timeout_s) if self.headers_done else ("header", self.limits.header_timeout_s)
+            )
+            self._arm(s, self._read_timeout(f"request {what}", s))
+
+    def _write(self, status: int, headers: list, body: bytes, *, keep_alive: bool, head: bool) -> None:
+        assert self.transport is not None
+        self.transport.write(_response(status, headers, body, keep_alive, head))
+        if not keep_alive:
+            self.closing = True
+            self.queue.clear()
+            self.transport.close()
+
+    def _start(self, request: _Request) -> None:
+        head = request.method == "HEAD"
+        if request.duplicate_authorization:
+            self._write(400, _JSON, _detail("more than one Authorization header"), keep_alive=False, head=head)
+            return
+        routed = self.worker.server.route("GET" if head else request.method, request.path, request.authorization)
+        if not callable(routed):
+            self._write(*routed, keep_alive=request.keep_alive, head=head)
+            return
+        worker = self.worker
+        if worker.pending >= self.limits.max_queued_requests:
+            self._write(
+                503,
+                _JSON,
+                _detail(f"server busy: {worker.pending} requests queued (serving.max_queued_requests)"),
+                keep_alive=request.keep_alive,
+                head=head,
+            )
+            return
+        worker.pending += 1
+        self.busy = True
+        self._disarm()
+        job = self.loop.run_in_executor(worker.executor, routed, request.body)
+        deadline = self.loop.call_later(self.limits.request_timeout_s, self._deadline, job, request)
+        job.add_done_callback(lambda fut: self._finished(fut, deadline, request))
+
+    def _deadline(self, job: asyncio.Future, request: _Request) -> None:
+        """The request is answered 503 now; its thread finishes (bounded by the Redis timeout) and is dropped."""
+        if job.done() or not self.busy:
+            return
+        self.busy = False
+        job.answered = True  # type: ignore[attr-defined]
+        seconds = self.limits.request_timeout_s
+        self.worker.server.timed_out(request.path)
+        if self.transport is not None:
+            self._write(
+                503,
+                _JSON,
+                _detail(f"no answer within {seconds} s (serving.request_timeout_s): the online store is slow"),
+                keep_alive=request.keep_alive,
+                head=request.method == "HEAD",
+            )
+            self._pump()
+
+    def _finished(self, job: asyncio.Future, deadline: asyncio.TimerHandle, request: _Request) -> None:
+        self.worker.pending -= 1
+        deadline.cancel()
+        if getattr(job, "answered", False) or self.transport is None:
+            return
+        self.busy = False
+        try:
+            status, headers, payload = job.result()
+        except Exception:
+            logger.exception("unhandled error for %s %s", request.method, request.path)
+            status, headers, payload = 500, _JSON, _detail("internal error")
+        self._write(status, headers, payload, keep_alive=request.keep_alive, head=request.method == "HEAD")
+        self._pump()

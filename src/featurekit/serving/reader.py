@@ -280,14 +280,10 @@ def _encode_entities(step: ViewStep, columns: dict[str, list[Any]], n: int) -> t
     ks = step.view.keyspace
     key_cols = [columns[c] for c in step.entity_columns]
     if ks.int_key and n >= _VECTORIZE_FROM:
-        arr = np.asarray(key_cols[0])
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            bad = next((v for v in key_cols[0] if isinstance(v, bool) or not isinstance(v, int)), None)
-            raise EntityRowsError(
-                f"join key {step.entity_columns[0]!r} of feature view {step.view.name!r} must hold integers "
-                f"({ks.join_keys[0].feast_type}), got {type(bad).__name__} {bad!r}"
-            )
-        ints = arr.astype(np.int64, copy=False)
+        try:
+            ints = ks.int_array(key_cols[0])  # every id checked against the key's type before a key is built
+        except SchemaMismatchError as exc:
+            raise EntityRowsError(str(exc)) from exc
         return ints, ks.int_buckets(ints)
     fields: list[bytes] = []
     buckets: list[int] = []

@@ -1,22 +1,25 @@
-"""The feature server: Feast's ``/get-online-features`` contract on the fast read path, plus ``/health`` and
-Prometheus ``/metrics``.
+"""The feature server: Feast's ``/get-online-features`` contract on the fast read path, Feast's ``/push`` and
+``/write-to-online-store``, plus ``/health`` and Prometheus ``/metrics``.
 
-No framework routing or validation layers: the request body is parsed with orjson and checked by hand, the response
-is serialized with orjson straight from the reader's lists. ``featurekit serve`` runs it on the kit's own HTTP/1.1
-front-end (:mod:`featurekit.serving.http`: worker processes sharing the port, never recycled, so no periodic restart
-stalls); :func:`create_app` wraps the same server as an ASGI application for embedding in an ASGI server. The
-registry is re-checked by a background thread, never on the request path.
+:class:`FeatureServer` is independent of the HTTP layer: :meth:`FeatureServer.route` answers cheap endpoints at
+once (health, metrics, auth failures, 404) and returns a *job* (``body -> reply``) for the ones that read or write
+the store, which the HTTP front-end (:mod:`featurekit.serving.http`) runs on a bounded thread pool under a deadline.
+:func:`create_app` wraps the same handler as a plain ASGI app for other servers (uvicorn). The registry is
+re-checked by a background thread, never on the request path; Redis health is probed by another.
 
 Request (Feast's ``GetOnlineFeaturesRequest``)::
 
     {"features": ["view:feature", ...] | "feature_service": "name", "entities": {"user_id": [1, 2]},
      "full_feature_names": false}
 
-Response: ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses", "event_timestamps"}]}``.
+Response: ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses", "event_timestamps"}]}``; a
+row whose stored bytes cannot be decoded gets status ``INVALID`` for that view's features (logged with view and key,
+counted in ``featurekit_online_row_errors_total``), and the rest of the batch is served.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -25,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from featurekit.config.settings import ServingSettings
 from featurekit.observability.metrics import (
     SERVING_ENTITIES_TOTAL,
     SERVING_ERRORS_TOTAL,
@@ -34,76 +38,102 @@ from featurekit.observability.metrics import (
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
 from featurekit.serving.auth import BearerAuth
 from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
+from featurekit.serving.request import RequestTooLargeError, check_request_data, parse_features_request
 
 logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+Job = Callable[[bytes], Reply]
 
 _JSON = [(b"content-type", b"application/json")]
 _ENDPOINT = "/get-online-features"
-MAX_BODY_BYTES = 8 * 1024 * 1024
+_WRITES = {"/push": "push", "/write-to-online-store": "write_to_online_store"}
+_METHODS = {_ENDPOINT: "POST", "/push": "POST", "/write-to-online-store": "POST", "/health": "GET", "/metrics": "GET"}
 
 
 class FeatureServer:
-    """Request handling independent of the HTTP layer: ``handle(path, method, authorization, body)``."""
+    """Request handling independent of the HTTP layer (see the module docstring)."""
 
-    def __init__(self, reader: Any, auth: BearerAuth | None = None) -> None:
+    def __init__(
+        self,
+        reader: Any,
+        auth: BearerAuth | None = None,
+        settings: ServingSettings | None = None,
+        *,
+        writer: Any = None,
+        health: Any = None,
+    ) -> None:
         self.reader = reader
         self.auth = auth or BearerAuth(None)
+        self.settings = settings or ServingSettings()
+        self.writer = writer
+        self.health = health
         self._latency: dict[str, Any] = {}
         self._entities: dict[str, Any] = {}
+        self._request_fields: dict[int, dict[str, Any]] = {}
 
-    def handle(self, path: str, method: str, authorization: bytes | None, body: bytes) -> tuple[int, list, bytes]:
+    def start(self) -> None:
+        """Start the background Redis probe (called once the worker's loop runs)."""
+        if self.health is not None:
+            self.health.start()
+
+    def route(self, method: str, path: str, authorization: bytes | None) -> Reply | Job:
+        """A reply for cheap endpoints, or the job (``body -> reply``) that answers a store request."""
+        expected = _METHODS.get(path)
+        if expected is None:
+            return 404, _JSON, orjson.dumps({"detail": f"no endpoint {method} {path}"})
+        if method != expected:
+            return 405, [*_JSON, (b"allow", expected.encode())], orjson.dumps({"detail": f"{path} takes {expected}"})
         if not self.auth.allows(path, authorization):
             SERVING_ERRORS_TOTAL.labels(path, "unauthorized").inc()
             return 401, [*_JSON, (b"www-authenticate", b"Bearer")], b'{"detail":"missing or invalid bearer token"}'
-        if path == _ENDPOINT and method == "POST":
-            return self._online_features(body)
-        if path == "/health" and method == "GET":
-            return 200, _JSON, b'{"status":"ok"}'
-        if path == "/metrics" and method == "GET":
-            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        if path == _ENDPOINT:
+            return self._online_features
+        if path in _WRITES:
+            return lambda body: self._write(path, body)
+        if path == "/health":
+            snapshot = self.health.snapshot() if self.health is not None else {"status": "ok"}
+            return 200, _JSON, orjson.dumps(snapshot)
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-            return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], generate_latest()
-        return 404, _JSON, orjson.dumps({"detail": f"no endpoint {method} {path}"})
+        return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], generate_latest()
 
-    def _online_features(self, body: bytes) -> tuple[int, list, bytes]:
+    def handle(self, path: str, method: str, authorization: bytes | None, body: bytes) -> Reply:
+        """Route and run a request synchronously (tests, the ASGI app)."""
+        routed = self.route(method, path, authorization)
+        return routed(body) if callable(routed) else routed
+
+    def timed_out(self, path: str) -> None:
+        SERVING_ERRORS_TOTAL.labels(path, "timeout").inc()
+
+    def _online_features(self, body: bytes) -> Reply:
         start = time.perf_counter()
         service_label = "-"
         SERVING_INFLIGHT.inc()
         try:
-            request = _parse_request(body)
-            service_name = request.get("feature_service")
-            if service_name:
-                service_label = service_name
-                features: Any = self.reader.feature_service(service_name)
+            request = parse_features_request(body, self.settings.max_entities)
+            if request.feature_service:
+                service_label = request.feature_service
+                features: Any = self.reader.feature_service(request.feature_service)
             else:
-                features = request["features"]
-            entities = request["entities"]
+                features = request.features
+            check_request_data(self._request_data_types(features, request.full_feature_names), request.entities)
             result = self.reader.get_online_features(
-                features, entities, full_feature_names=bool(request.get("full_feature_names", False))
+                features, request.entities, full_feature_names=request.full_feature_names
             )
             payload = orjson.dumps(result.to_feast_json())
-            n = result.row_count
+            for error in result.errors():
+                _log_row_error(error, request.entities)
             counter = self._entities.get(service_label)
             if counter is None:
                 counter = self._entities[service_label] = SERVING_ENTITIES_TOTAL.labels(service_label)
-            counter.inc(n)
+            counter.inc(result.row_count)
             return 200, _JSON, payload
-        except FeatureReferenceError as exc:
-            return self._error(404, "bad_request", exc)
-        except ServingRequestError as exc:
-            return self._error(400, "bad_request", exc)
-        except RedisUnavailableError as exc:
-            logger.error("online store unavailable: %s", exc)
-            return self._error(503, "redis", exc)
-        except OnlineStoreError as exc:
-            return self._error(500, "store", exc)
         except Exception as exc:
-            logger.exception("unexpected error in /get-online-features")
-            return self._error(500, "internal", exc)
+            return _failure(_ENDPOINT, exc)
         finally:
             SERVING_INFLIGHT.dec()
             hist = self._latency.get(service_label)
@@ -111,31 +141,53 @@ class FeatureServer:
                 hist = self._latency[service_label] = SERVING_REQUEST_SECONDS.labels(service_label, _ENDPOINT)
             hist.observe(time.perf_counter() - start)
 
-    @staticmethod
-    def _error(status: int, reason: str, exc: Exception) -> tuple[int, list, bytes]:
-        SERVING_ERRORS_TOTAL.labels(_ENDPOINT, reason).inc()
-        return status, _JSON, orjson.dumps({"detail": str(exc)})
+    def _request_data_types(self, features: Any, full_feature_names: bool) -> dict[str, Any]:
+        """Declared types of the request-data fields the request's on-demand views need (cached per plan)."""
+        plan = self.reader.plan(features, full_feature_names)
+        fields = self._request_fields.get(id(plan))
+        if fields is None:
+            fields = {}
+            for step in plan.odfvs:
+                fields.update(step.odfv.get_request_data_schema())
+            self._request_fields[id(plan)] = fields
+        return fields
+
+    def _write(self, path: str, body: bytes) -> Reply:
+        if self.writer is None:
+            return 501, _JSON, orjson.dumps({"detail": f"{path} is not enabled on this server"})
+        try:
+            return 200, _JSON, orjson.dumps(getattr(self.writer, _WRITES[path])(body))
+        except Exception as exc:
+            return _failure(path, exc)
 
 
-def _parse_request(body: bytes) -> dict[str, Any]:
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ServingRequestError(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise ServingRequestError("request body must be a JSON object")
-    entities = request.get("entities")
-    if not isinstance(entities, dict) or not all(isinstance(v, list) for v in entities.values()):
-        raise ServingRequestError('"entities" must be an object of lists, e.g. {"user_id": [1, 2]}')
-    service = request.get("feature_service")
-    features = request.get("features") or []
-    if service is not None and not isinstance(service, str):
-        raise ServingRequestError('"feature_service" must be a string')
-    if not service:
-        if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
-            raise ServingRequestError('give "features" (a non-empty list of "view:feature") or "feature_service"')
-        request["features"] = features
-    return request
+def _failure(path: str, exc: Exception) -> Reply:
+    """The status for an exception: client mistakes 4xx naming the field, Redis 503, the rest 500."""
+    if isinstance(exc, FeatureReferenceError):
+        status, reason = 404, "bad_request"
+    elif isinstance(exc, RequestTooLargeError):
+        status, reason = 413, "too_large"
+    elif isinstance(exc, ServingRequestError):
+        status, reason = 400, "bad_request"
+    elif isinstance(exc, RedisUnavailableError):
+        logger.error("online store unavailable: %s", exc)
+        status, reason = 503, "redis"
+    elif isinstance(exc, OnlineStoreError):
+        logger.error("online store error on %s: %s", path, exc)
+        status, reason = 500, "store"
+    else:
+        logger.exception("unexpected error in %s", path)
+        status, reason = 500, "internal"
+        exc = RuntimeError("internal error")
+    SERVING_ERRORS_TOTAL.labels(path, reason).inc()
+    return status, _JSON, orjson.dumps({"detail": str(exc)})
+
+
+def _log_row_error(error: dict[str, Any], entities: dict[str, list[Any]]) -> None:
+    row = error["row"]
+    key = ", ".join(f"{name}={values[row]!r}" for name, values in entities.items() if row < len(values))
+    view, message = error["feature_view"], error["error"]
+    logger.warning("feature view %s, entity %s: stored row not decodable: %s", view, key, message)
 
 
 class RegistryRefresher:
@@ -162,11 +214,23 @@ class RegistryRefresher:
         self._stop.set()
 
 
-def create_app(reader: Any, *, auth_token: str | None = None, refresh: bool = True) -> Callable[..., Awaitable[None]]:
-    """An ASGI app serving ``reader``; ``auth_token`` enables bearer auth; ``refresh`` starts the registry thread
-    (the reader should then be built with ``auto_refresh=False``)."""
-    server = FeatureServer(reader, BearerAuth(auth_token))
+def create_app(
+    reader: Any,
+    *,
+    auth_token: str | None = None,
+    refresh: bool = True,
+    settings: ServingSettings | None = None,
+    writer: Any = None,
+) -> Callable[..., Awaitable[None]]:
+    """An ASGI app serving ``reader`` with the same handler, limits and thread pool as ``featurekit serve``;
+    ``auth_token`` enables bearer auth; ``refresh`` starts the registry thread (the reader should then be built
+    with ``auto_refresh=False``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = settings or ServingSettings()
+    server = FeatureServer(reader, BearerAuth(auth_token), settings, writer=writer)
     refresher = RegistryRefresher(reader, reader.refresh_interval_s) if refresh else None
+    executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="featurekit-asgi")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -180,6 +244,7 @@ def create_app(reader: Any, *, auth_token: str | None = None, refresh: bool = Tr
                 elif message["type"] == "lifespan.shutdown":
                     if refresher:
                         refresher.stop()
+                    executor.shutdown(wait=False)
                     reader.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
@@ -191,16 +256,18 @@ def create_app(reader: Any, *, auth_token: str | None = None, refresh: bool = Tr
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
-                await _respond(send, 413, _JSON, b'{"detail":"request body too large"}')
+            if len(body) > settings.max_body_bytes:
+                detail = f"request body exceeds {settings.max_body_bytes} bytes (serving.max_body_bytes)"
+                await _respond(send, 413, _JSON, orjson.dumps({"detail": detail}))
                 return
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-                break
-        status, headers, payload = server.handle(scope["path"], scope["method"], authorization, body)
-        await _respond(send, status, headers, payload)
+        auth = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(auth) > 1:
+            await _respond(send, 400, _JSON, b'{"detail":"more than one Authorization header"}')
+            return
+        routed = server.route(scope["method"], scope["path"], auth[0] if auth else None)
+        if callable(routed):
+            routed = await asyncio.get_running_loop().run_in_executor(executor, routed, body)
+        await _respond(send, *routed)
 
     app.feature_server = server  # type: ignore[attr-defined]
     return app
@@ -215,72 +282,3 @@ async def _respond(send: Send, status: int, headers: list, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def feature_store_from_env() -> Any:
-    """The Feast store a serving worker reads: ``FEATUREKIT_SERVE_REPO`` (a directory with
-    ``feature_store.yaml``) or, when unset, the kit's settings for ``FEATUREKIT_ENV``."""
-    import os
-
-    repo = os.environ.get("FEATUREKIT_SERVE_REPO")
-    if repo:
-        from feast import FeatureStore
-
-        return FeatureStore(repo_path=repo)
-    from featurekit.config import load_settings
-    from featurekit.repo.feast_config import feature_store
-
-    return feature_store(load_settings())
-
-
-def _token_from_env() -> str | None:
-    import os
-
-    from featurekit.serving.auth import TOKEN_ENV
-
-    return os.environ.get(os.environ.get("FEATUREKIT_SERVE_TOKEN_ENV", TOKEN_ENV)) or None
-
-
-def preflight(feature_store: Any) -> int:
-    """Check before serving that every feature view compiles and its tier has a Redis URL; returns how many views
-    were checked. A misconfigured tier fails here, naming the setting, instead of on the first request."""
-    from featurekit.online_store.store import TieredRedisOnlineStore
-
-    online = feature_store._get_provider().online_store
-    if not isinstance(online, TieredRedisOnlineStore):
-        raise OnlineStoreError(
-            f"the feature server needs online_store type {TieredRedisOnlineStore.__module__}.TieredRedisOnlineStore, "
-            f"the repo uses {type(online).__name__}"
-        )
-    views = [*feature_store.list_feature_views(), *feature_store.list_stream_feature_views()]
-    store_config = online.store_config(feature_store.config)
-    for view in views:
-        online.tier(store_config, online.compiled(feature_store.config, view).tier)
-    return len(views)
-
-
-def build_from_env(feature_store: Any = None) -> tuple[FeatureServer, Callable[[], None]]:
-    """One serving worker's handler and its shutdown hook, configured from the environment (used by
-    ``featurekit serve``): reader with a background registry refresher, optional bearer token. A worker process
-    builds its own Feast store; a single in-process worker may reuse the one the CLI already checked."""
-    from featurekit.serving.reader import OnlineFeatureReader
-
-    store = feature_store if feature_store is not None else feature_store_from_env()
-    reader = OnlineFeatureReader.from_feature_store(store, auto_refresh=False)
-    refresher = RegistryRefresher(reader, reader.refresh_interval_s)
-    refresher.start()
-
-    def shutdown() -> None:
-        refresher.stop()
-        reader.close()
-
-    return FeatureServer(reader, BearerAuth(_token_from_env())), shutdown
-
-
-def app_from_env() -> Callable[..., Awaitable[None]]:
-    """uvicorn factory (``uvicorn --factory featurekit.serving.server:app_from_env``), same configuration as
-    :func:`build_from_env`, for deployments that standardize on an ASGI server."""
-    from featurekit.serving.reader import OnlineFeatureReader
-
-    reader = OnlineFeatureReader.from_feature_store(feature_store_from_env(), auto_refresh=False)
-    return create_app(reader, auth_token=_token_from_env())
