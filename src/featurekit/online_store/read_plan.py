@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from featurekit.online_store.errors import FeatureReferenceError
 from featurekit.online_store.views import CompiledView
-from featurekit.serving.errors import FeatureReferenceError
 
 
 @dataclass
