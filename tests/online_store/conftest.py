@@ -112,21 +112,44 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def read_values(store: TieredRedisOnlineStore, config: RepoConfig) -> Callable[..., list[dict[str, Any] | None]]:
-    """Read through Feast's ``online_read`` contract and return plain Python values per entity."""
+@pytest.fixture(params=["online_read", "feast_api"])
+def read_values(
+    request: pytest.FixtureRequest, store: TieredRedisOnlineStore, config: RepoConfig, tmp_path: Path
+) -> Callable[..., list[dict[str, Any] | None]]:
+    """Read plain Python values per entity (``None``: not found) through each API the store serves:
+    ``online_read`` (the per-view store contract the kit's own paths use) and ``feast_api``
+    (``FeatureStore.get_online_features(...).to_dict()``, which Feast delegates to the store's whole-request read)."""
+    from feast import FeatureStore
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
     from feast.type_map import feast_value_type_to_python_type
 
-    def read(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
+    def read_online(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
         keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=i)]) for i in ids]
         out: list[dict[str, Any] | None] = []
         for _ts, values in store.online_read(cfg or config, view, keys):
             out.append(None if values is None else {k: feast_value_type_to_python_type(v) for k, v in values.items()})
         return out
 
-    return read
+    stores: dict[int, FeatureStore] = {}
+    applied: dict[tuple[int, str], FeatureView] = {}
+
+    def read_feast(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
+        cfg = cfg or config
+        fs = stores.get(id(cfg))
+        if fs is None:
+            fs = stores[id(cfg)] = FeatureStore(config=cfg)
+        if applied.get((id(cfg), view.name)) is not view:
+            fs.apply([USER, view])
+            applied[(id(cfg), view.name)] = view
+        names = [f.name for f in view.features]
+        got = fs.get_online_features([f"{view.name}:{n}" for n in names], [{"user_id": i} for i in ids]).to_dict(
+            include_event_timestamps=True
+        )
+        assert got["user_id"] == list(ids)
+        return [{n: got[n][r] for n in names} if got[f"{names[0]}__ts"][r] else None for r in range(len(ids))]
+
+    return read_online if request.param == "online_read" else read_feast
 
 
 def _cluster_unavailable_reason() -> str | None:

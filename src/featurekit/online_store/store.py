@@ -19,7 +19,10 @@ from typing import Any
 
 import pyarrow as pa
 from feast import Entity, FeatureView, RepoConfig
+from feast.feature_service import FeatureService
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.infra.registry.base_registry import BaseRegistry
+from feast.online_response import OnlineResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
@@ -32,6 +35,7 @@ from featurekit.observability.metrics import (
 from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
 from featurekit.online_store.connection import Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
+from featurekit.online_store.feast_read import FeastReadPath
 from featurekit.online_store.fetch import fetch_rows
 from featurekit.online_store.row_format import decode_rows, us_to_datetime
 from featurekit.online_store.scripts import VACUUM_EXPIRED
@@ -50,6 +54,7 @@ class TieredRedisOnlineStore(OnlineStore):
         self._tiers: dict[tuple[str, RedisTierConfig], Tier] = {}
         self._compiled: dict[tuple[Any, ...], CompiledView] = {}
         self._lock = threading.Lock()
+        self._feast_reads: FeastReadPath | None = None
 
     # ---- configuration -------------------------------------------------------------------------------------
 
@@ -206,6 +211,28 @@ class TieredRedisOnlineStore(OnlineStore):
             ev = decoded.event_us[i]
             out.append((us_to_datetime(ev) if ev is not None else None, values))
         return out
+
+    def get_online_features(
+        self,
+        config: RepoConfig,
+        features: list[str] | FeatureService,
+        entity_rows: Any,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
+    ) -> OnlineResponse:
+        """Feast's whole-request read (``FeatureStore.get_online_features``, ``feast serve``): every view in one
+        pipelined round trip per Redis server through the fast path's plan and decoder (see ``feast_read.py``).
+        Requests for feature-view version metadata go through Feast's generic implementation."""
+        if include_feature_view_version_metadata:
+            return super().get_online_features(
+                config, features, entity_rows, registry, project, full_feature_names, True
+            )
+        reads = self._feast_reads
+        if reads is None:
+            reads = self._feast_reads = FeastReadPath(self)
+        return reads.get_online_features(config, features, entity_rows, registry, project, full_feature_names)
 
     @staticmethod
     def expiry_cutoff_us(view: CompiledView, now_us: int | None = None) -> int | None:
