@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
+# Feast extension points that keep Feast's own write APIs on the Arrow writer (see ``feast_write.py``).
+ENGINE_TYPE = "featurekit.online_store.feast_write.FeaturekitMaterializationEngine"
+PROVIDER_TYPE = "featurekit.online_store.feast_write.FeaturekitProvider"
 
 
 class RedisTierConfig(BaseModel):
