@@ -20,6 +20,7 @@ aggregations or offline writes, on-demand views, and any online store other than
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE
 from featurekit.online_store.store import TieredRedisOnlineStore
 
 __all__ = ["ENGINE_TYPE", "PROVIDER_TYPE", "FeaturekitMaterializationEngine", "FeaturekitProvider"]
+logger = logging.getLogger(__name__)
 _BATCH_ROWS = 100_000  # Arrow rows per batch pulled from the offline store
 
 
@@ -103,6 +105,11 @@ class FeaturekitMaterializationEngine(LocalComputeEngine):
                 written += table.num_rows
         finally:
             bar.close()
+        if written:
+            from featurekit.online_store.sizing import check_sizing
+
+            for problem in check_sizing(store, self.repo_config, view).problems:
+                logger.warning(problem)
         return written
 
 

@@ -91,7 +91,13 @@ class TieredRedisOnlineStore(OnlineStore):
         key = (
             config.project,
             view_fingerprint(feature_view),
-            (store_config.tier_tag, store_config.default_tier, store_config.bucket_bits, tuple(store_config.tiers)),
+            (
+                store_config.tier_tag,
+                store_config.default_tier,
+                store_config.bucket_bits,
+                store_config.expected_entities,
+                tuple(store_config.tiers),
+            ),
         )
         view = self._compiled.get(key)
         if view is None:
