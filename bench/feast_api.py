@@ -187,7 +187,7 @@ def frames(rows: int, now: datetime, shift_s: int) -> dict[str, Any]:
         for f in feats:
             data[f] = rng.integers(0, 1 << 40, rows, dtype=np.int64) if _dtype(f) == "Int64" else rng.random(rows)
         frame = pd.DataFrame(data)
-        frame["event_timestamp"] = pd.Timestamp(now, tz="UTC") + pd.Timedelta(seconds=shift_s)
+        frame["event_timestamp"] = pd.Timestamp(now) + pd.Timedelta(seconds=shift_s)
         out[view] = frame
     return out
 

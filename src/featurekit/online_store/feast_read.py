@@ -176,10 +176,9 @@ def _native(values: Any) -> Any:
 
 def _registry_version(registry: Any, project: str) -> tuple[Any, ...] | None:
     """A cheap token that changes whenever the registry's content may have changed (``None``: cannot tell, so
-    plans are not cached). Refreshes an expired registry cache first, as Feast's own read path does."""
-    is_valid = getattr(registry, "is_cache_valid", None)
-    if is_valid is not None and not is_valid():
-        registry.refresh(project)
+    plans are not cached). It first lets the registry refresh its cache the way Feast's own read path does on every
+    request (``allow_cache=True``: ttl expiry, and a changed registry file in ``sync`` cache mode)."""
+    registry.list_project_metadata(project, allow_cache=True)
     proto = getattr(registry, "cached_registry_proto", None)
     if proto is None:
         return None
