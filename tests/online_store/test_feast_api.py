@@ -197,3 +197,31 @@ def test_a_registry_change_is_seen_by_the_cached_plan(stores, now, tmp_path):
     # The new plan uses the new row schema: rows written under the old one read as missing, never misread (a stale
     # plan would still decode them).
     assert fast.get_online_features(["stats:avg_amt"], [{"user_id": 2}]).to_dict()["avg_amt"] == [None]
+
+
+def test_async_reads_equal_the_sync_ones(stores, now):
+    """``feast serve`` awaits ``get_online_features_async`` on its loop when the store declares async reads."""
+    import asyncio
+
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    fast, _ = stores
+    assert fast._get_provider().async_supported.online.read
+    fast.materialize(now - timedelta(days=1), now + timedelta(minutes=1), feature_views=["stats"])
+    rows = [{"user_id": i} for i in (4, 999_999, 40)]
+    store = fast._get_provider().online_store
+    view = fast.get_feature_view("stats")
+    keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=r["user_id"])]) for r in rows]
+
+    async def both() -> tuple:
+        batch = await fast.get_online_features_async(FEATURES, rows)
+        service = await fast.get_online_features_async(fast.get_feature_service("svc"), rows, full_feature_names=True)
+        per_view = await store.online_read_async(fast.config, view, keys)
+        return batch, service, per_view
+
+    batch, service, per_view = asyncio.run(both())
+    assert batch.to_dict(True) == fast.get_online_features(FEATURES, rows).to_dict(True)
+    svc = fast.get_online_features(fast.get_feature_service("svc"), rows, full_feature_names=True)
+    assert convert_response_to_dict(service.proto) == convert_response_to_dict(svc.proto)
+    assert per_view == store.online_read(fast.config, view, keys)

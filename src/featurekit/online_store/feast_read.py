@@ -26,7 +26,7 @@ from feast.type_map import feast_value_type_to_python_type, python_values_to_pro
 from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns
+from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns, read_columns_async
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 
 if TYPE_CHECKING:
@@ -133,6 +133,21 @@ class FeastReadPath:
         columns, n = columnar(entity_rows, plan)
         return ColumnarOnlineResponse(read_columns(plan, columns, n), value_types)
 
+    async def get_online_features_async(
+        self,
+        config: Any,
+        features: list[str] | Any,
+        entity_rows: Any,
+        registry: Any,
+        project: str,
+        full_feature_names: bool = False,
+    ) -> ColumnarOnlineResponse:
+        plan, value_types = self.plan(config, registry, project, features, full_feature_names)
+        if isinstance(entity_rows, Mapping):
+            entity_rows = {name: _native(values) for name, values in entity_rows.items()}
+        columns, n = columnar(entity_rows, plan)
+        return ColumnarOnlineResponse(await read_columns_async(plan, columns, n), value_types)
+
     def plan(
         self, config: Any, registry: Any, project: str, features: list[str] | Any, full_feature_names: bool
     ) -> tuple[ReadPlan, dict[str, ValueType]]:
@@ -183,3 +198,66 @@ def _registry_version(registry: Any, project: str) -> tuple[Any, ...] | None:
     if proto is None:
         return None
     return (id(proto), proto.version_id, proto.last_updated.seconds, proto.last_updated.nanos)
+
+
+class PerViewRead:
+    """Feast's per-view ``online_read`` contract: entity key protobufs in, ``(event time, {feature: Value})`` out,
+    through the same keyspace encoding and row decoder as every other read."""
+
+    def __init__(
+        self,
+        store: TieredRedisOnlineStore,
+        config: Any,
+        table: Any,
+        entity_keys: list[Any],
+        requested_features: list[str] | None,
+    ) -> None:
+        from featurekit.online_store.errors import OnlineStoreError
+
+        self.table = table
+        self.view = view = store.compiled(config, table)
+        self.tier = store.tier(store.store_config(config), view.tier)
+        self.names = names = requested_features or view.feature_names
+        unknown = [n for n in names if n not in view.schema.index]
+        if unknown:
+            raise OnlineStoreError(f"feature view {view.name!r} has no feature(s) {unknown}")
+        self.fields: list[bytes] = []
+        self.buckets: list[int] = []
+        order = view.join_key_names
+        for ek in entity_keys:
+            by_name = {
+                k: feast_value_type_to_python_type(v) for k, v in zip(ek.join_keys, ek.entity_values, strict=False)
+            }
+            missing = [k for k in order if k not in by_name]
+            if missing:
+                raise OnlineStoreError(f"feature view {view.name!r}: entity key is missing join key(s) {missing}")
+            f, b = view.keyspace.encode_values([by_name[k] for k in order])
+            self.fields.append(f)
+            self.buckets.append(b)
+
+    def result(self, rows: list[Any], expire_before_us: int | None) -> list[tuple[Any, dict[str, Any] | None]]:
+        from featurekit.observability.metrics import ONLINE_ROW_ERRORS_TOTAL
+        from featurekit.online_store.row_format import decode_rows, us_to_datetime
+
+        view, names = self.view, self.names
+        wanted = [view.schema.index[n] for n in names]
+        decoded = decode_rows(view.schema, rows, wanted, expire_before_us=expire_before_us)
+        if decoded.errors:
+            ONLINE_ROW_ERRORS_TOTAL.labels(view.name).inc(len(decoded.errors))
+        feature_types = {f.name: f.dtype.to_value_type() for f in self.table.features}
+        protos_by_feature = [
+            python_values_to_proto_values(col, feature_types[name])
+            for name, col in zip(names, decoded.columns, strict=False)
+        ]
+        out: list[tuple[Any, dict[str, Any] | None]] = []
+        for i in range(len(rows)):
+            if not decoded.present[i]:
+                out.append((None, None))
+                continue
+            values = {
+                name: protos_by_feature[c][i] if decoded.columns[c][i] is not None else ValueProto()
+                for c, name in enumerate(names)
+            }
+            ev = decoded.event_us[i]
+            out.append((us_to_datetime(ev) if ev is not None else None, values))
+        return out

@@ -54,6 +54,32 @@ def group_servers(plan: ReadPlan, tier_for: Callable[[str], Tier]) -> None:
 
 def read_columns(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadColumns:
     """Read and decode every view of ``plan`` for ``n`` entity rows given as ``columns`` (see :func:`columnar`)."""
+    return assemble(plan, columns, fetch_and_decode(plan, columns, n))
+
+
+async def read_columns_async(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadColumns:
+    """:func:`read_columns` with the Redis round trips awaited on the running event loop (standalone tiers; Cluster
+    tiers use redis-py's client in a worker thread)."""
+    import asyncio
+
+    from featurekit.online_store.aio import execute_packed_async
+
+    request = FetchRequest(plan, columns, n)
+    replies: list[Any] = [None] * len(plan.steps)
+    for tier, indexes in plan.server_groups:
+        if tier.cluster:
+            got = await asyncio.to_thread(request.fetch_cluster, tier, indexes)
+        else:
+            payloads = request.payloads(indexes)
+            flat = await execute_packed_async(tier.settings, b"".join(payloads), n * len(indexes))
+            got = [flat[k * n : (k + 1) * n] for k in range(len(indexes))]
+        for i, rows in zip(indexes, got, strict=True):
+            replies[i] = rows
+    return assemble(plan, columns, request.decode(replies))
+
+
+def assemble(plan: ReadPlan, columns: dict[str, list[Any]], decoded_steps: list[DecodedRows]) -> ReadColumns:
+    """Response columns in Feast's order from the decoded rows of each plan step, plus on-demand views."""
     names: list[str] = []
     values: list[list[Any]] = []
     decoded_of: list[DecodedRows | None] = []
@@ -67,7 +93,7 @@ def read_columns(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadC
             views.append(None)
             json_fix.append(name in plan.request_data)
 
-    for step, decoded in zip(plan.steps, fetch_and_decode(plan, columns, n), strict=True):
+    for step, decoded in zip(plan.steps, decoded_steps, strict=True):
         if decoded.errors:
             ONLINE_ROW_ERRORS_TOTAL.labels(step.view.name).inc(len(decoded.errors))
         width = len(step.output_names)
@@ -101,34 +127,60 @@ def read_columns(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadC
     return ReadColumns(names, values, decoded_of, views, json_fix)
 
 
+class FetchRequest:
+    """The entity keys of one request, encoded once per distinct key encoding, and the decoding of the replies."""
+
+    def __init__(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> None:
+        self.plan, self.n = plan, n
+        encoded: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+        self.keys_of: list[Any] = []
+        for step in plan.steps:
+            keys = encoded.get(step.encoding_key)
+            if keys is None:
+                keys = encoded[step.encoding_key] = encode_entities(step, columns, n)
+            self.keys_of.append(keys)
+
+    def payloads(self, indexes: list[int]) -> list[bytes]:
+        """Pre-packed ``HGET`` commands of the given steps (standalone tiers)."""
+        steps = self.plan.steps
+        return [_packed(steps[i].view.keyspace, *self.keys_of[i]) for i in indexes]
+
+    def fetch_cluster(self, tier: Tier, indexes: list[int]) -> list[list[Any]]:
+        steps = self.plan.steps
+        return fetch_rows(
+            tier,
+            [
+                (
+                    steps[i].view.keyspace,
+                    _fields(steps[i].view.keyspace, *self.keys_of[i]),
+                    _buckets(self.keys_of[i][1]),
+                )
+                for i in indexes
+            ],
+        )
+
+    def decode(self, replies: list[list[Any]]) -> list[DecodedRows]:
+        now_us = time.time_ns() // 1000
+        out: list[DecodedRows] = []
+        for step, rows in zip(self.plan.steps, replies, strict=True):
+            view = step.view
+            cutoff = now_us - view.ttl_us if view.ttl_us else None
+            out.append(decode_rows(view.schema, rows, step.feature_indexes, expire_before_us=cutoff))
+        return out
+
+
 def fetch_and_decode(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> list[DecodedRows]:
     """Decoded rows per plan step (in step order): one round trip per Redis server."""
-    encoded: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-    steps = plan.steps
-    keys_of: list[Any] = []
-    for step in steps:
-        keys = encoded.get(step.encoding_key)
-        if keys is None:
-            keys = encoded[step.encoding_key] = encode_entities(step, columns, n)
-        keys_of.append(keys)
-    decoded: list[Any] = [None] * len(steps)
-    now_us = time.time_ns() // 1000
+    request = FetchRequest(plan, columns, n)
+    replies: list[Any] = [None] * len(plan.steps)
     for tier, indexes in plan.server_groups:
         if tier.cluster:
-            replies = fetch_rows(
-                tier,
-                [
-                    (steps[i].view.keyspace, _fields(steps[i].view.keyspace, *keys_of[i]), _buckets(keys_of[i][1]))
-                    for i in indexes
-                ],
-            )
+            got = request.fetch_cluster(tier, indexes)
         else:
-            replies = fetch_packed(tier, [(_packed(steps[i].view.keyspace, *keys_of[i]), n) for i in indexes])
-        for i, rows in zip(indexes, replies, strict=True):
-            view = steps[i].view
-            cutoff = now_us - view.ttl_us if view.ttl_us else None
-            decoded[i] = decode_rows(view.schema, rows, steps[i].feature_indexes, expire_before_us=cutoff)
-    return decoded
+            got = fetch_packed(tier, [(p, n) for p in request.payloads(indexes)])
+        for i, rows in zip(indexes, got, strict=True):
+            replies[i] = rows
+    return request.decode(replies)
 
 
 def columnar(
