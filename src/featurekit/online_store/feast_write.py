@@ -61,56 +61,103 @@ class FeaturekitMaterializationEngine(LocalComputeEngine):
         super().__init__(**kwargs)
         self.batch_rows = batch_rows
 
+    @property
+    def supports_batch(self) -> bool:
+        """Feast hands all views of one ``materialize`` call to :meth:`materialize` at once, so the offline query
+        of the next view runs while the current one is written."""
+        return True
+
+    def materialize(
+        self, registry: BaseRegistry, tasks: MaterializationTask | list[MaterializationTask], **kwargs: Any
+    ) -> list[Any]:
+        """One job per task, in order; plain views through ``write_arrow``, the rest through Feast's local engine.
+        A failure is reported in that view's job (Feast raises it after recording the others)."""
+        tasks = [tasks] if isinstance(tasks, MaterializationTask) else list(tasks)
+        jobs: list[Any] = [None] * len(tasks)
+        fast = [i for i, t in enumerate(tasks) if self._fast(t)]
+        for i, task in enumerate(tasks):
+            if i not in fast:
+                jobs[i] = super()._materialize_one(registry, task, **kwargs)
+        errors = self.materialize_views(registry, [tasks[i] for i in fast])
+        for i, error in zip(fast, errors, strict=True):
+            task = tasks[i]
+            job_id = f"{task.feature_view.name}-{task.start_time}-{task.end_time}"
+            status = MaterializationJobStatus.ERROR if error else MaterializationJobStatus.SUCCEEDED
+            jobs[i] = LocalMaterializationJob(job_id=job_id, status=status, error=error)
+        return jobs
+
     def _materialize_one(self, registry: BaseRegistry, task: MaterializationTask, **kwargs: Any) -> Any:
-        view = task.feature_view
-        if not (isinstance(self.online_store, TieredRedisOnlineStore) and _plain_view(view)):
-            return super()._materialize_one(registry, task, **kwargs)
-        job_id = f"{view.name}-{task.start_time}-{task.end_time}"
-        try:
-            self.materialize_view(registry, task)
-        except Exception as exc:  # Feast reports a failed job through its status, not by raising here
-            return LocalMaterializationJob(job_id=job_id, status=MaterializationJobStatus.ERROR, error=exc)
-        return LocalMaterializationJob(job_id=job_id, status=MaterializationJobStatus.SUCCEEDED)
+        return self.materialize(registry, [task], **kwargs)[0]
 
-    def materialize_view(self, registry: BaseRegistry, task: MaterializationTask) -> int:
-        """Stream the newest row per entity in ``[start, end)`` into the online store; returns rows written."""
-        from feast.utils import _get_column_names, _run_pyarrow_field_mapping
+    def _fast(self, task: MaterializationTask) -> bool:
+        return isinstance(self.online_store, TieredRedisOnlineStore) and _plain_view(task.feature_view)
 
-        view = task.feature_view
-        entities = [registry.get_entity(name, task.project) for name in view.entities]
-        join_keys, features, ts_col, created_col = _get_column_names(view, entities)
-        job = self.offline_store.pull_latest_from_table_or_query(
-            config=self.repo_config,
-            data_source=view.batch_source,
-            join_key_columns=join_keys,
-            feature_name_columns=features,
-            timestamp_field=ts_col,
-            created_timestamp_column=created_col,
-            start_date=task.start_time,
-            end_date=task.end_time,
-        )
-        mapping = view.batch_source.field_mapping or {}
+    def materialize_views(self, registry: BaseRegistry, tasks: list[MaterializationTask]) -> list[Exception | None]:
+        """Stream each view's newest row per entity in ``[start, end)`` into the online store. The offline
+        queries run one after the other on a background thread, ahead of the writes; returns each task's error."""
+        from feast.utils import _run_pyarrow_field_mapping
+
         store: TieredRedisOnlineStore = self.online_store  # type: ignore[assignment]
-        bar = task.tqdm_builder(0)
-        written = 0
+        errors: list[Exception | None] = [None] * len(tasks)
+        written = [0] * len(tasks)
+        bars: dict[int, Any] = {}
         try:
-            for batch in _prefetched(_arrow_batches(job, self.batch_rows)):
-                table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+            for k, item in _prefetched(self._batches(registry, tasks)):
+                if errors[k] is not None:
+                    continue
+                if isinstance(item, Exception):
+                    errors[k] = item
+                    continue
+                view = tasks[k].feature_view
+                table = pa.Table.from_batches([item]) if isinstance(item, pa.RecordBatch) else item
                 if table.num_rows == 0:
                     continue
+                mapping = view.batch_source.field_mapping
                 if mapping:
                     table = _run_pyarrow_field_mapping(table, mapping)
+                bar = bars.get(k)
+                if bar is None:
+                    bar = bars[k] = tasks[k].tqdm_builder(0)
                 bar.total = (bar.total or 0) + table.num_rows
-                store.write_arrow(self.repo_config, view, table, progress=bar.update)
-                written += table.num_rows
+                try:
+                    store.write_arrow(self.repo_config, view, table, progress=bar.update)
+                except Exception as exc:  # this view failed; the others go on
+                    errors[k] = exc
+                written[k] += table.num_rows
         finally:
-            bar.close()
-        if written:
-            from featurekit.online_store.sizing import check_sizing
+            for bar in bars.values():
+                bar.close()
+        from featurekit.online_store.sizing import check_sizing
 
-            for problem in check_sizing(store, self.repo_config, view).problems:
-                logger.warning(problem)
-        return written
+        for k, task in enumerate(tasks):
+            if written[k] and errors[k] is None:
+                for problem in check_sizing(store, self.repo_config, task.feature_view).problems:
+                    logger.warning(problem)
+        return errors
+
+    def _batches(self, registry: BaseRegistry, tasks: list[MaterializationTask]) -> Iterator[tuple[int, Any]]:
+        """``(task index, record batch or exception)`` for every task in turn (runs on the prefetch thread)."""
+        from feast.utils import _get_column_names
+
+        for k, task in enumerate(tasks):
+            view = task.feature_view
+            try:
+                entities = [registry.get_entity(name, task.project) for name in view.entities]
+                join_keys, features, ts_col, created_col = _get_column_names(view, entities)
+                job = self.offline_store.pull_latest_from_table_or_query(
+                    config=self.repo_config,
+                    data_source=view.batch_source,
+                    join_key_columns=join_keys,
+                    feature_name_columns=features,
+                    timestamp_field=ts_col,
+                    created_timestamp_column=created_col,
+                    start_date=task.start_time,
+                    end_date=task.end_time,
+                )
+                for batch in _arrow_batches(job, self.batch_rows):
+                    yield k, batch
+            except Exception as exc:  # reported as this view's failure
+                yield k, exc
 
 
 def _plain_view(view: Any) -> bool:
@@ -145,7 +192,7 @@ def _arrow_batches(job: Any, batch_rows: int) -> Iterator[pa.RecordBatch | pa.Ta
     yield from job.to_arrow().to_batches(max_chunksize=batch_rows)
 
 
-def _prefetched(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def _prefetched(batches: Iterator[Any], depth: int = 4) -> Iterator[Any]:
     """Produce the next items on a background thread while the caller consumes the current one (the offline query
     and the Redis writes overlap); an error in the producer is re-raised in the caller."""
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
