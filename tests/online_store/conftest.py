@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,21 +113,81 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def read_values(store: TieredRedisOnlineStore, config: RepoConfig) -> Callable[..., list[dict[str, Any] | None]]:
-    """Read through Feast's ``online_read`` contract and return plain Python values per entity."""
+@dataclass
+class StoreApi:
+    """One way of writing and reading the store: ``write(view, table)`` and ``read(view, ids) -> [values | None]``
+    (plain Python values per entity, ``None`` = not found)."""
+
+    name: str
+    write: Callable[..., Any]
+    read: Callable[..., list[dict[str, Any] | None]]
+
+
+@pytest.fixture(params=["kit", "feast_api"])
+def api(request: pytest.FixtureRequest, store: TieredRedisOnlineStore, config: RepoConfig) -> StoreApi:
+    """The contract is checked through both APIs the store serves. ``kit``: ``write_arrow`` and the per-view
+    ``online_read`` (what the kit's pipelines, stream sink and serving use). ``feast_api``: Feast's own
+    ``FeatureStore.write_to_online_store`` and ``get_online_features(...).to_dict()``, with the kit's provider
+    (Arrow ingest) and the store's whole-request read."""
+    from feast import FeatureStore
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
     from feast.type_map import feast_value_type_to_python_type
 
-    def read(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
-        keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=i)]) for i in ids]
-        out: list[dict[str, Any] | None] = []
-        for _ts, values in store.online_read(cfg or config, view, keys):
-            out.append(None if values is None else {k: feast_value_type_to_python_type(v) for k, v in values.items()})
-        return out
+    from featurekit.online_store.config import PROVIDER_TYPE
 
-    return read
+    if request.param == "kit":
+
+        def write_kit(view: FeatureView, table: pa.Table, cfg: RepoConfig | None = None) -> None:
+            store.write_arrow(cfg or config, view, table)
+
+        def read_kit(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
+            keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=i)]) for i in ids]
+            return [
+                None if values is None else {k: feast_value_type_to_python_type(v) for k, v in values.items()}
+                for _ts, values in store.online_read(cfg or config, view, keys)
+            ]
+
+        return StoreApi("kit", write_kit, read_kit)
+
+    stores: dict[int, FeatureStore] = {}
+    applied: dict[tuple[int, str], FeatureView] = {}
+
+    def feature_store(view: FeatureView, cfg: RepoConfig | None) -> FeatureStore:
+        cfg = cfg or config
+        fs = stores.get(id(cfg))
+        if fs is None:
+            fs = stores[id(cfg)] = FeatureStore(config=cfg.model_copy(update={"provider": PROVIDER_TYPE}))
+            assert type(fs._get_provider()).__name__ == "FeaturekitProvider"
+        if applied.get((id(cfg), view.name)) is not view:
+            fs.apply([USER, view])
+            applied[(id(cfg), view.name)] = view
+        return fs
+
+    def write_feast(view: FeatureView, table: pa.Table, cfg: RepoConfig | None = None) -> None:
+        feature_store(view, cfg).write_to_online_store(view.name, table.to_pandas())
+
+    def read_feast(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
+        names = [f.name for f in view.features]
+        got = (
+            feature_store(view, cfg)
+            .get_online_features([f"{view.name}:{n}" for n in names], [{"user_id": i} for i in ids])
+            .to_dict(include_event_timestamps=True)
+        )
+        assert got["user_id"] == list(ids)
+        return [{n: got[n][r] for n in names} if got[f"{names[0]}__ts"][r] else None for r in range(len(ids))]
+
+    return StoreApi("feast_api", write_feast, read_feast)
+
+
+@pytest.fixture
+def read_values(api: StoreApi) -> Callable[..., list[dict[str, Any] | None]]:
+    return api.read
+
+
+@pytest.fixture
+def write_rows(api: StoreApi) -> Callable[..., None]:
+    return api.write
 
 
 def _cluster_unavailable_reason() -> str | None:

@@ -60,3 +60,33 @@ def test_percentiles_and_bucket_sizing():
     online = load_bench_module("online")
     assert online.bucket_bits_for(100_000) == 12
     assert online.bucket_bits_for(10_000) == 9
+
+
+def _feast_api_result(fk_read_ms: float) -> dict:
+    stock = {b: {"p50": 10.0, "p99": 20.0} for b in ("1", "10", "100", "1000")}
+    return {
+        "materialize": {"stock": {"rows_per_s": 10_000.0}, "featurekit": {"rows_per_s": 150_000.0}},
+        "write_to_online_store": {"stock": {"rows_per_s": 9_000.0}, "featurekit": {"rows_per_s": 90_000.0}},
+        "push": {"stock": {"rows_per_s": 9_000.0}, "featurekit": {"rows_per_s": 45_000.0}},
+        "read_ms": {"stock": stock, "featurekit": {b: {"p50": 1.0, "p99": fk_read_ms} for b in stock}},
+        "memory": {
+            "10000": {"stock_bytes_per_entity": 500.0, "featurekit_bytes_per_entity": 250.0},
+            "100000": {"stock_bytes_per_entity": 500.0, "featurekit_bytes_per_entity": 350.0},
+        },
+        "server": {"stock": {"concurrent_b1": {"rps": 600.0}}, "featurekit": {"concurrent_b1": {"rps": 1500.0}}},
+    }
+
+
+def test_feast_api_mode_ratios_and_targets():
+    feast_api = load_bench_module("feast_api")
+    ratios = feast_api.ratios(_feast_api_result(fk_read_ms=5.0))
+    assert ratios["materialize_speedup"] == 15.0 and ratios["write_to_online_store_speedup"] == 10.0
+    assert ratios["push_speedup"] == 5.0 and ratios["server_speedup"] == 2.5
+    assert ratios["read_p99_speedup"] == {"1": 4.0, "10": 4.0, "100": 4.0, "1000": 4.0}
+    assert ratios["memory_ratio"] == {"10000": 0.5, "100000": 0.7}
+    targets = feast_api.targets(ratios)
+    assert targets["materialize_speedup>=10"] and targets["write_to_online_store_speedup>=10"]
+    assert not targets["push_speedup>=10"] and not targets["memory_ratio_100000<=0.6"]
+    assert targets["memory_ratio_10000<=0.6"] and targets["server_speedup>=2"] and targets["read_p99_b1<=stock"]
+    slow = feast_api.targets(feast_api.ratios(_feast_api_result(fk_read_ms=25.0)))
+    assert not slow["read_p99_b1<=stock"] and not slow["read_p99_speedup_b1000>=3"]

@@ -33,28 +33,28 @@ def test_write_then_read_returns_the_values_and_nulls(store, config, read_values
     assert got == [expected(1), expected(5), expected(150), expected(300)]
 
 
-def test_missing_entities_read_as_none_not_errors(store, config, read_values, now):
+def test_missing_entities_read_as_none_not_errors(store, config, read_values, write_rows, now):
     view = user_view()
-    store.write_arrow(config, view, user_rows([1, 2], at=now))
+    write_rows(view, user_rows([1, 2], at=now))
     assert read_values(view, [2, 999_999, 1]) == [expected(2), None, expected(1)]
 
 
-def test_newer_wins_an_older_backfill_does_not_clobber(store, config, read_values, now):
+def test_newer_wins_an_older_backfill_does_not_clobber(store, config, read_values, write_rows, now):
     view = user_view()
-    store.write_arrow(config, view, user_rows([1, 2, 3], at=now, balance_offset=100.0))
+    write_rows(view, user_rows([1, 2, 3], at=now, balance_offset=100.0))
     # A backfill with older event timestamps for 1..2 and a new entity 4.
-    store.write_arrow(config, view, user_rows([1, 2, 4], at=now - timedelta(hours=1)))
+    write_rows(view, user_rows([1, 2, 4], at=now - timedelta(hours=1)))
     assert read_values(view, [1, 2, 3, 4]) == [expected(1, 100.0), expected(2, 100.0), expected(3, 100.0), expected(4)]
     # A newer write replaces.
-    store.write_arrow(config, view, user_rows([2], at=now + timedelta(seconds=1), balance_offset=7.0))
+    write_rows(view, user_rows([2], at=now + timedelta(seconds=1), balance_offset=7.0))
     assert read_values(view, [2])[0] == expected(2, 7.0)
 
 
-def test_created_timestamp_breaks_ties_on_equal_event_time(store, config, read_values, now):
+def test_created_timestamp_breaks_ties_on_equal_event_time(store, config, read_values, write_rows, now):
     view = user_view()
-    store.write_arrow(config, view, user_rows([1], at=now, created=now, balance_offset=1.0))
-    store.write_arrow(config, view, user_rows([1], at=now, created=now + timedelta(seconds=5), balance_offset=2.0))
-    store.write_arrow(config, view, user_rows([1], at=now, created=now + timedelta(seconds=1), balance_offset=3.0))
+    write_rows(view, user_rows([1], at=now, created=now, balance_offset=1.0))
+    write_rows(view, user_rows([1], at=now, created=now + timedelta(seconds=5), balance_offset=2.0))
+    write_rows(view, user_rows([1], at=now, created=now + timedelta(seconds=1), balance_offset=3.0))
     assert read_values(view, [1])[0] == expected(1, 2.0)
 
 
@@ -71,28 +71,28 @@ def test_newest_row_per_entity_wins_within_one_table(store, config, read_values,
     assert read_values(view, [1, 2]) == [expected(1, 2.0), expected(2, 1.0)]
 
 
-def test_overlapping_backfill_mixes_newer_and_older_rows_in_one_bucket(store, config, read_values, now):
+def test_overlapping_backfill_mixes_newer_and_older_rows_in_one_bucket(store, config, read_values, write_rows, now):
     """The slow path of the script: a bucket holds rows newer than part of the incoming batch."""
     view = user_view(extra_tags={"online_bucket_bits": "1"})  # 2 buckets: every batch overlaps
     ids = list(range(1, 201))
-    store.write_arrow(config, view, user_rows(ids[::2], at=now, balance_offset=50.0))
-    store.write_arrow(config, view, user_rows(ids, at=now - timedelta(minutes=1)))
+    write_rows(view, user_rows(ids[::2], at=now, balance_offset=50.0))
+    write_rows(view, user_rows(ids, at=now - timedelta(minutes=1)))
     got = read_values(view, ids)
     assert got == [expected(i, 50.0) if (i - 1) % 2 == 0 else expected(i) for i in ids]
 
 
-def test_view_ttl_is_applied_per_view(store, config, read_values, redis_client, now):
+def test_view_ttl_is_applied_per_view(store, config, read_values, write_rows, redis_client, now):
     short = user_view("short_lived", ttl=timedelta(seconds=3))
     long = user_view("long_lived", ttl=timedelta(days=1))
     at = now - timedelta(seconds=1)
-    store.write_arrow(config, short, user_rows([1], at=at))
-    store.write_arrow(config, long, user_rows([1], at=at))
+    write_rows(short, user_rows([1], at=at))
+    write_rows(long, user_rows([1], at=at))
     view = store.compiled(config, short)
     _, bucket = view.keyspace.encode_values([1])
     expire_ms = redis_client.pexpiretime(view.keyspace.bucket_key(bucket))
     assert abs(expire_ms - (at.timestamp() + 3) * 1000) < 5
     # A row already past the ttl is not written at all.
-    store.write_arrow(config, short, user_rows([2], at=now - timedelta(seconds=10)))
+    write_rows(short, user_rows([2], at=now - timedelta(seconds=10)))
     assert read_values(short, [1, 2]) == [expected(1), None]
     time.sleep(max(0.0, at.timestamp() + 3.2 - time.time()))
     assert read_values(short, [1]) == [None]
@@ -107,10 +107,10 @@ def test_views_without_ttl_never_expire(store, config, redis_client, now):
     assert redis_client.pttl(compiled.keyspace.bucket_key(bucket)) == -1
 
 
-def test_teardown_deletes_only_the_removed_view_without_scan(store, config, read_values, redis_client, now):
+def test_teardown_deletes_only_the_removed_view_without_scan(store, config, read_values, write_rows, redis_client, now):
     keep, drop = user_view("keep_me"), user_view("drop_me", tier="hot")
-    store.write_arrow(config, keep, user_rows(range(1000), at=now))
-    store.write_arrow(config, drop, user_rows(range(1000), at=now))
+    write_rows(keep, user_rows(range(1000), at=now))
+    write_rows(drop, user_rows(range(1000), at=now))
     redis_client.config_resetstat()
     store.update(config, [drop], [keep], [], [], partial=False)
     stats = redis_client.info("commandstats")
@@ -140,21 +140,21 @@ def test_feast_online_write_batch_uses_the_same_layout(store, config, read_value
     assert read_values(view, [1, 2]) == [expected(1), expected(2)]
 
 
-def test_tiers_route_views_to_their_own_redis(tmp_path, redis_url, now):
-    from featurekit.online_store.store import TieredRedisOnlineStore
+def test_tiers_route_views_to_their_own_redis(tmp_path, redis_url, now, read_values, write_rows):
+    import redis
+
     from featurekit.services.redis_server import RedisServer
     from online_store.conftest import repo_config
 
     with RedisServer.start() as hot:
         cfg = repo_config(tmp_path, hot.url, redis_url)
-        store = TieredRedisOnlineStore()
-        store.write_arrow(cfg, user_view("hot_view", tier="hot"), user_rows([1], at=now))
-        store.write_arrow(cfg, user_view("warm_view"), user_rows([1, 2], at=now))
-        import redis
-
+        hot_view, warm_view = user_view("hot_view", tier="hot"), user_view("warm_view")
+        write_rows(hot_view, user_rows([1], at=now), cfg)
+        write_rows(warm_view, user_rows([1, 2], at=now), cfg)
         assert redis.Redis.from_url(hot.url).dbsize() == 1
         assert redis.Redis.from_url(redis_url).dbsize() == 2
-        store.close()
+        assert read_values(hot_view, [1, 2], cfg) == [expected(1), None]
+        assert read_values(warm_view, [2], cfg) == [expected(2)]
 
 
 @pytest.mark.parametrize(
@@ -179,11 +179,13 @@ def test_wrong_entity_key_type_on_read_names_the_key(store, config, now):
         store.online_read(config, view, [key])
 
 
-def test_corrupt_bytes_under_a_key_are_an_error_for_that_key_only(store, config, read_values, redis_client, now):
+def test_corrupt_bytes_under_a_key_are_an_error_for_that_key_only(
+    store, config, read_values, write_rows, redis_client, now
+):
     from featurekit.online_store.row_format import decode_rows
 
     view = user_view()
-    store.write_arrow(config, view, user_rows([1, 2, 3], at=now))
+    write_rows(view, user_rows([1, 2, 3], at=now))
     compiled = store.compiled(config, view)
     field, bucket = compiled.keyspace.encode_values([2])
     redis_client.hset(compiled.keyspace.bucket_key(bucket), field, b"\x07not a featurekit row")
@@ -195,7 +197,7 @@ def test_corrupt_bytes_under_a_key_are_an_error_for_that_key_only(store, config,
     decoded = decode_rows(compiled.schema, rows, [0])
     assert list(decoded.errors) == [1] and "unknown row format version 7" in decoded.errors[1]
     # A newer write replaces foreign bytes.
-    store.write_arrow(config, view, user_rows([2], at=now))
+    write_rows(view, user_rows([2], at=now))
     assert read_values(view, [2]) == [expected(2)]
 
 
@@ -228,11 +230,13 @@ def test_schema_change_is_reported_not_misread(store, config, now):
     assert decoded.present == [False] and "another schema" in decoded.errors[0]
 
 
-def test_large_batches_decode_missing_and_corrupt_rows_per_key(store, config, read_values, redis_client, now):
+def test_large_batches_decode_missing_and_corrupt_rows_per_key(
+    store, config, read_values, write_rows, redis_client, now
+):
     """The vectorized path (more than 16 rows) gives the same per-key answers as the small-batch path."""
     view = user_view()
     ids = list(range(1, 41))
-    store.write_arrow(config, view, user_rows(ids, at=now))
+    write_rows(view, user_rows(ids, at=now))
     compiled = store.compiled(config, view)
     field, bucket = compiled.keyspace.encode_values([7])
     redis_client.hset(compiled.keyspace.bucket_key(bucket), field, b"\x01" + b"\x00" * 60)
@@ -279,10 +283,10 @@ def test_compound_string_and_int_join_keys(store, config, now):
     assert [r[1]["spend"].float_val if r[1] else None for r in rows] == [2.5, 3.5, None]
 
 
-def test_vacuum_reclaims_expired_rows_in_live_buckets(store, config, read_values, redis_client, now):
+def test_vacuum_reclaims_expired_rows_in_live_buckets(store, config, read_values, write_rows, redis_client, now):
     view = user_view("vacuumed", ttl=timedelta(hours=1), extra_tags={"online_bucket_bits": "2"})
-    store.write_arrow(config, view, user_rows(range(1, 101), at=now - timedelta(minutes=50)))
-    store.write_arrow(config, view, user_rows(range(101, 201), at=now))  # keeps every bucket alive
+    write_rows(view, user_rows(range(1, 101), at=now - timedelta(minutes=50)))
+    write_rows(view, user_rows(range(101, 201), at=now))  # keeps every bucket alive
     compiled = store.compiled(config, view)
     before = sum(redis_client.hlen(k) for k in compiled.keyspace.bucket_keys())
     in_20_min = int((now + timedelta(minutes=20)).timestamp() * 1_000_000)

@@ -45,8 +45,28 @@ def online(
         str | None, typer.Option(help="Redis to use (default: start a throw-away redis-server).")
     ] = None,
     skip_server: Annotated[bool, typer.Option("--skip-server", help="Skip the HTTP feature server phase.")] = False,
+    feast_api: Annotated[
+        bool,
+        typer.Option(
+            "--feast-api",
+            help="Compare both stores only through Feast's own API (materialize, write_to_online_store, push, "
+            "get_online_features, feast serve); JSON key feast_api.",
+        ),
+    ] = False,
+    sizes: Annotated[
+        str | None,
+        typer.Option(help="--feast-api: entity counts for memory, comma-separated; the first runs every phase."),
+    ] = None,
 ) -> None:
     """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
+    if feast_api:
+        parsed = [int(s.replace("_", "")) for s in sizes.split(",")] if sizes else None
+        feast_module = load_bench_module("feast_api")
+        options = {"json_path": json_path, "out_dir": out_dir, "redis_url": redis_url, "skip_server": skip_server}
+        feast_module.run(quick=quick, sizes=parsed, **options)
+        return
+    if sizes:
+        raise typer.BadParameter("--sizes only applies with --feast-api")
     module = load_bench_module("online")
     module.run(quick=quick, json_path=json_path, out_dir=out_dir, redis_url=redis_url, skip_server=skip_server)
 

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
+# Feast extension points that keep Feast's own write APIs on the Arrow writer (see ``feast_write.py``).
+ENGINE_TYPE = "featurekit.online_store.feast_write.FeaturekitMaterializationEngine"
+PROVIDER_TYPE = "featurekit.online_store.feast_write.FeaturekitProvider"
+
+# Redis settings the bucket layout relies on (docs/online-store.md#sizing): a bucket stays a compact listpack while
+# it has at most this many fields and every row is at most this many bytes. The kit's local redis-server and the
+# Terraform ElastiCache parameter group set exactly these values (tests/online_store/test_sizing.py checks both).
+LISTPACK_SETTINGS: dict[str, int] = {"hash-max-listpack-entries": 256, "hash-max-listpack-value": 1024}
+# Buckets are sized for this many entities on average: far below the entries limit (room for skew and for a view
+# growing several times past its declared size), far enough above 1 that the per-key cost is shared.
+ENTITIES_PER_BUCKET = 24
 
 
 class RedisTierConfig(BaseModel):
@@ -42,9 +53,11 @@ class TieredRedisOnlineStoreConfig(BaseModel):
     default_tier: str = "warm"
     tier_tag: str = "tier"
     write_batch_rows: int = 2_000
-    # Each feature view owns 2**bucket_bits Redis hashes (override per view with the ``online_bucket_bits`` tag);
-    # size it so a bucket holds ~20-100 entities (see docs/online-store.md).
-    bucket_bits: int = 12
+    # Each feature view owns 2**bits Redis hashes, derived from its expected entity count (the view's
+    # ``online_expected_entities`` tag, else ``expected_entities``) so a bucket holds ~ENTITIES_PER_BUCKET entities.
+    # ``bucket_bits`` (or the view tag ``online_bucket_bits``) pins the count instead. See docs/online-store.md.
+    expected_entities: int = Field(default=100_000, ge=1)
+    bucket_bits: int | None = Field(default=None, ge=1, le=22)
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> TieredRedisOnlineStoreConfig:

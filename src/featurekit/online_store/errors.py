@@ -37,3 +37,18 @@ class SchemaMismatchError(OnlineStoreError):
 
 class RowDecodeError(OnlineStoreError):
     """Bytes stored under a featurekit key are not a row of this feature view (corrupt, foreign, old schema)."""
+
+
+class ServingRequestError(ValueError):
+    """A read request cannot be answered as asked (a caller mistake, HTTP 400); the message says what to change.
+
+    Raised by both read paths over this store (:mod:`featurekit.serving` and Feast's ``get_online_features``),
+    which share the request plan and entity encoding in :mod:`featurekit.online_store.read`."""
+
+
+class FeatureReferenceError(ServingRequestError):
+    """A feature reference, feature view or feature service does not exist in the registry."""
+
+
+class EntityRowsError(ServingRequestError):
+    """Entity rows lack a join key or request-data column, have uneven lengths, or a key of the wrong type."""

@@ -11,6 +11,7 @@ described in ``docs/online-store.md``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,22 +20,26 @@ from typing import Any
 
 import pyarrow as pa
 from feast import Entity, FeatureView, RepoConfig
+from feast.feature_service import FeatureService
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.infra.registry.base_registry import BaseRegistry
+from feast.infra.supported_async_methods import SupportedAsyncMethods
+from feast.online_response import OnlineResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
+from feast.type_map import feast_value_type_to_python_type
 
 from featurekit.arrow_types import arrow_type, python_values_to_arrow
 from featurekit.observability.metrics import (
-    ONLINE_ROW_ERRORS_TOTAL,
     ONLINE_WRITE_APPLIED_TOTAL,
     ONLINE_WRITE_ROWS_TOTAL,
 )
+from featurekit.online_store.aio import execute_packed_async
 from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
 from featurekit.online_store.connection import Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
-from featurekit.online_store.fetch import fetch_rows
-from featurekit.online_store.row_format import decode_rows, us_to_datetime
+from featurekit.online_store.feast_read import FeastReadPath, PerViewRead
+from featurekit.online_store.fetch import fetch_rows, packed_hgets
 from featurekit.online_store.scripts import VACUUM_EXPIRED
 from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
 from featurekit.online_store.writer import prepare, write_prepared
@@ -51,6 +56,7 @@ class TieredRedisOnlineStore(OnlineStore):
         self._tiers: dict[tuple[str, RedisTierConfig], Tier] = {}
         self._compiled: dict[tuple[Any, ...], CompiledView] = {}
         self._lock = threading.Lock()
+        self._feast_reads: FeastReadPath | None = None
 
     # ---- configuration -------------------------------------------------------------------------------------
 
@@ -87,7 +93,13 @@ class TieredRedisOnlineStore(OnlineStore):
         key = (
             config.project,
             view_fingerprint(feature_view),
-            (store_config.tier_tag, store_config.default_tier, store_config.bucket_bits, tuple(store_config.tiers)),
+            (
+                store_config.tier_tag,
+                store_config.default_tier,
+                store_config.bucket_bits,
+                store_config.expected_entities,
+                tuple(store_config.tiers),
+            ),
         )
         view = self._compiled.get(key)
         if view is None:
@@ -165,48 +177,76 @@ class TieredRedisOnlineStore(OnlineStore):
         entity_keys: list[EntityKeyProto],
         requested_features: list[str] | None = None,
     ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
-        """Feast's read entry point: same fetch and decoder as the fast path, values converted to protobuf."""
-        view = self.compiled(config, table)
-        tier = self.tier(self.store_config(config), view.tier)
-        names = requested_features or view.feature_names
-        unknown = [n for n in names if n not in view.schema.index]
-        if unknown:
-            raise OnlineStoreError(f"feature view {view.name!r} has no feature(s) {unknown}")
-        fields: list[bytes] = []
-        buckets: list[int] = []
-        order = view.join_key_names
-        for ek in entity_keys:
-            by_name = {
-                k: feast_value_type_to_python_type(v) for k, v in zip(ek.join_keys, ek.entity_values, strict=False)
-            }
-            missing = [k for k in order if k not in by_name]
-            if missing:
-                raise OnlineStoreError(f"feature view {view.name!r}: entity key is missing join key(s) {missing}")
-            f, b = view.keyspace.encode_values([by_name[k] for k in order])
-            fields.append(f)
-            buckets.append(b)
-        (rows,) = fetch_rows(tier, [(view.keyspace, fields, buckets)])
-        wanted = [view.schema.index[n] for n in names]
-        decoded = decode_rows(view.schema, rows, wanted, expire_before_us=self.expiry_cutoff_us(view))
-        if decoded.errors:
-            ONLINE_ROW_ERRORS_TOTAL.labels(view.name).inc(len(decoded.errors))
-        feature_types = {f.name: f.dtype.to_value_type() for f in table.features}
-        protos_by_feature = [
-            python_values_to_proto_values(col, feature_types[name])
-            for name, col in zip(names, decoded.columns, strict=False)
-        ]
-        out: list[tuple[datetime | None, dict[str, ValueProto] | None]] = []
-        for i in range(len(entity_keys)):
-            if not decoded.present[i]:
-                out.append((None, None))
-                continue
-            values = {
-                name: protos_by_feature[c][i] if decoded.columns[c][i] is not None else ValueProto()
-                for c, name in enumerate(names)
-            }
-            ev = decoded.event_us[i]
-            out.append((us_to_datetime(ev) if ev is not None else None, values))
-        return out
+        """Feast's per-view read: same fetch and decoder as the fast path, values converted to protobuf."""
+        read = PerViewRead(self, config, table, entity_keys, requested_features)
+        (rows,) = fetch_rows(read.tier, [(read.view.keyspace, read.fields, read.buckets)])
+        return read.result(rows, self.expiry_cutoff_us(read.view))
+
+    async def online_read_async(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
+        """:meth:`online_read` with the round trip awaited on the running event loop."""
+        read = PerViewRead(self, config, table, entity_keys, requested_features)
+        if read.tier.cluster:
+            (rows,) = await asyncio.to_thread(fetch_rows, read.tier, [(read.view.keyspace, read.fields, read.buckets)])
+        else:
+            payload = packed_hgets(read.view.keyspace, read.fields, read.buckets)
+            rows = await execute_packed_async(read.tier.settings, payload, len(read.fields))
+        return read.result(rows, self.expiry_cutoff_us(read.view))
+
+    @property
+    def async_supported(self) -> SupportedAsyncMethods:
+        """Reads are native asyncio (``feast serve`` awaits them on its loop); writes go through the provider's
+        Arrow ingest (``feast_write.FeaturekitProvider``), not ``online_write_batch_async``."""
+        return SupportedAsyncMethods(read=True, write=False)
+
+    def get_online_features(
+        self,
+        config: RepoConfig,
+        features: list[str] | FeatureService,
+        entity_rows: Any,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
+    ) -> OnlineResponse:
+        """Feast's whole-request read (``FeatureStore.get_online_features``, ``feast serve``): every view in one
+        pipelined round trip per Redis server through the fast path's plan and decoder (see ``feast_read.py``).
+        Requests for feature-view version metadata go through Feast's generic implementation."""
+        if include_feature_view_version_metadata:
+            return super().get_online_features(
+                config, features, entity_rows, registry, project, full_feature_names, True
+            )
+        reads = self._feast_reads
+        if reads is None:
+            reads = self._feast_reads = FeastReadPath(self)
+        return reads.get_online_features(config, features, entity_rows, registry, project, full_feature_names)
+
+    async def get_online_features_async(
+        self,
+        config: RepoConfig,
+        features: list[str] | FeatureService,
+        entity_rows: Any,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
+    ) -> OnlineResponse:
+        """:meth:`get_online_features` with the Redis round trips awaited on the running event loop."""
+        if include_feature_view_version_metadata:
+            return await super().get_online_features_async(
+                config, features, entity_rows, registry, project, full_feature_names, True
+            )
+        reads = self._feast_reads
+        if reads is None:
+            reads = self._feast_reads = FeastReadPath(self)
+        return await reads.get_online_features_async(
+            config, features, entity_rows, registry, project, full_feature_names
+        )
 
     @staticmethod
     def expiry_cutoff_us(view: CompiledView, now_us: int | None = None) -> int | None:

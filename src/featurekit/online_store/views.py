@@ -7,15 +7,17 @@ about where or how a view is stored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from featurekit.online_store.config import TieredRedisOnlineStoreConfig
+from featurekit.online_store.config import ENTITIES_PER_BUCKET, TieredRedisOnlineStoreConfig
 from featurekit.online_store.errors import OnlineStoreError, SchemaMismatchError
-from featurekit.online_store.keyspace import DEFAULT_BUCKET_BITS, JoinKey, ViewKeyspace
+from featurekit.online_store.keyspace import MAX_BUCKET_BITS, JoinKey, ViewKeyspace
 from featurekit.online_store.row_format import RowSchema, build_schema
 
 BUCKET_BITS_TAG = "online_bucket_bits"
+EXPECTED_ENTITIES_TAG = "online_expected_entities"
 
 
 @dataclass
@@ -62,15 +64,7 @@ def compile_view(feature_view: Any, project: str, store_config: TieredRedisOnlin
                 f"Field(name={name!r}, dtype=...) in the view's schema or give the entity a value_type"
             )
         join_keys.append(JoinKey(name, str(col.dtype)))
-    tags = feature_view.tags or {}
-    bits_tag = tags.get(BUCKET_BITS_TAG)
-    default_bits = getattr(store_config, "bucket_bits", DEFAULT_BUCKET_BITS)
-    try:
-        bits = int(bits_tag) if bits_tag is not None else default_bits
-    except ValueError:
-        raise OnlineStoreError(
-            f"feature view {feature_view.name!r}: tag {BUCKET_BITS_TAG}={bits_tag!r} is not an integer"
-        ) from None
+    bits = bucket_bits_of(feature_view, store_config)
     ttl = getattr(feature_view, "ttl", None)
     ttl_us = int(ttl.total_seconds() * 1_000_000) if ttl else 0
     source = getattr(feature_view, "batch_source", None) or getattr(feature_view, "stream_source", None)
@@ -84,6 +78,32 @@ def compile_view(feature_view: Any, project: str, store_config: TieredRedisOnlin
         timestamp_field=getattr(source, "timestamp_field", None) or None,
         created_field=created_field,
     )
+
+
+def bits_for_entities(entities: int) -> int:
+    """Bucket bits for a view of ``entities`` entities: about ``ENTITIES_PER_BUCKET`` entities per bucket."""
+    return min(MAX_BUCKET_BITS, max(1, round(math.log2(max(1, entities) / ENTITIES_PER_BUCKET))))
+
+
+def bucket_bits_of(feature_view: Any, store_config: TieredRedisOnlineStoreConfig) -> int:
+    """The view's bucket bits: its ``online_bucket_bits`` tag, else derived from its ``online_expected_entities``
+    tag, else the store's ``bucket_bits``, else derived from the store's ``expected_entities``."""
+    tags = feature_view.tags or {}
+    for tag in (BUCKET_BITS_TAG, EXPECTED_ENTITIES_TAG):
+        raw = tags.get(tag)
+        if raw is None:
+            continue
+        try:
+            value = int(str(raw).replace("_", ""))
+        except ValueError:
+            raise OnlineStoreError(f"feature view {feature_view.name!r}: tag {tag}={raw!r} is not an integer") from None
+        if value < 1:
+            raise OnlineStoreError(f"feature view {feature_view.name!r}: tag {tag}={raw!r} must be at least 1")
+        return value if tag == BUCKET_BITS_TAG else bits_for_entities(value)
+    configured = getattr(store_config, "bucket_bits", None)
+    if configured is not None:
+        return configured
+    return bits_for_entities(getattr(store_config, "expected_entities", 100_000))
 
 
 def _value_fields(feature_view: Any) -> list[tuple[str, Any]]:

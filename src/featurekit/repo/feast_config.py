@@ -1,7 +1,10 @@
 """Feast's ``RepoConfig`` built from the kit's settings, so no ``feature_store.yaml`` is typed by hand.
 
 The offline store block is chosen by the type of ``settings.offline_store``; the online store is always the kit's
-tiered Redis store, loaded by Feast through its import path.
+tiered Redis store, loaded by Feast through its import path. The provider and batch engine are the kit's Feast
+extensions (``featurekit.online_store.feast_write``) so that Feast's own ``materialize``, ``write_to_online_store``
+and ``push`` write Arrow straight into the store; the provider is Feast's passthrough provider otherwise, which is
+what Feast's ``local`` and ``aws`` providers are, so ``settings.provider`` changes nothing Feast does.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import yaml
 
 from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore, Settings
+from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE
 
 
 @singledispatch
@@ -45,7 +49,7 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
             tier["password"] = tier["password"].get_secret_value() if reveal_secrets else "**********"
     return {
         "project": settings.project,
-        "provider": settings.provider,
+        "provider": PROVIDER_TYPE,
         "registry": {
             "registry_type": "file",
             "path": settings.registry.path,
@@ -53,6 +57,7 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
         },
         "online_store": online,
         "offline_store": offline_store_block(settings.offline_store),
+        "batch_engine": {"type": ENGINE_TYPE},
         "entity_key_serialization_version": settings.entity_key_serialization_version,
     }
 

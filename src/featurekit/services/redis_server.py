@@ -17,6 +17,14 @@ from featurekit.services.ports import free_port, wait_for_port
 INSTALL_HINT = "redis-server not found: install it with `apt-get install -y redis-server` (Debian/Ubuntu)."
 
 
+def listpack_args() -> list[str]:
+    """The hash encoding limits the online store's bucket layout relies on (the same values as the Terraform
+    ElastiCache parameter group), so local servers store buckets exactly as production does."""
+    from featurekit.online_store.config import LISTPACK_SETTINGS
+
+    return [arg for name, value in LISTPACK_SETTINGS.items() for arg in (f"--{name}", str(value))]
+
+
 class ServiceUnavailableError(RuntimeError):
     """A local service binary is missing or did not start; the message says what to install or check."""
 
@@ -51,6 +59,7 @@ class RedisServer:
             "--appendonly", "no",
             "--dir", str(workdir),
             "--protected-mode", "yes",
+            *listpack_args(),
             *extra_args,
         ]  # fmt: skip
         log = open(workdir / "redis.log", "wb")  # noqa: SIM115 - the server process owns the handle

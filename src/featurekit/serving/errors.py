@@ -1,19 +1,13 @@
 """Request errors of the fast read path: bad feature references and bad entity rows.
 
 They subclass ``ValueError`` (a caller mistake, HTTP 400), unlike the store's ``OnlineStoreError`` (Redis or data
-problems), and always name the offending reference or column.
+problems), and always name the offending reference or column. They are defined next to the shared read core in
+:mod:`featurekit.online_store.errors` (Feast's own ``get_online_features`` over the store raises them too) and
+re-exported here for serving code.
 """
 
 from __future__ import annotations
 
+from featurekit.online_store.errors import EntityRowsError, FeatureReferenceError, ServingRequestError
 
-class ServingRequestError(ValueError):
-    """The request cannot be answered as asked; the message says what to change."""
-
-
-class FeatureReferenceError(ServingRequestError):
-    """A feature reference, feature view or feature service does not exist in the registry."""
-
-
-class EntityRowsError(ServingRequestError):
-    """Entity rows lack a join key or request-data column, have uneven lengths, or a key of the wrong type."""
+__all__ = ["EntityRowsError", "FeatureReferenceError", "ServingRequestError"]

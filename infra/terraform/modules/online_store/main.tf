@@ -8,7 +8,33 @@ locals {
   name = "${var.name_prefix}-${var.environment}"
   port = 6379
 
-  parameter_group_name = var.cluster_mode_enabled ? "default.redis7.cluster.on" : "default.redis7"
+  # Hash encoding limits the bucket layout relies on (featurekit.online_store.config.LISTPACK_SETTINGS; a bucket
+  # stays a compact listpack up to this many rows of at most this many bytes). tests/online_store checks they match.
+  listpack_parameters = {
+    "hash-max-listpack-entries" = "256"
+    "hash-max-listpack-value"   = "1024"
+  }
+}
+
+# The defaults of the redis7 family plus the listpack limits above (the default groups cannot be changed).
+resource "aws_elasticache_parameter_group" "this" {
+  name        = "${local.name}-redis7${var.cluster_mode_enabled ? "-cluster" : ""}"
+  family      = "redis7"
+  description = "featurekit ${var.environment} online store: listpack limits of the bucket layout"
+
+  dynamic "parameter" {
+    for_each = merge(local.listpack_parameters, var.cluster_mode_enabled ? { "cluster-enabled" = "yes" } : {})
+    content {
+      name  = parameter.key
+      value = parameter.value
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # --- network -----------------------------------------------------------------------------------------
@@ -136,7 +162,7 @@ resource "aws_elasticache_replication_group" "tier" {
   engine_version       = var.engine_version
   node_type            = each.value.node_type
   port                 = local.port
-  parameter_group_name = local.parameter_group_name
+  parameter_group_name = aws_elasticache_parameter_group.this.name
 
   # Data tiering (r6gd only) keeps hot keys in memory and the rest on the node's NVMe SSD.
   data_tiering_enabled = each.value.data_tiering_enabled

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from featurekit.online_store.errors import FeatureReferenceError
 from featurekit.online_store.views import CompiledView
-from featurekit.serving.errors import FeatureReferenceError
 
 
 @dataclass
@@ -62,6 +62,7 @@ class ReadPlan:
     # (connection, step indexes): views on the same Redis server are fetched in one round trip (set by the reader)
     server_groups: list[tuple[Any, list[int]]] = field(default_factory=list)
     keep_names: frozenset[str] = frozenset()
+    registry_version: Any = None  # registry state the plan was compiled from (set by the caching caller)
 
     def __post_init__(self) -> None:
         self.keep_names = frozenset(self.requested_names) | frozenset(self.join_keys)
