@@ -107,7 +107,9 @@ def test_pull_requests_plan_prod_with_the_label_gate_comment_once_and_apply_thei
     assert (
         plan["with"]["allow-breaking"] == "${{ contains(github.event.pull_request.labels.*.name, 'allow-breaking') }}"
     )
-    assert plan["with"]["role-arn"] == apply["with"]["role-arn"] == "${{ vars.AWS_DEV_ROLE_ARN }}"
+    # The prod plan runs with the read-only prod plan role; PR code that applies runs with the dev role only.
+    assert plan["with"]["role-arn"] == "${{ vars.AWS_PROD_PLAN_ROLE_ARN }}"
+    assert apply["with"]["role-arn"] == "${{ vars.AWS_DEV_ROLE_ARN }}"
     assert apply["needs"] == "plan-prod" and apply["with"]["env"] == "dev" and apply["with"]["mode"] == "apply"
     assert apply["with"]["pr"] == "${{ github.event.pull_request.number }}"
     # The sticky comment: found by the plan's marker and PATCHed, created only when absent; no PR code runs here.
@@ -133,6 +135,18 @@ def test_ci_runs_the_developer_make_targets_and_checks_the_workflows() -> None:
     reusable = "\n".join(s.get("run", "") for s in steps(load("featurekit-env.yml")))
     for command in ("featurekit check", "featurekit plan", "featurekit apply", "featurekit teardown"):
         assert f"uv run --frozen {command}" in reusable
+
+
+def test_no_ci_job_is_given_the_online_store_password() -> None:
+    """CI writes registries only: Redis is private to the VPC, the maintenance DAG deletes rows there."""
+    for name, wf in all_workflows().items():
+        for job_name, job in wf["jobs"].items():
+            assert "secrets" not in job, f"{name}:{job_name} passes secrets to a reusable workflow"
+    reusable = load("featurekit-env.yml")
+    assert "secrets" not in reusable["on"]["workflow_call"]
+    assert reusable["jobs"]["featurekit"]["env"]["FEATUREKIT_REDIS_PASSWORD"] == ""
+    text = "\n".join(p.read_text() for p in WORKFLOWS.glob("*.yml"))
+    assert "REDIS_PASSWORD }}" not in text and "redis-cli" not in text
 
 
 def _tool(name: str) -> str:

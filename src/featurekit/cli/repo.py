@@ -132,8 +132,8 @@ def apply(
     if not result.applied:
         console.print(f"[green]no changes[/]: project {result.project} in {result.registry} is up to date")
         return
-    if result.deleted_views:
-        console.print(f"online rows deleted for removed views: {', '.join(result.deleted_views)}")
+    if result.removed_views:
+        console.print(f"removed views {', '.join(result.removed_views)}: the maintenance DAG deletes their online rows")
     console.print(f"[green]applied[/] project {result.project} to {result.registry}")
 
 
@@ -143,7 +143,7 @@ def teardown(
     pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
     force: ForceOption = False,
 ) -> None:
-    """Remove a pull request's project from the registry and its rows from the online store."""
+    """Remove a pull request's project from the registry (the maintenance DAG deletes its online rows)."""
     from featurekit.repo.apply import teardown_project
 
     result = teardown_project(_settings(env, pr), force=force)
@@ -152,5 +152,5 @@ def teardown(
         return
     console.print(
         f"[green]torn down[/] project {result.project} from {result.registry} "
-        f"(online rows of {', '.join(result.views) or 'no views'} deleted)"
+        f"(views {', '.join(result.views) or 'none'}; the maintenance DAG deletes their online rows)"
     )

@@ -39,6 +39,11 @@ output "ci_role_arn" {
   value       = module.ci_access.role_arn
 }
 
+output "ci_plan_role_arn" {
+  description = "Read-only role of the pull-request plan job against prod (repository variable AWS_PROD_PLAN_ROLE_ARN)."
+  value       = module.ci_access.plan_role_arn
+}
+
 output "redis_secret_arn" {
   description = "Secret with the Redis ACL user and password (inject as FEATUREKIT_REDIS_PASSWORD)."
   value       = module.online_store.secret_arn
