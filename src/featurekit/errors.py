@@ -18,6 +18,7 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.quality.suites import SuiteError
     from featurekit.quality.validate import DataQualityError
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
+    from featurekit.repo.fingerprint import FingerprintError, StalePlanError
     from featurekit.repo.loader import RepoLoadError
     from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
     from featurekit.streaming.errors import StreamingError
@@ -43,6 +44,8 @@ def _expected() -> tuple[type[BaseException], ...]:
         DataQualityError,
         ManifestError,
         StreamingError,
+        FingerprintError,
+        StalePlanError,
     )
 
 

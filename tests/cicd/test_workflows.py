@@ -176,3 +176,21 @@ def test_workflows_validate_against_the_github_workflow_schema() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prod_applies_exactly_the_reviewed_plan() -> None:
+    """The PR plan uploads its fingerprint; the merge apply checks it (no re-plan, no retries) and shows a fresh plan
+    in the job summary when refused."""
+    job = load("featurekit-env.yml")["jobs"]["featurekit"]
+    by_name = {s.get("name"): s for s in job["steps"]}
+    assert "--fingerprint-file plan/fingerprint.json" in by_name["featurekit plan"]["run"]
+    apply = by_name["featurekit apply"]["run"]
+    assert "--expect-fingerprint reviewed/fingerprint.json" in apply and "--retries" not in apply
+    assert "fresh-plan.md" in apply and "GITHUB_STEP_SUMMARY" in apply
+    assert 'elif [ -n "$FK_GITHUB_ENVIRONMENT" ]' in apply, "a protected environment needs a reviewed plan"
+    download = by_name["Download the reviewed plan"]["with"]
+    assert download["name"] == "featurekit-plan" and download["run-id"] == "${{ inputs.reviewed-plan-run-id }}"
+    assert load("feature-repo-pr.yml")["jobs"]["plan-prod"]["with"]["plan-artifact"] == "featurekit-plan"
+    deploy = load("feature-repo-deploy.yml")["jobs"]
+    assert deploy["apply-prod"]["with"]["reviewed-plan-run-id"] == "${{ needs.merged-pr.outputs.plan-run-id }}"
+    assert "feature-repo-pr.yml/runs?head_sha=" in deploy["merged-pr"]["steps"][0]["run"]

@@ -27,6 +27,7 @@ from typing import Any
 from featurekit.config.settings import Settings
 from featurekit.repo.breaking import breaking_changes
 from featurekit.repo.feast_config import feature_store_dict, repo_config
+from featurekit.repo.fingerprint import PlanFingerprint, StalePlanError, fingerprint_of
 from featurekit.repo.loader import LoadedRepo, load_repo
 from featurekit.repo.plan import Plan, RepoState, diff_states
 from featurekit.repo.registry_lock import STORE_TYPE, RegistryTransaction
@@ -200,6 +201,16 @@ def plan_repo(settings: Settings, repo: LoadedRepo | None = None, *, allow_break
         return _plan(session, repo, allow_breaking).plan
 
 
+def reviewed_plan(
+    settings: Settings, repo: LoadedRepo | None = None, *, allow_breaking: bool = False
+) -> tuple[Plan, PlanFingerprint]:
+    """:func:`plan_repo` plus the fingerprint of what it was computed from (repo content, registry version)."""
+    repo = repo or load_repo(settings)
+    with registry_session(settings) as session:
+        plan = _plan(session, repo, allow_breaking).plan
+        return plan, fingerprint_of(settings, session.transaction.snapshot.token)
+
+
 def apply_repo(
     settings: Settings,
     repo: LoadedRepo | None = None,
@@ -208,11 +219,14 @@ def apply_repo(
     force: bool = False,
     environ: Mapping[str, str] | None = None,
     on_planned: Callable[[Plan], None] | None = None,
+    expect: PlanFingerprint | None = None,
 ) -> ApplyResult:
     """Apply the repo to the environment's registry as one conditional write, then update the online store.
 
     Only the registry is written: the online rows of removed views are reconciled away in the VPC by the
-    maintenance DAG. Raises :class:`ProtectedEnvironmentError`, :class:`RepoRuleError`, :class:`BreakingChangeError` or
+    maintenance DAG. With ``expect`` (the reviewed plan's fingerprint), refuses with
+    :class:`~featurekit.repo.fingerprint.StalePlanError` unless the repo and the registry version are the reviewed
+    ones. Raises :class:`ProtectedEnvironmentError`, :class:`RepoRuleError`, :class:`BreakingChangeError` or
     :class:`~featurekit.repo.registry_lock.RegistryConflictError`; in each case nothing has been changed.
     ``on_planned`` sees the plan before anything is written (to print or confirm it).
     """
@@ -223,6 +237,10 @@ def apply_repo(
     with registry_session(settings) as session:
         planned = _plan(session, repo, allow_breaking)
         plan = planned.plan
+        if expect is not None:
+            problems = expect.differences(fingerprint_of(settings, session.transaction.snapshot.token))
+            if problems:
+                raise StalePlanError(problems, plan)
         if plan.blocked:
             raise BreakingChangeError(plan)
         if not plan.has_changes:
