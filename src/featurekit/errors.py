@@ -10,6 +10,7 @@ from featurekit.services.redis_server import ServiceUnavailableError
 
 
 def _expected() -> tuple[type[BaseException], ...]:
+    from featurekit.deploy.artifacts import DeployError
     from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.orchestration.manifest import ManifestError
@@ -46,6 +47,7 @@ def _expected() -> tuple[type[BaseException], ...]:
         StreamingError,
         FingerprintError,
         StalePlanError,
+        DeployError,
     )
 
 
