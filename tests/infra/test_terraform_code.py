@@ -265,6 +265,7 @@ RESOURCE_STAR_ALLOWLIST = {
     ("orchestration", "execution", "AccountPublicAccessBlock"),
     ("orchestration", "execution", "DescribeLogGroups"),
     ("orchestration", "execution", "PutMetrics"),
+    ("feature_server", "execution", "EcrAuthorization"),  # ecr:GetAuthorizationToken
 }
 
 
