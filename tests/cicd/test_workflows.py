@@ -89,7 +89,10 @@ def test_prod_apply_runs_only_on_main_in_the_prod_environment_one_at_a_time() ->
     for name, wf in all_workflows().items():
         for job_name, other in wf["jobs"].items():
             with_ = other.get("with", {})
-            if (name, job_name) == ("feature-repo-deploy.yml", "apply-prod"):
+            if (name, job_name) in {
+                ("feature-repo-deploy.yml", "apply-prod"),
+                ("feature-repo-deploy.yml", "deploy-prod"),
+            }:
                 continue
             assert "AWS_PROD_ROLE_ARN" not in str(other), f"{name}:{job_name} uses the prod role"
             assert with_.get("github-environment", "") == "", f"{name}:{job_name} runs in a GitHub environment"
@@ -194,3 +197,21 @@ def test_prod_applies_exactly_the_reviewed_plan() -> None:
     deploy = load("feature-repo-deploy.yml")["jobs"]
     assert deploy["apply-prod"]["with"]["reviewed-plan-run-id"] == "${{ needs.merged-pr.outputs.plan-run-id }}"
     assert "feature-repo-pr.yml/runs?head_sha=" in deploy["merged-pr"]["steps"][0]["run"]
+
+
+def test_prod_deploy_runs_after_the_apply_in_the_prod_environment() -> None:
+    deploy = load("feature-repo-deploy.yml")["jobs"]["deploy-prod"]
+    assert deploy["needs"] == "apply-prod" and deploy["uses"] == REUSABLE
+    assert (deploy["with"]["env"], deploy["with"]["mode"], deploy["with"]["github-environment"]) == (
+        "prod",
+        "deploy",
+        "prod",
+    )
+    steps = {s.get("name"): s for s in load("featurekit-env.yml")["jobs"]["featurekit"]["steps"]}
+    assert steps["featurekit deploy"]["if"] == "inputs.mode == 'deploy'"
+    assert 'featurekit deploy --env "$FEATUREKIT_ENV"' in steps["featurekit deploy"]["run"]
+    # Code changes reach prod through a reviewed PR plan too: both workflows watch the same paths.
+    assert (
+        load("feature-repo-pr.yml")["on"]["pull_request"]["paths"]
+        == load("feature-repo-deploy.yml")["on"]["push"]["paths"]
+    )

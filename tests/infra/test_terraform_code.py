@@ -266,6 +266,7 @@ RESOURCE_STAR_ALLOWLIST = {
     ("orchestration", "execution", "DescribeLogGroups"),
     ("orchestration", "execution", "PutMetrics"),
     ("feature_server", "execution", "EcrAuthorization"),  # ecr:GetAuthorizationToken
+    ("ci_access", "deploy", "FeatureServerTaskDefinitions"),  # ecs:RegisterTaskDefinition, DescribeTaskDefinition
 }
 
 

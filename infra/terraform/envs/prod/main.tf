@@ -170,6 +170,14 @@ module "ci_access" {
   glue_database_name   = module.offline_store.database_name
   dag_bucket_arn       = module.orchestration.dag_bucket_arn
 
+  # What `featurekit deploy --env prod` touches (the deploy workflow runs it after the apply).
+  mwaa_environment_arn = module.orchestration.environment_arn
+  streaming_bucket_arn = module.streaming.checkpoint_bucket_arn
+  emr_application_arn  = module.streaming.emr_application_arn
+  emr_job_role_arn     = module.streaming.job_role_arn
+  ecs_service_arn      = module.feature_server.service_arn
+  ecs_task_role_arns   = [module.feature_server.task_role_arn, module.feature_server.task_execution_role_arn]
+
   tags = local.tags
 }
 

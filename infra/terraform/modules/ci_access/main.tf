@@ -237,3 +237,93 @@ resource "aws_iam_role_policy" "plan" {
   role   = aws_iam_role.plan[0].id
   policy = data.aws_iam_policy_document.plan.json
 }
+
+# Prod only: what `featurekit deploy --env prod` (the deploy workflow, after the apply) needs, on this
+# environment's resources only. Dev is deployed by a platform engineer (docs/deploy.md): its CI role belongs to
+# pull requests, whose code must not reach the dev Airflow or streaming jobs unreviewed.
+data "aws_iam_policy_document" "deploy" {
+  count = var.environment == "prod" ? 1 : 0
+
+  statement {
+    sid       = "MwaaEnvironment"
+    effect    = "Allow"
+    actions   = ["airflow:GetEnvironment", "airflow:UpdateEnvironment"]
+    resources = [var.mwaa_environment_arn]
+  }
+
+  statement {
+    sid       = "MwaaPackages"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.dag_bucket_arn}/plugins.zip", "${var.dag_bucket_arn}/requirements.txt"]
+  }
+
+  statement {
+    sid       = "ListStreamingArtifacts"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.streaming_bucket_arn]
+  }
+
+  statement {
+    sid       = "StreamingArtifacts"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.streaming_bucket_arn}/artifacts/*"]
+  }
+
+  statement {
+    sid       = "StreamingJobRuns"
+    effect    = "Allow"
+    actions   = ["emr-serverless:StartJobRun", "emr-serverless:ListJobRuns", "emr-serverless:GetJobRun", "emr-serverless:CancelJobRun", "emr-serverless:TagResource"]
+    resources = [var.emr_application_arn, "${var.emr_application_arn}/jobruns/*"]
+  }
+
+  statement {
+    sid       = "PassStreamingJobRole"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [var.emr_job_role_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["emr-serverless.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "FeatureServerService"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = [var.ecs_service_arn]
+  }
+
+  statement {
+    sid       = "FeatureServerTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    resources = ["*"] # neither action supports resource-level permissions
+  }
+
+  statement {
+    sid       = "PassFeatureServerRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = var.ecs_task_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  count = var.environment == "prod" ? 1 : 0
+
+  name   = "featurekit-deploy"
+  role   = aws_iam_role.ci.id
+  policy = data.aws_iam_policy_document.deploy[0].json
+}

@@ -32,3 +32,8 @@ output "task_role_arn" {
   description = "Task role of the feature server."
   value       = aws_iam_role.task.arn
 }
+
+output "service_arn" {
+  description = "ECS service ARN (the prod CI role may update it)."
+  value       = aws_ecs_service.this.id
+}
