@@ -10,6 +10,7 @@ from featurekit.services.redis_server import ServiceUnavailableError
 
 
 def _expected() -> tuple[type[BaseException], ...]:
+    from featurekit.deploy.artifacts import DeployError
     from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.orchestration.manifest import ManifestError
@@ -18,6 +19,7 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.quality.suites import SuiteError
     from featurekit.quality.validate import DataQualityError
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
+    from featurekit.repo.fingerprint import FingerprintError, StalePlanError
     from featurekit.repo.loader import RepoLoadError
     from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
     from featurekit.streaming.errors import StreamingError
@@ -43,6 +45,9 @@ def _expected() -> tuple[type[BaseException], ...]:
         DataQualityError,
         ManifestError,
         StreamingError,
+        FingerprintError,
+        StalePlanError,
+        DeployError,
     )
 
 

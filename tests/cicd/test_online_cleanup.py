@@ -1,5 +1,5 @@
-"""Apply touches the online store only after its registry write succeeded: a removed view's rows are deleted by a
-successful apply, and left alone by an apply that lost a registry conflict."""
+"""Apply writes the registry only (CI cannot reach the VPC's Redis): a removed view's rows stay until the in-VPC
+reconciliation (the maintenance DAG's task) deletes them, and only once the removal is really in the registry."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from featurekit.online_store.store import TieredRedisOnlineStore
+from featurekit.pipelines.reconcile import reconcile_online_store
 from featurekit.repo.apply import apply_repo
 from featurekit.repo.feast_config import feature_store, repo_config
 from featurekit.repo.loader import load_repo
@@ -56,7 +57,7 @@ def keys_with_rows(settings, client: redis.Redis) -> tuple[list[bytes], int]:
     return keys, int(client.exists(*keys))
 
 
-def test_apply_deletes_rows_of_a_removed_view_only_when_its_write_wins(
+def test_rows_of_a_removed_view_are_reconciled_away_only_after_its_apply_wins(
     make_env, feature_repo_copy, tmp_path, redis_url
 ) -> None:
     base = make_env("dev", feature_repo_copy)
@@ -79,10 +80,13 @@ def test_apply_deletes_rows_of_a_removed_view_only_when_its_write_wins(
 
     with pytest.raises(RegistryConflictError):
         apply_repo(settings, loaded, allow_breaking=True, on_planned=someone_else_applies_first)
+    assert reconcile_online_store(base).keys_deleted == 0  # the view is still registered
     assert client.exists(*keys) == present
 
-    # Re-planned on the new registry, the removal wins and the rows go.
+    # Re-planned on the new registry, the removal wins; the apply leaves Redis alone, the reconciliation deletes.
     result = apply_repo(settings, load_repo(settings), allow_breaking=True)
-    assert result.deleted_views == [VIEW]
+    assert result.removed_views == [VIEW]
+    assert client.exists(*keys) == present
+    assert reconcile_online_store(base).keys_deleted == present
     assert client.exists(*keys) == 0
     assert VIEW not in {v.name for v in feature_store(settings).list_feature_views()}

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from featurekit.online_store.store import TieredRedisOnlineStore
+from featurekit.pipelines.reconcile import reconcile_online_store
 from featurekit.repo.apply import ProtectedEnvironmentError, apply_repo, for_pull_request, teardown_project
 from featurekit.repo.feast_config import feature_store, repo_config
 from featurekit.repo.loader import load_repo
@@ -80,6 +81,9 @@ def test_pull_requests_get_isolated_projects_and_teardown_removes_one(
 
     result = teardown_project(pr1)
     assert result.existed and VIEW in result.views
+    assert client.exists(*keys[pr1.project]) == counts[pr1.project], "teardown writes the registry only"
+    reconciled = reconcile_online_store(main_dev)
+    assert reconciled.keys_deleted == counts[pr1.project]
     assert client.exists(*keys[pr1.project]) == 0
     assert client.exists(*keys[pr2.project]) == counts[pr2.project]
     assert client.exists(*keys[main_dev.project]) == counts[main_dev.project]

@@ -89,7 +89,10 @@ def test_prod_apply_runs_only_on_main_in_the_prod_environment_one_at_a_time() ->
     for name, wf in all_workflows().items():
         for job_name, other in wf["jobs"].items():
             with_ = other.get("with", {})
-            if (name, job_name) == ("feature-repo-deploy.yml", "apply-prod"):
+            if (name, job_name) in {
+                ("feature-repo-deploy.yml", "apply-prod"),
+                ("feature-repo-deploy.yml", "deploy-prod"),
+            }:
                 continue
             assert "AWS_PROD_ROLE_ARN" not in str(other), f"{name}:{job_name} uses the prod role"
             assert with_.get("github-environment", "") == "", f"{name}:{job_name} runs in a GitHub environment"
@@ -107,7 +110,9 @@ def test_pull_requests_plan_prod_with_the_label_gate_comment_once_and_apply_thei
     assert (
         plan["with"]["allow-breaking"] == "${{ contains(github.event.pull_request.labels.*.name, 'allow-breaking') }}"
     )
-    assert plan["with"]["role-arn"] == apply["with"]["role-arn"] == "${{ vars.AWS_DEV_ROLE_ARN }}"
+    # The prod plan runs with the read-only prod plan role; PR code that applies runs with the dev role only.
+    assert plan["with"]["role-arn"] == "${{ vars.AWS_PROD_PLAN_ROLE_ARN }}"
+    assert apply["with"]["role-arn"] == "${{ vars.AWS_DEV_ROLE_ARN }}"
     assert apply["needs"] == "plan-prod" and apply["with"]["env"] == "dev" and apply["with"]["mode"] == "apply"
     assert apply["with"]["pr"] == "${{ github.event.pull_request.number }}"
     # The sticky comment: found by the plan's marker and PATCHed, created only when absent; no PR code runs here.
@@ -133,6 +138,18 @@ def test_ci_runs_the_developer_make_targets_and_checks_the_workflows() -> None:
     reusable = "\n".join(s.get("run", "") for s in steps(load("featurekit-env.yml")))
     for command in ("featurekit check", "featurekit plan", "featurekit apply", "featurekit teardown"):
         assert f"uv run --frozen {command}" in reusable
+
+
+def test_no_ci_job_is_given_the_online_store_password() -> None:
+    """CI writes registries only: Redis is private to the VPC, the maintenance DAG deletes rows there."""
+    for name, wf in all_workflows().items():
+        for job_name, job in wf["jobs"].items():
+            assert "secrets" not in job, f"{name}:{job_name} passes secrets to a reusable workflow"
+    reusable = load("featurekit-env.yml")
+    assert "secrets" not in reusable["on"]["workflow_call"]
+    assert reusable["jobs"]["featurekit"]["env"]["FEATUREKIT_REDIS_PASSWORD"] == ""
+    text = "\n".join(p.read_text() for p in WORKFLOWS.glob("*.yml"))
+    assert "REDIS_PASSWORD }}" not in text and "redis-cli" not in text
 
 
 def _tool(name: str) -> str:
@@ -162,3 +179,39 @@ def test_workflows_validate_against_the_github_workflow_schema() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prod_applies_exactly_the_reviewed_plan() -> None:
+    """The PR plan uploads its fingerprint; the merge apply checks it (no re-plan, no retries) and shows a fresh plan
+    in the job summary when refused."""
+    job = load("featurekit-env.yml")["jobs"]["featurekit"]
+    by_name = {s.get("name"): s for s in job["steps"]}
+    assert "--fingerprint-file plan/fingerprint.json" in by_name["featurekit plan"]["run"]
+    apply = by_name["featurekit apply"]["run"]
+    assert "--expect-fingerprint reviewed/fingerprint.json" in apply and "--retries" not in apply
+    assert "fresh-plan.md" in apply and "GITHUB_STEP_SUMMARY" in apply
+    assert 'elif [ -n "$FK_GITHUB_ENVIRONMENT" ]' in apply, "a protected environment needs a reviewed plan"
+    download = by_name["Download the reviewed plan"]["with"]
+    assert download["name"] == "featurekit-plan" and download["run-id"] == "${{ inputs.reviewed-plan-run-id }}"
+    assert load("feature-repo-pr.yml")["jobs"]["plan-prod"]["with"]["plan-artifact"] == "featurekit-plan"
+    deploy = load("feature-repo-deploy.yml")["jobs"]
+    assert deploy["apply-prod"]["with"]["reviewed-plan-run-id"] == "${{ needs.merged-pr.outputs.plan-run-id }}"
+    assert "feature-repo-pr.yml/runs?head_sha=" in deploy["merged-pr"]["steps"][0]["run"]
+
+
+def test_prod_deploy_runs_after_the_apply_in_the_prod_environment() -> None:
+    deploy = load("feature-repo-deploy.yml")["jobs"]["deploy-prod"]
+    assert deploy["needs"] == "apply-prod" and deploy["uses"] == REUSABLE
+    assert (deploy["with"]["env"], deploy["with"]["mode"], deploy["with"]["github-environment"]) == (
+        "prod",
+        "deploy",
+        "prod",
+    )
+    steps = {s.get("name"): s for s in load("featurekit-env.yml")["jobs"]["featurekit"]["steps"]}
+    assert steps["featurekit deploy"]["if"] == "inputs.mode == 'deploy'"
+    assert 'featurekit deploy --env "$FEATUREKIT_ENV"' in steps["featurekit deploy"]["run"]
+    # Code changes reach prod through a reviewed PR plan too: both workflows watch the same paths.
+    assert (
+        load("feature-repo-pr.yml")["on"]["pull_request"]["paths"]
+        == load("feature-repo-deploy.yml")["on"]["push"]["paths"]
+    )

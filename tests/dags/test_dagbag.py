@@ -20,7 +20,11 @@ def test_dag_folder_imports_without_errors_and_follows_policy(project: BatchProj
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["featurekit_daily", "featurekit_hourly"]
+    assert sorted(bag.dag_ids) == ["featurekit_daily", "featurekit_hourly", "featurekit_maintenance"]
+    maintenance = bag.get_dag("featurekit_maintenance")
+    assert maintenance.max_active_runs == 1 and maintenance.catchup is False
+    assert [t.task_id for t in maintenance.tasks] == ["reconcile"]
+    assert all(t.owner != "airflow" and t.retries >= 1 for t in maintenance.tasks)
     manifest = derive_manifest()
     for schedule in ("hourly", "daily"):
         dag = bag.get_dag(f"featurekit_{schedule}")
@@ -65,13 +69,12 @@ def test_a_new_daily_view_appears_without_a_dag_edit(project: BatchProject) -> N
     assert "user_profile_v2.materialize" in daily.task_ids
 
 
-def test_parsing_the_dag_file_imports_no_heavy_library(project: BatchProject) -> None:
+def test_parsing_the_dag_files_imports_no_heavy_library(project: BatchProject) -> None:
     code = f"import runpy, sys; runpy.run_path(sys.argv[1]); print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    child = subprocess.run(
-        [sys.executable, "-c", code, str(Path(REPO_ROOT / "dags" / "featurekit_dags.py"))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert child.stdout.strip() == ""
+    files = sorted(Path(REPO_ROOT / "dags").glob("*.py"))
+    assert [f.name for f in files] == ["featurekit_dags.py", "featurekit_maintenance.py"]
+    for path in files:
+        child = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=True
+        )
+        assert child.stdout.strip() == "", path.name

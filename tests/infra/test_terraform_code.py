@@ -265,6 +265,8 @@ RESOURCE_STAR_ALLOWLIST = {
     ("orchestration", "execution", "AccountPublicAccessBlock"),
     ("orchestration", "execution", "DescribeLogGroups"),
     ("orchestration", "execution", "PutMetrics"),
+    ("feature_server", "execution", "EcrAuthorization"),  # ecr:GetAuthorizationToken
+    ("ci_access", "deploy", "FeatureServerTaskDefinitions"),  # ecs:RegisterTaskDefinition, DescribeTaskDefinition
 }
 
 

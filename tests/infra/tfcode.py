@@ -20,6 +20,7 @@ MODULES = (
     "streaming",
     "orchestration",
     "ci_access",
+    "feature_server",
 )
 ENVS = ("dev", "prod")
 

@@ -22,6 +22,7 @@ from featurekit.cli import (  # noqa: E402 - the app above must exist first
     config,
     dag,
     demo,
+    deploy,
     ops,
     pipeline,
     repo,
@@ -49,6 +50,7 @@ app.command()(ops.freshness)
 app.command()(ops.consistency)
 app.command()(ops.catalog)
 # Environments, data and benchmarks.
+app.command()(deploy.deploy)
 app.add_typer(config.app, name="config")
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(bench.bench_app, name="bench")

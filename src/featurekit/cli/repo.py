@@ -23,6 +23,13 @@ AllowBreakingOption = Annotated[
     bool,
     typer.Option("--allow-breaking", help="Let breaking changes through (CI: the allow-breaking PR label)."),
 ]
+FingerprintFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--fingerprint-file",
+        help="Write what the plan was computed from (repo sha256, registry version): the merge apply checks it.",
+    ),
+]
 ForceOption = Annotated[
     bool,
     typer.Option("--force", help="Change a protected environment from outside main-branch CI."),
@@ -73,12 +80,16 @@ def plan(
         Path | None, typer.Option("--markdown-file", help="Also write the Markdown plan (the PR comment) here.")
     ] = None,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the JSON plan here.")] = None,
+    fingerprint_file: FingerprintFileOption = None,
     allow_breaking: AllowBreakingOption = False,
 ) -> None:
     """Diff the feature repo against the environment's registry and run the breaking-change gate."""
-    from featurekit.repo.apply import plan_repo
+    from featurekit.repo.apply import reviewed_plan
 
-    result = plan_repo(_settings(env, pr), allow_breaking=allow_breaking)
+    result, fingerprint = reviewed_plan(_settings(env, pr), allow_breaking=allow_breaking)
+    if fingerprint_file is not None:
+        fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
+        fingerprint_file.write_text(fingerprint.to_json())
     for path, render in ((markdown_file, result.to_markdown), (json_file, result.to_json)):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,34 +117,44 @@ def apply(
     pr: PrOption = None,
     allow_breaking: AllowBreakingOption = False,
     force: ForceOption = False,
-    retries: Annotated[
-        int, typer.Option("--retries", help="On a registry conflict, re-plan and retry this many times.")
-    ] = 0,
+    expect_fingerprint: Annotated[
+        Path | None,
+        typer.Option(
+            "--expect-fingerprint",
+            help="Apply only if the repo and registry are those of this reviewed plan (plan --fingerprint-file).",
+        ),
+    ] = None,
+    markdown_file: Annotated[
+        Path | None, typer.Option("--markdown-file", help="When refused as not reviewed: write the fresh plan here.")
+    ] = None,
 ) -> None:
-    """Check the feature repo, then apply it to the environment's registry (one conditional write)."""
+    """Check the feature repo, then apply it to the environment's registry (one conditional write).
+
+    A registry conflict (another apply won) stops the apply with nothing written; it is never re-planned here."""
     from featurekit.repo.apply import apply_repo, checked_repo
-    from featurekit.repo.registry_lock import RegistryConflictError
+    from featurekit.repo.fingerprint import PlanFingerprint, StalePlanError
 
     settings = _settings(env, pr)
-    for attempt in range(retries + 1):
-        try:
-            result = apply_repo(
-                settings,
-                checked_repo(settings),
-                allow_breaking=allow_breaking,
-                force=force,
-                on_planned=lambda p: console.print(p.to_text(), highlight=False, markup=False, soft_wrap=True),
-            )
-            break
-        except RegistryConflictError as exc:
-            if attempt == retries:
-                raise
-            err_console.print(f"[yellow]conflict, re-planning ({attempt + 1}/{retries}):[/] {exc}", highlight=False)
+    expect = PlanFingerprint.from_file(expect_fingerprint) if expect_fingerprint is not None else None
+    try:
+        result = apply_repo(
+            settings,
+            checked_repo(settings),
+            allow_breaking=allow_breaking,
+            force=force,
+            on_planned=lambda p: console.print(p.to_text(), highlight=False, markup=False, soft_wrap=True),
+            expect=expect,
+        )
+    except StalePlanError as exc:
+        if markdown_file is not None:
+            markdown_file.parent.mkdir(parents=True, exist_ok=True)
+            markdown_file.write_text(exc.plan.to_markdown())
+        raise
     if not result.applied:
         console.print(f"[green]no changes[/]: project {result.project} in {result.registry} is up to date")
         return
-    if result.deleted_views:
-        console.print(f"online rows deleted for removed views: {', '.join(result.deleted_views)}")
+    if result.removed_views:
+        console.print(f"removed views {', '.join(result.removed_views)}: the maintenance DAG deletes their online rows")
     console.print(f"[green]applied[/] project {result.project} to {result.registry}")
 
 
@@ -143,7 +164,7 @@ def teardown(
     pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
     force: ForceOption = False,
 ) -> None:
-    """Remove a pull request's project from the registry and its rows from the online store."""
+    """Remove a pull request's project from the registry (the maintenance DAG deletes its online rows)."""
     from featurekit.repo.apply import teardown_project
 
     result = teardown_project(_settings(env, pr), force=force)
@@ -152,5 +173,5 @@ def teardown(
         return
     console.print(
         f"[green]torn down[/] project {result.project} from {result.registry} "
-        f"(online rows of {', '.join(result.views) or 'no views'} deleted)"
+        f"(views {', '.join(result.views) or 'none'}; the maintenance DAG deletes their online rows)"
     )

@@ -123,6 +123,22 @@ class ServingSettings(_Strict):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+class DeploySettings(_Strict):
+    """Where ``featurekit deploy`` ships the code of an AWS environment (rendered from Terraform outputs).
+
+    ``artifacts_location`` (``s3://bucket/prefix``) receives the streaming jobs' packed environment and entry points;
+    the MWAA bucket receives the DAG bundle, ``plugins.zip`` (the featurekit wheel) and ``requirements.txt``.
+    """
+
+    region: str
+    mwaa_environment: str
+    mwaa_bucket: str
+    artifacts_location: str
+    emr_application_id: str
+    emr_job_role_arn: str
+    ecs_cluster: str
+    ecs_service: str
+    feature_server_image: str  # repository URI without tag; the tag is the commit being deployed
 
 
 class Settings(_Strict):
@@ -140,4 +156,5 @@ class Settings(_Strict):
     kafka: KafkaSettings
     streaming: StreamingSettings
     serving: ServingSettings = ServingSettings()
+    deploy: DeploySettings | None = None  # AWS environments only
     entity_key_serialization_version: int = 3

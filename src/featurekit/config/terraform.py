@@ -35,6 +35,15 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "online_store.tiers.warm.url",
     "kafka.bootstrap_servers",
     "streaming.checkpoint_location",
+    "deploy.region",
+    "deploy.mwaa_environment",
+    "deploy.mwaa_bucket",
+    "deploy.artifacts_location",
+    "deploy.emr_application_id",
+    "deploy.emr_job_role_arn",
+    "deploy.ecs_cluster",
+    "deploy.ecs_service",
+    "deploy.feature_server_image",
 )
 
 _MISSING = object()

@@ -145,7 +145,7 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
         apply_repo(pr2, checked_repo(pr2), allow_breaking=True)
         console.print(f"prod: {apply_repo(prod, checked_repo(prod), environ=MAIN_CI).plan.summary}")
 
-        step("6. PRs closed: their dev projects are torn down (registry + online rows)")
+        step("6. PRs closed: their dev projects are torn down (registry; the maintenance DAG deletes the rows)")
         for pr in (1, 2):
             down = teardown_project(for_pull_request(dev, pr))
             console.print(f"torn down {down.project}: views {', '.join(down.views)}")

@@ -130,6 +130,29 @@ BATCH_FRESHNESS_LAG_SECONDS = Gauge(
     ["feature_view"],
 )
 
+# ---- online store maintenance (featurekit.pipelines.reconcile, the featurekit_maintenance DAG) ----------------
+RECONCILE_KEYS_DELETED_TOTAL = Counter(
+    "featurekit_reconcile_keys_deleted_total",
+    "Online-store bucket keys deleted because their view or project is no longer in the registry.",
+)
+RECONCILE_KEYS_REMAINING = Gauge(
+    "featurekit_reconcile_keys_remaining",
+    "Orphan bucket keys left for the next maintenance run (over the per-run bound).",
+)
+RECONCILE_ORPHAN_VIEWS = Gauge(
+    "featurekit_reconcile_orphan_views",
+    "Distinct unregistered views (view ids) whose keys the last maintenance run found.",
+)
+RECONCILE_LAST_SUCCESS = Gauge(
+    "featurekit_reconcile_last_success_timestamp_seconds",
+    "Unix time of the last successful online-store reconciliation.",
+)
+VACUUM_ROWS_DELETED_TOTAL = Counter(
+    "featurekit_vacuum_rows_deleted_total",
+    "Rows past their view's ttl deleted by the online store's vacuum, by <project>/<feature view>.",
+    ["feature_view"],
+)
+
 # ---- streaming (featurekit.streaming) -------------------------------------------------------------------------
 STREAM_INPUT_ROWS_TOTAL = Counter(
     "featurekit_stream_input_rows_total",

@@ -317,6 +317,25 @@ class Tier:
         self._scripts[source] = sha
         return sha
 
+    def scan_keys(self, match: bytes, count: int = 1000) -> Iterator[bytes]:
+        """Every key matching ``match`` (SCAN, so Redis is never blocked; on every primary in Cluster mode).
+
+        SCAN may return a key more than once; callers treat keys as a set."""
+        if self._pool is None:
+            from redis.exceptions import RedisError
+
+            try:
+                yield from self._cluster().scan_iter(match=match, count=count)
+            except RedisError as exc:
+                raise RedisUnavailableError(f"SCAN failed for {self.settings.describe()}: {exc}") from exc
+            return
+        cursor: bytes | int = 0
+        while True:
+            cursor, keys = self.command("SCAN", cursor, "MATCH", match, "COUNT", count)
+            yield from keys
+            if int(cursor) == 0:
+                return
+
     def slot_of(self, key: bytes) -> int:
         from redis.crc import key_slot
 

@@ -3,8 +3,12 @@
 Apply is a transaction on the registry object (see :mod:`featurekit.repo.registry_lock`): it reads the registry once,
 plans against that snapshot, refuses breaking changes unless allowed, lets Feast apply the diff in memory and writes
 the result with one conditional write. A concurrent apply makes it stop with a conflict and change nothing; an
-unchanged repo plans to nothing and writes nothing. The online store is updated (rows of removed views deleted)
-only after the registry write succeeded, so a conflict never touches Redis either.
+unchanged repo plans to nothing and writes nothing.
+
+Apply and teardown write the registry only; they never connect to the online store. CI runs them from hosted
+runners, and the production Redis is private to the VPC. Rows of views an apply removed, and of projects a teardown
+removed, are deleted in the VPC by the maintenance DAG (:mod:`featurekit.orchestration.maintenance`), which
+reconciles Redis with the registry.
 
 Protected environments (``registry.protected``: prod) are applied only from ``main`` in CI, or with ``force``.
 Pull requests apply to their own project ``<project>_pr<N>`` in a non-protected registry and are torn down when
@@ -23,6 +27,7 @@ from typing import Any
 from featurekit.config.settings import Settings
 from featurekit.repo.breaking import breaking_changes
 from featurekit.repo.feast_config import feature_store_dict, repo_config
+from featurekit.repo.fingerprint import PlanFingerprint, StalePlanError, fingerprint_of
 from featurekit.repo.loader import LoadedRepo, load_repo
 from featurekit.repo.plan import Plan, RepoState, diff_states
 from featurekit.repo.registry_lock import STORE_TYPE, RegistryTransaction
@@ -64,7 +69,8 @@ class ApplyResult:
     output: str
     plan: Plan | None = None
     applied: bool = True
-    deleted_views: list[str] = field(default_factory=list)
+    # Views the apply removed from the registry; the maintenance DAG deletes their online rows.
+    removed_views: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +201,16 @@ def plan_repo(settings: Settings, repo: LoadedRepo | None = None, *, allow_break
         return _plan(session, repo, allow_breaking).plan
 
 
+def reviewed_plan(
+    settings: Settings, repo: LoadedRepo | None = None, *, allow_breaking: bool = False
+) -> tuple[Plan, PlanFingerprint]:
+    """:func:`plan_repo` plus the fingerprint of what it was computed from (repo content, registry version)."""
+    repo = repo or load_repo(settings)
+    with registry_session(settings) as session:
+        plan = _plan(session, repo, allow_breaking).plan
+        return plan, fingerprint_of(settings, session.transaction.snapshot.token)
+
+
 def apply_repo(
     settings: Settings,
     repo: LoadedRepo | None = None,
@@ -203,10 +219,14 @@ def apply_repo(
     force: bool = False,
     environ: Mapping[str, str] | None = None,
     on_planned: Callable[[Plan], None] | None = None,
+    expect: PlanFingerprint | None = None,
 ) -> ApplyResult:
     """Apply the repo to the environment's registry as one conditional write, then update the online store.
 
-    Raises :class:`ProtectedEnvironmentError`, :class:`RepoRuleError`, :class:`BreakingChangeError` or
+    Only the registry is written: the online rows of removed views are reconciled away in the VPC by the
+    maintenance DAG. With ``expect`` (the reviewed plan's fingerprint), refuses with
+    :class:`~featurekit.repo.fingerprint.StalePlanError` unless the repo and the registry version are the reviewed
+    ones. Raises :class:`ProtectedEnvironmentError`, :class:`RepoRuleError`, :class:`BreakingChangeError` or
     :class:`~featurekit.repo.registry_lock.RegistryConflictError`; in each case nothing has been changed.
     ``on_planned`` sees the plan before anything is written (to print or confirm it).
     """
@@ -217,62 +237,49 @@ def apply_repo(
     with registry_session(settings) as session:
         planned = _plan(session, repo, allow_breaking)
         plan = planned.plan
+        if expect is not None:
+            problems = expect.differences(fingerprint_of(settings, session.transaction.snapshot.token))
+            if problems:
+                raise StalePlanError(problems, plan)
         if plan.blocked:
             raise BreakingChangeError(plan)
         if not plan.has_changes:
             return ApplyResult(settings.project, settings.registry.path, plan.to_text(), plan, applied=False)
+        _check_online_layout(settings, planned.after)
         if on_planned is not None:
             on_planned(plan)
         apply_diff_to_registry(session.registry, planned.registry_diff, settings.project, commit=False)
         session.registry.update_infra(planned.new_infra, settings.project, commit=True)
         session.transaction.publish()
-    deleted = _update_online_store(settings, planned.before, planned.after)
-    return ApplyResult(settings.project, settings.registry.path, plan.to_text(), plan, True, deleted)
+    removed = sorted(set(_online_views(planned.before)) - set(_online_views(planned.after)))
+    return ApplyResult(settings.project, settings.registry.path, plan.to_text(), plan, True, removed)
 
 
 def _online_views(state: RepoState) -> dict[str, Any]:
     return {**state.of("feature view"), **state.of("stream feature view")}
 
 
-def _update_online_store(settings: Settings, before: RepoState, after: RepoState) -> list[str]:
-    """Delete the online rows of views the apply removed; let the store check the views it keeps."""
+def _check_online_layout(settings: Settings, after: RepoState) -> None:
+    """Compile the online layout of every view the apply keeps (tier exists, key and feature types supported)
+    before anything is written. Compiling is pure: no connection to the online store is opened."""
     from feast.infra.provider import get_provider
 
-    old, new = _online_views(before), _online_views(after)
-    removed = [view for name, view in old.items() if name not in new]
-    removed_entities = [e for name, e in before.of("entity").items() if name not in after.of("entity")]
-    provider = get_provider(repo_config(settings))
-    try:
-        provider.update_infra(
-            settings.project,
-            tables_to_delete=removed,
-            tables_to_keep=list(new.values()),
-            entities_to_delete=removed_entities,
-            entities_to_keep=list(after.of("entity").values()),
-            partial=False,
-        )
-    finally:
-        _close_online_store(provider)
-    return sorted(view.name for view in removed)
-
-
-def _close_online_store(provider: Any) -> None:
-    """Release the online store's connection pools (the store is built per command, not kept)."""
-    close = getattr(provider.online_store, "close", None)
-    if callable(close):
-        close()
+    store = get_provider(repo_config(settings)).online_store
+    compiled = getattr(store, "compiled", None)
+    if callable(compiled):
+        config = repo_config(settings)
+        for view in _online_views(after).values():
+            compiled(config, view)
 
 
 def teardown_project(
     settings: Settings, *, force: bool = False, environ: Mapping[str, str] | None = None
 ) -> TeardownResult:
-    """Remove ``settings.project`` from the registry and its rows from the online store (idempotent).
+    """Remove ``settings.project`` from the registry (idempotent).
 
-    Online rows go first: if the registry write then conflicts, running teardown again finds the project still
-    registered and finishes the job.
+    Only the registry is written; the project's online rows are deleted in the VPC by the maintenance DAG, which
+    finds rows of projects the registry no longer has.
     """
-    from feast.infra.provider import get_provider
-
     guard_protected(settings, "teardown", force=force, environ=environ)
     project = settings.project
     with registry_session(settings) as session:
@@ -280,11 +287,6 @@ def teardown_project(
         if not state.of("project"):
             return TeardownResult(project, settings.registry.path, [], existed=False)
         views = list(_online_views(state).values())
-        provider = get_provider(repo_config(settings))
-        try:
-            provider.teardown_infra(project, views, list(state.of("entity").values()))
-        finally:
-            _close_online_store(provider)
         registry = session.registry
         registry.delete_project(project, commit=False)
         # Feast keeps a project_metadata entry that would resurrect the project on the next load; drop it too.

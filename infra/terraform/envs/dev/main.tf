@@ -72,8 +72,9 @@ module "online_store" {
   # Only these services may open a connection to Redis.
   allowed_security_group_ids = merge(
     {
-      streaming     = module.streaming.spark_security_group_id
-      orchestration = module.orchestration.security_group_id
+      streaming      = module.streaming.spark_security_group_id
+      orchestration  = module.orchestration.security_group_id
+      feature_server = module.feature_server.security_group_id
     },
     var.feature_server_security_group_ids,
   )
@@ -169,6 +170,28 @@ module "ci_access" {
   athena_workgroup_arn = module.offline_store.workgroup_arn
   glue_database_name   = module.offline_store.database_name
   dag_bucket_arn       = module.orchestration.dag_bucket_arn
+
+  tags = local.tags
+}
+
+module "feature_server" {
+  source = "../../modules/feature_server"
+
+  name_prefix               = var.name_prefix
+  environment               = local.environment
+  vpc_id                    = var.vpc_id
+  vpc_cidr                  = var.vpc_cidr
+  subnet_ids                = var.private_subnet_ids
+  client_security_group_ids = var.feature_server_client_security_group_ids
+  certificate_arn           = var.feature_server_certificate_arn
+  kms_key_arn               = module.foundation.kms_key_arn
+  redis_secret_arn          = module.online_store.secret_arn
+  registry_object_arn       = module.registry.registry_object_arn
+  access_log_bucket         = module.foundation.access_log_bucket
+
+  deletion_protection = false
+  min_count           = 1
+  max_count           = 2
 
   tags = local.tags
 }

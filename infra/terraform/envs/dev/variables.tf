@@ -64,3 +64,14 @@ variable "existing_oidc_provider_arn" {
   type        = string
   default     = null
 }
+
+variable "feature_server_certificate_arn" {
+  description = "ACM certificate (e.g. private CA) of the feature server's internal HTTPS load balancer."
+  type        = string
+}
+
+variable "feature_server_client_security_group_ids" {
+  description = "Applications allowed to call the feature server: name => security group id."
+  type        = map(string)
+  default     = {}
+}

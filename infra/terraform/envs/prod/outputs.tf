@@ -31,12 +31,28 @@ output "featurekit_settings" {
     streaming = {
       checkpoint_location = module.streaming.checkpoint_location
     }
+    deploy = {
+      region               = var.region
+      mwaa_environment     = module.orchestration.environment_name
+      mwaa_bucket          = module.orchestration.dag_bucket_id
+      artifacts_location   = module.streaming.artifacts_location
+      emr_application_id   = module.streaming.emr_application_id
+      emr_job_role_arn     = module.streaming.job_role_arn
+      ecs_cluster          = module.feature_server.cluster_name
+      ecs_service          = module.feature_server.service_name
+      feature_server_image = module.feature_server.repository_url
+    }
   }
 }
 
 output "ci_role_arn" {
   description = "Role for GitHub Actions (aws-actions/configure-aws-credentials role-to-assume)."
   value       = module.ci_access.role_arn
+}
+
+output "ci_plan_role_arn" {
+  description = "Read-only role of the pull-request plan job against prod (repository variable AWS_PROD_PLAN_ROLE_ARN)."
+  value       = module.ci_access.plan_role_arn
 }
 
 output "redis_secret_arn" {
@@ -72,4 +88,9 @@ output "mwaa_environment_name" {
 output "dag_bucket" {
   description = "Sync dags/ to s3://<dag_bucket>/dags/."
   value       = module.orchestration.dag_bucket_id
+}
+
+output "feature_server_endpoint" {
+  description = "Internal HTTPS endpoint of the feature server (load balancer DNS name)."
+  value       = module.feature_server.load_balancer_dns_name
 }

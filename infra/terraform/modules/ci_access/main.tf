@@ -1,7 +1,14 @@
-# CI access from GitHub Actions through OIDC (no stored AWS keys). One role per environment:
-#   dev  -> assumable only by pull_request workflows of var.github_repository
-#   prod -> assumable only by jobs of var.github_repository running in the GitHub environment `prod`
-#           on refs/heads/main
+# CI access from GitHub Actions through OIDC (no stored AWS keys). Roles:
+#   dev        -> assumable only by pull_request workflows of var.github_repository; reads and writes the DEV
+#                 registry (the PR's own project) and nothing of prod (every grant names this environment's ARNs)
+#   prod       -> assumable only by jobs of var.github_repository running in the GitHub environment `prod`
+#                 on refs/heads/main; applies to the prod registry and deploys
+#   prod plan  -> (prod only) assumable only by pull_request workflows of var.github_repository; s3:GetObject on
+#                 the prod registry object and kms:Decrypt on its key, nothing else: the PR job that plans
+#                 against prod can read what it diffs against and cannot write anything
+#
+# CI never needs the network path to Redis: it writes registries only. Rows of removed views and torn-down PR
+# projects are deleted in the VPC by the maintenance DAG (featurekit_maintenance).
 #
 # The subjects below use the repository's customised OIDC subject template, which adds the git ref to
 # every token's `sub` (GitHub's default omits the ref for environment jobs, so the branch could not be
@@ -191,4 +198,132 @@ resource "aws_iam_role_policy" "ci" {
   name   = "featurekit-ci"
   role   = aws_iam_role.ci.id
   policy = data.aws_iam_policy_document.ci.json
+}
+
+# Read-only plan role for pull requests (prod only): what `featurekit plan` needs to diff a PR against prod.
+# No ListBucket: the prod registry must exist (the first merge to main creates it) before PRs can plan.
+data "aws_iam_policy_document" "plan" {
+  statement {
+    sid       = "ReadRegistryObject"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = [var.registry_object_arn]
+  }
+
+  statement {
+    sid       = "DecryptRegistryObject"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role" "plan" {
+  count = var.environment == "prod" ? 1 : 0
+
+  name                 = "${local.name}-github-pr-plan"
+  description          = "GitHub Actions pull requests of ${var.github_repository}: read-only plan against ${var.environment}"
+  assume_role_policy   = data.aws_iam_policy_document.github_pull_request.json
+  max_session_duration = 3600
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "plan" {
+  count = var.environment == "prod" ? 1 : 0
+
+  name   = "featurekit-pr-plan"
+  role   = aws_iam_role.plan[0].id
+  policy = data.aws_iam_policy_document.plan.json
+}
+
+# Prod only: what `featurekit deploy --env prod` (the deploy workflow, after the apply) needs, on this
+# environment's resources only. Dev is deployed by a platform engineer (docs/deploy.md): its CI role belongs to
+# pull requests, whose code must not reach the dev Airflow or streaming jobs unreviewed.
+data "aws_iam_policy_document" "deploy" {
+  count = var.environment == "prod" ? 1 : 0
+
+  statement {
+    sid       = "MwaaEnvironment"
+    effect    = "Allow"
+    actions   = ["airflow:GetEnvironment", "airflow:UpdateEnvironment"]
+    resources = [var.mwaa_environment_arn]
+  }
+
+  statement {
+    sid       = "MwaaPackages"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.dag_bucket_arn}/plugins.zip", "${var.dag_bucket_arn}/requirements.txt"]
+  }
+
+  statement {
+    sid       = "ListStreamingArtifacts"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.streaming_bucket_arn]
+  }
+
+  statement {
+    sid       = "StreamingArtifacts"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.streaming_bucket_arn}/artifacts/*"]
+  }
+
+  statement {
+    sid       = "StreamingJobRuns"
+    effect    = "Allow"
+    actions   = ["emr-serverless:StartJobRun", "emr-serverless:ListJobRuns", "emr-serverless:GetJobRun", "emr-serverless:CancelJobRun", "emr-serverless:TagResource"]
+    resources = [var.emr_application_arn, "${var.emr_application_arn}/jobruns/*"]
+  }
+
+  statement {
+    sid       = "PassStreamingJobRole"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [var.emr_job_role_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["emr-serverless.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "FeatureServerService"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
+    resources = [var.ecs_service_arn]
+  }
+
+  statement {
+    sid       = "FeatureServerTaskDefinitions"
+    effect    = "Allow"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    resources = ["*"] # neither action supports resource-level permissions
+  }
+
+  statement {
+    sid       = "PassFeatureServerRoles"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = var.ecs_task_role_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  count = var.environment == "prod" ? 1 : 0
+
+  name   = "featurekit-deploy"
+  role   = aws_iam_role.ci.id
+  policy = data.aws_iam_policy_document.deploy[0].json
 }

@@ -82,3 +82,39 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "mwaa_environment_arn" {
+  description = "prod: MWAA environment the deploy updates (null in dev)."
+  type        = string
+  default     = null
+}
+
+variable "streaming_bucket_arn" {
+  description = "prod: bucket whose artifacts/ prefix holds the streaming jobs' packed environments (null in dev)."
+  type        = string
+  default     = null
+}
+
+variable "emr_application_arn" {
+  description = "prod: EMR Serverless application of the streaming jobs (null in dev)."
+  type        = string
+  default     = null
+}
+
+variable "emr_job_role_arn" {
+  description = "prod: execution role the deploy passes to streaming job runs (null in dev)."
+  type        = string
+  default     = null
+}
+
+variable "ecs_service_arn" {
+  description = "prod: feature server ECS service (null in dev)."
+  type        = string
+  default     = null
+}
+
+variable "ecs_task_role_arns" {
+  description = "prod: task and execution roles of the feature server, passed with new task definitions."
+  type        = list(string)
+  default     = []
+}

@@ -52,3 +52,8 @@ output "spark_submit_parameters" {
   description = "sparkSubmitParameters for start-job-run: Kafka connector packages and the checkpoint root."
   value       = local.spark_submit_parameters
 }
+
+output "artifacts_location" {
+  description = "s3://<bucket>/artifacts: packed environments and entry points of the streaming jobs (featurekit deploy)."
+  value       = "s3://${module.bucket.bucket_id}/artifacts"
+}

@@ -1,0 +1,109 @@
+"""Deploy the streaming applications to EMR Serverless: upload the packed environment and entry points, then restart
+each application's job run from its checkpoints, never letting two runs write at once.
+
+A job run is named ``featurekit-<application>-<artifact hash>``; the hash covers the packed environment (the wheel,
+its locked dependencies, config and feature repo) and the entry point. If the one active run of an application
+already has this commit's hash, nothing happens. Otherwise every active run of the application is cancelled and
+waited for until it is no longer active, and only then is the new run started (``mode=STREAMING``), with the same
+checkpoint location (``streaming.checkpoint_location``), so it resumes where the old run stopped. A run that does not
+stop in time aborts the deploy before anything is started.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from featurekit.deploy.artifacts import DeployError, sha256
+from featurekit.deploy.context import DeployContext, split_s3
+
+ACTIVE_STATES = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "CANCELLING", "QUEUED"]
+ENV_ALIAS = "environment"
+PYTHON = f"./{ENV_ALIAS}/bin/python"
+
+
+def spark_submit_parameters(ctx: DeployContext, archive_uri: str) -> str:
+    """Submit parameters: the packed environment as the Python of driver and executors, the kit's environment."""
+    env = ctx.settings.env
+    root = f"./{ENV_ALIAS}/featurekit-project"
+    confs = [
+        f"spark.archives={archive_uri}#{ENV_ALIAS}",
+        f"spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON={PYTHON}",
+        f"spark.emr-serverless.driverEnv.PYSPARK_PYTHON={PYTHON}",
+        f"spark.executorEnv.PYSPARK_PYTHON={PYTHON}",
+        f"spark.emr-serverless.driverEnv.FEATUREKIT_ENV={env}",
+        f"spark.emr-serverless.driverEnv.FEATUREKIT_ROOT={root}",
+        f"spark.executorEnv.FEATUREKIT_ENV={env}",
+        f"spark.executorEnv.FEATUREKIT_ROOT={root}",
+        f"spark.sql.streaming.checkpointLocation={ctx.settings.streaming.checkpoint_location}",
+    ]
+    return " ".join(f"--conf {c}" for c in confs)
+
+
+def deploy_emr(
+    ctx: DeployContext, archive: bytes, applications: list[str], *, timeout_s: float = 900, poll_s: float = 5
+) -> None:
+    bucket, prefix = split_s3(ctx.deploy.artifacts_location)
+    app_id = ctx.deploy.emr_application_id
+    archive_hash = sha256(archive)
+    archive_key = f"{prefix}/streaming/{archive_hash[:16]}/environment.tar.gz"
+    ctx.put_if_changed("emr", bucket, archive_key, archive)
+    emr = ctx.aws("emr-serverless")
+    for name in applications:
+        entry = (ctx.root / "streaming" / f"{name}.py").read_bytes()
+        digest = sha256(archive_hash.encode() + entry)[:16]
+        entry_key = f"{prefix}/streaming/{archive_hash[:16]}/{name}.py"
+        ctx.put_if_changed("emr", bucket, entry_key, entry)
+        run_name = f"featurekit-{name}-{digest}"
+        active = [r for r in _active_runs(emr, app_id) if r["name"].startswith(f"featurekit-{name}-")]
+        if [r["name"] for r in active] == [run_name]:
+            ctx.record("emr", "unchanged", f"job run {run_name}", f"{active[0]['id']} {active[0]['state']}")
+            continue
+        for run in active:
+            ctx.record("emr", "cancel", f"job run {run['name']}", f"{run['id']} {run['state']}")
+            if not ctx.dry_run:
+                emr.cancel_job_run(applicationId=app_id, jobRunId=run["id"])
+                _wait_stopped(emr, app_id, run, timeout_s, poll_s)
+        ctx.record("emr", "start", f"job run {run_name}", f"application {app_id}, resumes from checkpoints")
+        if ctx.dry_run:
+            continue
+        emr.start_job_run(
+            applicationId=app_id,
+            executionRoleArn=ctx.deploy.emr_job_role_arn,
+            name=run_name,
+            mode="STREAMING",
+            jobDriver={
+                "sparkSubmit": {
+                    "entryPoint": f"s3://{bucket}/{entry_key}",
+                    "sparkSubmitParameters": spark_submit_parameters(ctx, f"s3://{bucket}/{archive_key}"),
+                }
+            },
+            tags={"featurekit-application": name, "featurekit-commit": ctx.commit},
+        )
+
+
+def _active_runs(emr, app_id: str) -> list[dict]:
+    runs: list[dict] = []
+    for page in emr.get_paginator("list_job_runs").paginate(applicationId=app_id, states=ACTIVE_STATES):
+        runs.extend(page["jobRuns"])
+    return runs
+
+
+def _wait_stopped(emr, app_id: str, run: dict, timeout_s: float, poll_s: float) -> None:
+    """Block until the cancelled run is no longer active: the next run must not write next to it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = emr.get_job_run(applicationId=app_id, jobRunId=run["id"])["jobRun"]["state"]
+        if state not in ACTIVE_STATES:
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(
+                f"EMR Serverless job run {run['name']} ({run['id']}) is still {state} {timeout_s:.0f}s after "
+                "cancelling it; not starting its replacement (two writers). Check the run, then deploy again"
+            )
+        time.sleep(max(0.05, min(poll_s, deadline - time.monotonic())))
+
+
+def streaming_applications(root: Path) -> list[str]:
+    """The applications with an entry point in ``streaming/`` (one Spark application each)."""
+    return sorted(p.stem for p in (root / "streaming").glob("*.py"))
