@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir
@@ -18,7 +19,6 @@ from featurekit.pipelines.records import latest_record, read_records, record_mat
 from featurekit.quality.quarantine import quarantined_report
 from featurekit.quality.suites import RowCountRule, SuiteError, load_suite
 from featurekit.quality.validate import DataQualityError, validate_partition
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 DAY = DataInterval(datetime(2026, 2, 9), datetime(2026, 2, 10))

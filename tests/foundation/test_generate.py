@@ -7,7 +7,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from featurekit.warehouse.generate import WarehouseSpec, generate
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 
 SPEC = WarehouseSpec(users=300, days=40, end=datetime(2026, 1, 1), seed=11)
 

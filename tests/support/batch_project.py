@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import DataInterval, floor_to
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
