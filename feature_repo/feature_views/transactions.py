@@ -14,6 +14,21 @@ from featurekit.repo.streams import stream_transform
 
 OWNER = "risk-ml@featurekit.example"
 
+
+def txn_amounts(events: DataFrame) -> DataFrame:
+    """Transactions -> one row per transaction id (a producer retry within the watermark counts once) with its
+    debit and credit as positive amounts, the columns the one-hour aggregations sum."""
+    unique = (
+        events.dropDuplicatesWithinWatermark(["txn_id"]) if events.isStreaming else events.dropDuplicates(["txn_id"])
+    )
+    amount = F.col("amount")
+    return unique.withColumn("debit", F.when(amount < 0, -amount).otherwise(F.lit(0.0))).withColumn(
+        "credit", F.when(amount > 0, amount).otherwise(F.lit(0.0))
+    )
+
+
+HOUR, HOP = timedelta(hours=1), timedelta(minutes=5)
+
 user_txn_30d = FeatureView(
     name="user_txn_30d",
     entities=[user],
@@ -53,20 +68,6 @@ user_txn_24h = FeatureView(
     tags={"tier": "hot", "schedule": "hourly", "freshness_slo": "2h", "domain": "cash_advance"},
 )
 
-
-def txn_amounts(events: DataFrame) -> DataFrame:
-    """Transactions -> one row per transaction id (a producer retry within the watermark counts once) with its
-    debit and credit as positive amounts, the columns the one-hour aggregations sum."""
-    unique = (
-        events.dropDuplicatesWithinWatermark(["txn_id"]) if events.isStreaming else events.dropDuplicates(["txn_id"])
-    )
-    amount = F.col("amount")
-    return unique.withColumn("debit", F.when(amount < 0, -amount).otherwise(F.lit(0.0))).withColumn(
-        "credit", F.when(amount > 0, amount).otherwise(F.lit(0.0))
-    )
-
-
-HOUR, HOP = timedelta(hours=1), timedelta(minutes=5)
 
 user_txn_1h = StreamFeatureView(
     name="user_txn_1h",

@@ -463,7 +463,11 @@ def _feature_repo_views() -> dict[str, dict[str, Any]]:
                 fields.append((fkw["name"].value, fkw["dtype"].id))
             views[kwargs["name"].value] = {  # type: ignore[attr-defined]
                 "kind": "stream" if func == "StreamFeatureView" else "batch",
-                "schedule": ast.literal_eval(kwargs["tags"])["schedule"],
+                "schedule": next(  # the literal "schedule" entry (tags may also unpack kit tag helpers)
+                    v.value
+                    for k, v in zip(kwargs["tags"].keys, kwargs["tags"].values, strict=True)  # type: ignore[attr-defined]
+                    if isinstance(k, ast.Constant) and k.value == "schedule"
+                ),
                 "fields": fields,
             }
     return views

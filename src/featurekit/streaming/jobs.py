@@ -89,9 +89,10 @@ def stream_jobs(settings: Settings, repo: Any = None) -> dict[str, StreamJob]:
     from featurekit.repo.loader import load_repo
     from featurekit.repo.streams import stream_specs
 
-    specs, problems = stream_specs(repo if repo is not None else load_repo(settings))
+    repo = repo if repo is not None else load_repo(settings)
+    specs, problems = stream_specs(repo)
     if problems:
-        lines = "; ".join(f"{p.view.name}: [{p.rule}] {p.message}" for p in problems)
+        lines = "; ".join(f"{repo.origin(p.view)}: {p.view.name}: [{p.rule}] {p.message}" for p in problems)
         raise StreamConfigError(f"the feature repo's stream views are not valid (run `featurekit check`): {lines}")
     owners: dict[str, str] = {}
     for spec in specs:
