@@ -124,3 +124,21 @@ def test_stream_list_shows_the_generated_jobs(monkeypatch) -> None:
     assert "balance_rows (pandas)" in lines["user_balance_live"]
     assert "sliding 1h/5m" in lines["user_txn_1h"] and "transactions.dlq" in lines["user_txn_1h"]
     assert "user_txn_1h_dead_letters" in lines["user_txn_1h"]
+
+
+def test_stream_produce_sends_json_lines_keyed_by_the_views_join_key(monkeypatch, tmp_path, kafka_broker) -> None:
+    from streams import read_topic
+
+    from featurekit.cli.main import app
+
+    monkeypatch.chdir(project_root())
+    events = tmp_path / "events.jsonl"
+    good = '{"user_id": 7, "balance": 1.5, "balance_source": "passive", "event_timestamp": "2026-06-01T00:00:00Z"}'
+    events.write_text(f"{good}\n\nnot json\n")
+    env = {"FEATUREKIT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap_servers, "FEATUREKIT_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["stream", "produce", "user_balance_live", str(events), "--env", "local"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 events to balance-events (1 without a key" in result.output
+    settings = settings_for(tmp_path, "redis://127.0.0.1:9/0", kafka_broker.bootstrap_servers)
+    messages = sorted(read_topic(settings, "balance-events"), key=lambda m: m.value())
+    assert [(m.key(), m.value()) for m in messages] == [(None, b"not json"), (b"7", good.encode())]
