@@ -22,10 +22,10 @@ test: setup
 
 lint: setup
 	$(UV_RUN) ruff check .
-	$(UV_RUN) ruff format --check src tests bench feature_repo dags streaming
+	$(UV_RUN) ruff format --check src tests bench feature_repo dags streaming examples
 
 format: setup
-	$(UV_RUN) ruff format src tests bench feature_repo dags streaming
+	$(UV_RUN) ruff format src tests bench feature_repo dags streaming examples
 	$(UV_RUN) ruff check --fix .
 
 bench-online: setup

@@ -91,6 +91,7 @@ def _settings(data: Path, redis_url: str) -> Any:
 
 
 def daily_run(data: Path, redis_url: str, users: int) -> dict[str, Any]:
+    from examples.cash_advance.warehouse import WarehouseSpec, generate
     from featurekit.intervals import DataInterval, floor_to
     from featurekit.online_store.store import TieredRedisOnlineStore
     from featurekit.orchestration import tasks
@@ -99,7 +100,6 @@ def daily_run(data: Path, redis_url: str, users: int) -> dict[str, Any]:
     from featurekit.repo.apply import apply_repo, checked_repo
     from featurekit.repo.feast_config import repo_config
     from featurekit.repo.tags import grain_of
-    from featurekit.warehouse.generate import WarehouseSpec, generate
     from featurekit.warehouse.load import load_duckdb
 
     settings = _settings(data, redis_url)

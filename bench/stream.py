@@ -1,8 +1,8 @@
 """``featurekit bench stream``: Kafka -> Spark (local[2]) -> Redis, sustained throughput and end-to-end freshness.
 
-Two phases against a local tansu broker and a throw-away redis-server, running the real ``balances`` application
-(``featurekit-kafka`` source, validation, dead-letter routing, ``user_balance_live``, newer-wins online writes and
-the offline ``stream-`` files):
+Two phases against a local tansu broker and a throw-away redis-server, running the ``user_balance_live`` job the
+kit generates from ``feature_repo/`` (``featurekit-kafka`` source, validation, dead-letter routing, the view's
+declared transform, newer-wins online writes and the offline ``stream-`` files):
 
 1. **throughput**: a producer process paces balance events at the target rate (30,000/s) for the duration (60 s);
    every second the backlog (produced minus read by Spark) is sampled. It passes when the processed rate reaches
@@ -36,6 +36,7 @@ FRESHNESS_P99_TARGET_S = 3.0
 PROBE_USERS = list(range(900_001, 900_021))
 USERS = 100_000
 TICK_S = 0.25
+JOB = "user_balance_live"  # the example's latest-value stream view
 
 
 def _produce(bootstrap: str, topic: str, rate: float, seconds: float, counter: Any, stop: Any, probes: bool) -> None:
@@ -111,7 +112,7 @@ class _Phase:
 
     def run(self, on_tick: Any = None, drain_s: float = 0.0) -> None:
         """Produce for ``seconds`` (+3 s), then wait up to ``drain_s`` for Spark to read everything produced."""
-        stats = self.job.stats["user_balance_live"]
+        stats = self.job.stats[JOB]
         base_rows, base_batches = stats.input_rows, stats.batches
         self.process.start()
         started = time.monotonic()
@@ -140,7 +141,7 @@ class _Phase:
 
 
 def _batch_seconds(job: Any, since: int) -> list[float]:
-    query = job.queries["user_balance_live"]
+    query = job.queries[JOB]
     import json
 
     out = []
@@ -158,8 +159,8 @@ def run(*, quick: bool = False, json_path: Path | None = None, out_dir: Path | N
     from featurekit.services.kafka_broker import KafkaBroker
     from featurekit.services.redis_server import RedisServer
     from featurekit.serving import OnlineFeatureReader
-    from featurekit.streaming.jobs import StreamApplication
-    from featurekit.streaming.producer import ensure_topics, stream_topics
+    from featurekit.streaming.jobs import StreamApplication, stream_jobs, stream_topics
+    from featurekit.streaming.producer import ensure_topics
     from featurekit.streaming.session import spark_session
 
     seconds = 15 if quick else 60
@@ -183,17 +184,18 @@ def run(*, quick: bool = False, json_path: Path | None = None, out_dir: Path | N
                 },
             )
             apply_repo(settings)
-            ensure_topics(settings, stream_topics(settings), partitions=2)
-            topic = settings.kafka.balance_topic
+            generated = stream_jobs(settings)[JOB]
+            ensure_topics(settings, stream_topics(settings, {JOB: generated}), partitions=2)
+            topic = generated.topic
             spark = spark_session(settings, "featurekit-bench-stream")
-            job = StreamApplication(settings, "balances", spark=spark, max_offsets_per_trigger=500_000).start()
+            job = StreamApplication(settings, generated, spark=spark, max_offsets_per_trigger=500_000).start()
             try:
                 console.rule("warm-up (Python workers, JIT, Redis connections)")
                 warm = _Phase(job, broker.bootstrap_servers, topic, 20_000, 4 if quick else 8, probes=False)
                 warm.run(drain_s=60)
                 wait_for_idle(0.6, timeout_s=20)
                 console.rule(f"throughput: {rate:,} events/s for {seconds}s")
-                first = job.stats["user_balance_live"].last_batch_id + 1
+                first = job.stats[JOB].last_batch_id + 1
                 phase = _Phase(job, broker.bootstrap_servers, topic, rate, seconds, probes=False)
                 phase.run(drain_s=60)
                 tp = _throughput(phase, _batch_seconds(job, first), seconds)
@@ -201,7 +203,7 @@ def run(*, quick: bool = False, json_path: Path | None = None, out_dir: Path | N
 
                 console.rule(f"freshness: {FRESHNESS_RATE:,} events/s, 1 s trigger, {fresh_seconds}s")
                 reader = OnlineFeatureReader.from_feature_store(feature_store(settings))
-                first = job.stats["user_balance_live"].last_batch_id + 1
+                first = job.stats[JOB].last_batch_id + 1
                 probe = _Prober(reader)
                 phase = _Phase(job, broker.bootstrap_servers, topic, FRESHNESS_RATE, fresh_seconds, probes=True)
                 probe.start()

@@ -1,12 +1,26 @@
-"""Live balance: the latest balance the platform knows, and whether it came free (passive) or paid (active)."""
+"""Live balance: the latest balance the platform knows, and whether it came free (passive) or paid (active).
+
+A latest-value stream view: the kit keeps the newest event per user (by event time) from ``balance-events``;
+``balance_rows`` adds the observation time in unix seconds, which the service compares with its maximum age.
+"""
 
 from datetime import timedelta
 
+import pandas as pd
 from data_sources import balance_events
 from entities import user
 from feast import Field
 from feast.stream_feature_view import StreamFeatureView
 from feast.types import Float64, Int64, String
+
+from featurekit.repo.streams import stream_transform
+
+
+def balance_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """Valid balance events of one micro-batch -> the view's columns (``balance_observed_at``: unix seconds)."""
+    observed = (events["event_timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return events.assign(balance_observed_at=observed.astype("int64"))
+
 
 user_balance_live = StreamFeatureView(
     name="user_balance_live",
@@ -25,5 +39,11 @@ user_balance_live = StreamFeatureView(
         "Latest balance by event time. A fresh enough passive balance lets the service skip a paid balance call."
     ),
     owner="risk-ml@featurekit.example",
-    tags={"tier": "hot", "schedule": "stream", "freshness_slo": "5m", "domain": "cash_advance"},
+    tags={
+        "tier": "hot",
+        "schedule": "stream",
+        "freshness_slo": "5m",
+        "domain": "cash_advance",
+        **stream_transform(balance_rows),
+    },
 )

@@ -4,11 +4,30 @@ from datetime import timedelta
 
 from data_sources import transaction_events, user_txn_24h_source, user_txn_30d_source
 from entities import user
-from feast import FeatureView, Field
+from feast import Aggregation, FeatureView, Field
 from feast.stream_feature_view import StreamFeatureView
 from feast.types import Float64, Int64
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from featurekit.repo.streams import stream_transform
 
 OWNER = "risk-ml@featurekit.example"
+
+
+def txn_amounts(events: DataFrame) -> DataFrame:
+    """Transactions -> one row per transaction id (a producer retry within the watermark counts once) with its
+    debit and credit as positive amounts, the columns the one-hour aggregations sum."""
+    unique = (
+        events.dropDuplicatesWithinWatermark(["txn_id"]) if events.isStreaming else events.dropDuplicates(["txn_id"])
+    )
+    amount = F.col("amount")
+    return unique.withColumn("debit", F.when(amount < 0, -amount).otherwise(F.lit(0.0))).withColumn(
+        "credit", F.when(amount > 0, amount).otherwise(F.lit(0.0))
+    )
+
+
+HOUR, HOP = timedelta(hours=1), timedelta(minutes=5)
 
 user_txn_30d = FeatureView(
     name="user_txn_30d",
@@ -49,6 +68,7 @@ user_txn_24h = FeatureView(
     tags={"tier": "hot", "schedule": "hourly", "freshness_slo": "2h", "domain": "cash_advance"},
 )
 
+
 user_txn_1h = StreamFeatureView(
     name="user_txn_1h",
     entities=[user],
@@ -61,8 +81,19 @@ user_txn_1h = StreamFeatureView(
     ],
     source=transaction_events,
     timestamp_field="event_timestamp",
+    aggregations=[
+        Aggregation(column="txn_id", function="count", time_window=HOUR, slide_interval=HOP, name="txn_count_1h"),
+        Aggregation(column="debit", function="sum", time_window=HOUR, slide_interval=HOP, name="spend_1h"),
+        Aggregation(column="credit", function="sum", time_window=HOUR, slide_interval=HOP, name="income_1h"),
+    ],
     online=True,
     description="Rolling one-hour counters from the transactions stream (Spark, event time, watermark).",
     owner=OWNER,
-    tags={"tier": "hot", "schedule": "stream", "freshness_slo": "5m", "domain": "cash_advance"},
+    tags={
+        "tier": "hot",
+        "schedule": "stream",
+        "freshness_slo": "5m",
+        "domain": "cash_advance",
+        **stream_transform(txn_amounts),
+    },
 )

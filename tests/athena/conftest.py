@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from examples.cash_advance.warehouse import Warehouse, WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
-from featurekit.warehouse.generate import Warehouse, WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 from support.athena_emulator import AthenaEmulator
 from support.batch_project import END, REPO_ROOT

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit import duckdb_utc
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval, floor_to
@@ -16,7 +17,6 @@ from featurekit.pipelines.materialize import materialize_view
 from featurekit.quality.validate import validate_partition
 from featurekit.repo.feast_config import feature_store
 from featurekit.repo.loader import load_repo
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 END = floor_to(datetime.now(UTC), "daily")

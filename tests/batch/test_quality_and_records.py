@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit import duckdb_utc
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval
@@ -19,7 +20,6 @@ from featurekit.pipelines.records import latest_record, read_records, record_mat
 from featurekit.quality.quarantine import quarantined_report
 from featurekit.quality.suites import RowCountRule, SuiteError, load_suite
 from featurekit.quality.validate import DataQualityError, validate_partition
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 DAY = DataInterval(datetime(2026, 2, 9), datetime(2026, 2, 10))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
 from featurekit.repo.loader import LoadedRepo, load_repo
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 END = datetime(2026, 1, 1)

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit import duckdb_utc
-from featurekit.warehouse.generate import WarehouseSpec, generate
 
 SPEC = WarehouseSpec(users=300, days=40, end=datetime(2026, 1, 1), seed=11)
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.intervals import floor_to
 from featurekit.pipelines.backfill import backfill
 from featurekit.repo.apply import apply_repo, checked_repo
 from featurekit.repo.feast_config import feature_store
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 USERS = 300

@@ -61,7 +61,11 @@ def _features_per_tier() -> Counter[str]:
             if func not in ("FeatureView", "StreamFeatureView"):
                 continue
             kwargs = {k.arg: k.value for k in node.keywords}
-            tags = ast.literal_eval(kwargs["tags"])
+            tags = {  # the literal entries (tags may also unpack the kit's tag helpers)
+                k.value: v.value
+                for k, v in zip(kwargs["tags"].keys, kwargs["tags"].values, strict=True)  # type: ignore[attr-defined]
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
             fields = [
                 next(k.value.value for k in f.keywords if k.arg == "name")
                 for f in kwargs["schema"].elts  # type: ignore[attr-defined]

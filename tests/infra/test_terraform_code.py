@@ -465,7 +465,11 @@ def _feature_repo_views() -> dict[str, dict[str, Any]]:
                 fields.append((fkw["name"].value, fkw["dtype"].id))
             views[kwargs["name"].value] = {  # type: ignore[attr-defined]
                 "kind": "stream" if func == "StreamFeatureView" else "batch",
-                "schedule": ast.literal_eval(kwargs["tags"])["schedule"],
+                "schedule": next(  # the literal "schedule" entry (tags may also unpack kit tag helpers)
+                    v.value
+                    for k, v in zip(kwargs["tags"].keys, kwargs["tags"].values, strict=True)  # type: ignore[attr-defined]
+                    if isinstance(k, ast.Constant) and k.value == "schedule"
+                ),
                 "fields": fields,
             }
     return views
@@ -626,7 +630,16 @@ def test_kafka_topics_and_protocol_match_the_kit_settings(tf: TerraformCode) -> 
 
     kit = KafkaSettings(bootstrap_servers="unused:9094")
     d = tf.modules["streaming"]
-    assert var_default(d, "topics") == [kit.balance_topic, kit.transactions_topic]
+    # Topic names are declared by the feature repo's KafkaSources (kafka_source(..., topic="...")).
+    declared = [
+        kw.value.value
+        for path in sorted((REPO_ROOT / "feature_repo").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("kafka_source", "KafkaSource")
+        for kw in node.keywords
+        if kw.arg == "topic" and isinstance(kw.value, ast.Constant)
+    ]
+    assert sorted(var_default(d, "topics")) == sorted(declared) and declared
     assert f'"${{t}}{kit.dlq_suffix}"' in d.locals["topics"]
     # Default MSK client auth is TLS without SASL (port 9094): what config/prod.yaml's SSL protocol speaks.
     assert var_default(d, "msk_client_authentication") == "tls"

@@ -15,10 +15,10 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 import redis
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import floor_to
 from featurekit.services.redis_server import RedisServer
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 USERS = 60

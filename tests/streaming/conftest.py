@@ -32,13 +32,26 @@ def applied_registry(tmp_path_factory: pytest.TempPathFactory, redis_server: Any
     return root / "registry.db"
 
 
+@pytest.fixture(scope="session")
+def repo_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The stream view specs the kit derives from the bundled feature repo (loaded once per session)."""
+    from featurekit.repo.loader import load_repo
+    from featurekit.repo.streams import stream_specs
+
+    settings = settings_for(tmp_path_factory.mktemp("specs"), "redis://127.0.0.1:9/0", "127.0.0.1:9")
+    specs, problems = stream_specs(load_repo(settings))
+    assert not problems, problems
+    return {s.view: s for s in specs}
+
+
 @pytest.fixture
 def stream_settings(tmp_path: Path, redis_url: str, kafka_broker: KafkaBroker, applied_registry: Path) -> Settings:
-    from featurekit.streaming.producer import ensure_topics, stream_topics
+    from examples.cash_advance.events import TOPICS
+    from featurekit.streaming.producer import ensure_topics
 
     shutil.copy(applied_registry, tmp_path / "registry.db")
     settings = settings_for(tmp_path, redis_url, kafka_broker.bootstrap_servers)
-    ensure_topics(settings, stream_topics(settings))
+    ensure_topics(settings, [*TOPICS.values(), *(f"{t}{settings.kafka.dlq_suffix}" for t in TOPICS.values())])
     return settings
 
 

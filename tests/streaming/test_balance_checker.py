@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from streams import settings_for
 
+from examples.cash_advance.balance_checker import BalanceChecker
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.repo.feast_config import feature_store
-from featurekit.serving.balance import BalanceChecker
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from streams import online_rows, wait_until
 
+from examples.cash_advance.events import BALANCE_TOPIC, encode
 from featurekit.streaming.jobs import StreamApplication
-from featurekit.streaming.producer import EventProducer, encode, iso
+from featurekit.streaming.producer import EventProducer, iso
 
 FEATURES = ["user_balance_live:balance", "user_balance_live:balance_observed_at"]
 USERS = list(range(100_001, 100_021))
@@ -24,12 +25,12 @@ def burst(producer: EventProducer, topic: str, at: datetime, value: float) -> No
 
 def test_job_waits_for_the_broker_and_catches_up(stream_settings, spark, kafka_broker):
     settings = stream_settings
-    topic = settings.kafka.balance_topic
+    topic = BALANCE_TOPIC
     now = datetime.now(UTC).replace(microsecond=0)
     producer = EventProducer(settings, **{"message.timeout.ms": 120_000})
     burst(producer, topic, now - timedelta(seconds=30), 1.0)
     producer.flush()
-    job = StreamApplication(settings, "balances", spark=spark).start()
+    job = StreamApplication(settings, "user_balance_live", spark=spark).start()
     try:
         wait_until(lambda: all(r["balance"] == 1.0 for r in online_rows(settings, FEATURES, USERS).values()),
                    timeout_s=120, what="the first burst", job=job)  # fmt: skip

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from streams import drain, offline_rows, online_rows, settings_for, wait_until
 
-from featurekit.streaming.producer import EventGenerator, EventProducer, encode
+from examples.cash_advance.events import TRANSACTIONS_TOPIC, EventGenerator, encode
+from featurekit.streaming.producer import EventProducer
 from featurekit.streaming.sink import MARKER_DIR
 
 FEATURES = ["user_txn_1h:txn_count_1h", "user_txn_1h:spend_1h", "user_txn_1h:income_1h"]
@@ -26,7 +27,7 @@ def stream_process(settings, redis_url: str) -> subprocess.Popen:
         "FEATUREKIT_REDIS_URL": redis_url,
         "FEATUREKIT_KAFKA_BOOTSTRAP": settings.kafka.bootstrap_servers,
     }
-    args = [sys.executable, "-m", "featurekit.cli.main", "stream", "run", "transactions", "--env", "local"]
+    args = [sys.executable, "-m", "featurekit.cli.main", "stream", "run", "user_txn_1h", "--env", "local"]
     args += ["--available-now", "--max-offsets-per-trigger", str(LIMIT)]
     log = open(settings.data_dir / f"stream-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - closed by the OS
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -41,7 +42,7 @@ def test_killed_driver_restarts_from_checkpoint_with_the_clean_run_values(stream
     producer = EventProducer(settings)
     for event in events:
         key, value = encode(event)
-        producer.send(settings.kafka.transactions_topic, value, key)
+        producer.send(TRANSACTIONS_TOPIC, value, key)
     producer.flush()
 
     markers = settings.data_dir / "checkpoints" / "user_txn_1h" / MARKER_DIR
@@ -64,7 +65,7 @@ def test_killed_driver_restarts_from_checkpoint_with_the_clean_run_values(stream
     clean_dir.mkdir()
     (clean_dir / "registry.db").write_bytes((settings.data_dir / "registry.db").read_bytes())
     clean = settings_for(clean_dir, redis_url.rsplit("/", 1)[0] + "/1", settings.kafka.bootstrap_servers)
-    drain(clean, spark, "transactions", max_offsets_per_trigger=LIMIT, timeout_s=240)
+    drain(clean, spark, "user_txn_1h", max_offsets_per_trigger=LIMIT, timeout_s=240)
 
     users = sorted({e["user_id"] for e in events})
     after_crash, clean_values = online_rows(settings, FEATURES, users), online_rows(clean, FEATURES, users)

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import REGISTRY
 from streams import drain, offline_rows, online_rows, read_topic
 
-from featurekit.streaming.producer import EventGenerator, EventProducer, encode
+from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
+from featurekit.streaming.producer import EventProducer
 
 FEATURES = ["user_balance_live:balance", "user_balance_live:balance_source", "user_balance_live:balance_observed_at"]
 
 
 def test_poison_records_go_to_the_dlq_and_valid_events_land(stream_settings, spark):
     settings = stream_settings
-    topic = settings.kafka.balance_topic
+    topic = BALANCE_TOPIC
     gen = EventGenerator(users=40, seed=3)
     now = datetime.now(UTC).replace(microsecond=0)
     events = gen.balances(400, [now - timedelta(seconds=400 - i) for i in range(400)])
@@ -40,7 +41,7 @@ def test_poison_records_go_to_the_dlq_and_valid_events_land(stream_settings, spa
         return REGISTRY.get_sample_value("featurekit_stream_dead_letters_total", labels) or 0.0
 
     before = {rule: metric(rule) for _, rule in sent_bad}
-    job = drain(settings, spark, "balances", max_offsets_per_trigger=150)
+    job = drain(settings, spark, "user_balance_live", max_offsets_per_trigger=150)
     assert {rule: metric(rule) - before[rule] for rule in before} == Counter(rule for _, rule in sent_bad)
 
     # every bad record is in the DLQ once, byte for byte, with a reason naming its rule

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from streams import read_topic
 
+from examples.cash_advance.events import BALANCE_TOPIC
 from featurekit.streaming.dead_letters import ERROR_HEADER, publish_dead_letters, replay_dead_letters
 
 
@@ -32,7 +33,7 @@ def letters(topic: str) -> pa.Table:
 
 def test_published_letters_replay_once_with_their_original_bytes(stream_settings):
     kafka = stream_settings.kafka
-    topic = kafka.balance_topic
+    topic = BALANCE_TOPIC
     counts = publish_dead_letters(kafka, letters(topic))
     publish_dead_letters(kafka, letters(topic))  # the same batch again, as after a crash before its marker
     assert counts == {(topic, "unparseable"): 1, (topic, "wrong_type"): 1, (topic, "missing_field"): 1}

@@ -7,11 +7,32 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from featurekit.streaming.events import BALANCE_EVENT, TRANSACTION_EVENT, reason_kind, validate_batch
+from examples.cash_advance.events import POISON, EventGenerator, encode
+from featurekit.repo.streams import EventFieldSpec, StreamSpec
+from featurekit.streaming.events import EventField, EventSchema, reason_kind, validate_batch
 from featurekit.streaming.kafka_source import ARROW_SCHEMA
-from featurekit.streaming.producer import POISON, EventGenerator, encode
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# What feature_repo/data_sources.py declares for its two topics (test_stream_specs checks the derivation).
+BALANCE_EVENT = EventSchema(
+    "balance_events",
+    (
+        EventField("user_id", "int"),
+        EventField("balance", "float"),
+        EventField("balance_source", "string", ("passive", "active")),
+        EventField("event_timestamp", "timestamp"),
+    ),
+)
+TRANSACTION_EVENT = EventSchema(
+    "transaction_events",
+    (
+        EventField("txn_id", "int"),
+        EventField("user_id", "int"),
+        EventField("amount", "float"),
+        EventField("category", "string"),
+        EventField("event_timestamp", "timestamp"),
+    ),
+)
 
 
 def records(values: list[bytes | None], at: datetime = NOW) -> pa.RecordBatch:
@@ -81,3 +102,43 @@ def test_future_skew_is_judged_against_the_record_time_so_replays_agree():
     assert validate_batch(BALANCE_EVENT, records([doc])).to_pydict()["error"] == [None]
     earlier = records([doc], at=NOW - timedelta(minutes=2))
     assert reason_kind(validate_batch(BALANCE_EVENT, earlier).to_pydict()["error"][0]) == "impossible_timestamp"
+
+
+def test_declared_rules_optional_fields_booleans_and_time_bounds():
+    spec = StreamSpec(
+        view="v",
+        origin="x.py",
+        source="s",
+        topic="t",
+        fields=(
+            EventFieldSpec("id", "int"),
+            EventFieldSpec("note", "string", required=False),
+            EventFieldSpec("flag", "bool"),
+            EventFieldSpec("ts", "timestamp"),
+        ),
+        timestamp_field="ts",
+        join_keys=("id",),
+        features=("note", "flag"),
+        kind="latest",
+        watermark=timedelta(minutes=1),
+        min_event_time=datetime(2026, 1, 1, tzinfo=UTC),
+        max_future_skew=timedelta(seconds=30),
+    )
+    schema = EventSchema.from_spec(spec)
+    docs = [
+        b'{"id": 1, "flag": true, "ts": "2026-06-01T12:00:20Z"}',  # optional note absent: valid
+        b'{"id": 1, "flag": 1, "ts": "2026-06-01T12:00:00Z"}',
+        b'{"id": 1, "flag": false, "ts": "2025-12-31T23:59:59Z"}',
+        b'{"id": 1, "flag": false, "ts": "2026-06-01T12:00:31Z"}',
+        b'{"note": "n", "flag": false, "ts": "2026-06-01T12:00:00Z"}',
+    ]
+    out = validate_batch(schema, records(docs)).to_pydict()
+    assert out["error"][0] is None and out["note"][0] is None and out["flag"][0] is True
+    assert [reason_kind(e) for e in out["error"][1:]] == [
+        "wrong_type",
+        "impossible_timestamp",
+        "impossible_timestamp",
+        "missing_field",
+    ]
+    assert "before 2026-01-01" in out["error"][2] and "0:00:30" in out["error"][3]
+    assert schema.json_schema()["required"] == ["id", "flag", "ts"]

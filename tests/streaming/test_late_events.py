@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import REGISTRY
 from streams import online_rows, wait_until
 
+from examples.cash_advance.events import BALANCE_TOPIC, TRANSACTIONS_TOPIC, encode
 from featurekit.streaming.jobs import StreamApplication
-from featurekit.streaming.producer import EventProducer, encode, iso
+from featurekit.streaming.producer import EventProducer, iso
 
 A, B = 100_001, 100_002
 TXN = ["user_txn_1h:txn_count_1h", "user_txn_1h:spend_1h", "user_txn_1h:income_1h"]
@@ -26,18 +27,17 @@ def balance(user: int, value: float, at: datetime) -> dict:
 
 def test_late_events_are_counted_dropped_and_never_regress_the_balance(stream_settings, spark):
     settings = stream_settings
-    kafka = settings.kafka
     now = datetime.now(UTC).replace(microsecond=0)
     producer = EventProducer(settings)
     on_time = [txn(1, A, -10.0, now - timedelta(minutes=5)), txn(2, A, -20.0, now - timedelta(minutes=3))]
     on_time += [txn(3, A, 100.0, now - timedelta(minutes=1)), txn(3, A, 100.0, now - timedelta(minutes=1))]  # resent
     for event in on_time:
-        producer.send(kafka.transactions_topic, *reversed(encode(event)))
-    producer.send(kafka.balance_topic, *reversed(encode(balance(A, 500.0, now))))
+        producer.send(TRANSACTIONS_TOPIC, *reversed(encode(event)))
+    producer.send(BALANCE_TOPIC, *reversed(encode(balance(A, 500.0, now))))
     producer.flush()
 
     late_before = REGISTRY.get_sample_value("featurekit_stream_late_events_total", {"query": "user_txn_1h"}) or 0.0
-    jobs = [StreamApplication(settings, name, spark=spark).start() for name in ("transactions", "balances")]
+    jobs = [StreamApplication(settings, name, spark=spark).start() for name in ("user_txn_1h", "user_balance_live")]
     try:
 
         def poll_all() -> None:
@@ -59,10 +59,10 @@ def test_late_events_are_counted_dropped_and_never_regress_the_balance(stream_se
         late = [txn(10 + i, A, -999.0, now - timedelta(minutes=30 + i)) for i in range(3)]
         late.append(txn(20, A, -999.0, now - timedelta(hours=2)))
         for event in late:
-            producer.send(kafka.transactions_topic, *reversed(encode(event)))
-        producer.send(kafka.transactions_topic, *reversed(encode(txn(30, B, -1.0, now))))
-        producer.send(kafka.balance_topic, *reversed(encode(balance(A, 1.0, now - timedelta(hours=2)))))
-        producer.send(kafka.balance_topic, *reversed(encode(balance(B, 7.0, now))))
+            producer.send(TRANSACTIONS_TOPIC, *reversed(encode(event)))
+        producer.send(TRANSACTIONS_TOPIC, *reversed(encode(txn(30, B, -1.0, now))))
+        producer.send(BALANCE_TOPIC, *reversed(encode(balance(A, 1.0, now - timedelta(hours=2)))))
+        producer.send(BALANCE_TOPIC, *reversed(encode(balance(B, 7.0, now))))
         producer.flush()
         total = len(on_time) + len(late) + 1
         wait_until(lambda: (poll_all(), jobs[0].stats["user_txn_1h"].input_rows >= total)[1], timeout_s=120,

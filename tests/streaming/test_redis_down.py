@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from streams import settings_for
 
+from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.services.ports import free_port
 from featurekit.streaming.errors import StreamingError
 from featurekit.streaming.jobs import StreamApplication
-from featurekit.streaming.producer import EventGenerator, EventProducer, encode
+from featurekit.streaming.producer import EventProducer
 from featurekit.streaming.sink import MARKER_DIR
 
 
@@ -23,10 +24,10 @@ def test_unreachable_redis_restarts_then_fails_clearly(stream_settings, spark):
     producer = EventProducer(settings)
     for event in EventGenerator(users=5).balances(20, datetime.now(UTC)):
         key, value = encode(event)
-        producer.send(settings.kafka.balance_topic, value, key)
+        producer.send(BALANCE_TOPIC, value, key)
     producer.flush()
 
-    job = StreamApplication(settings, "balances", spark=spark, available_now=True, max_restarts=1).start()
+    job = StreamApplication(settings, "user_balance_live", spark=spark, available_now=True, max_restarts=1).start()
     deadline = time.monotonic() + 120
     try:
         with pytest.raises(

@@ -1,4 +1,5 @@
-"""The feature transforms on small static DataFrames (same code the streaming queries run)."""
+"""The generated transformations of the bundled stream views on small inputs (same code the streaming queries run:
+the latest-value kernel per micro-batch, the windowed aggregation on a static DataFrame)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from streams import settings_for
 
 from featurekit.streaming.errors import StreamConfigError
 from featurekit.streaming.session import kafka_records
-from featurekit.streaming.transforms import latest_balances, user_balance_live, user_txn_1h
+from featurekit.streaming.transforms import latest_rows, window_rows
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def test_latest_balance_per_user_by_event_time_then_offset(spark):
+def test_latest_balance_per_user_by_event_time_then_offset(repo_specs):
     rows = [
         # user, balance, source, event time, offset
         (1, 10.0, "passive", T0, 0),
@@ -38,14 +39,13 @@ def test_latest_balance_per_user_by_event_time_then_offset(spark):
         {"user_id": 1, "balance": 30.0, "balance_source": "active", "balance_observed_at": int(T0.timestamp()) + 120},
         {"user_id": 2, "balance": 6.0, "balance_source": "passive", "balance_observed_at": int(T0.timestamp())},
     ]
-    arrow = latest_balances(events).drop_columns(["event_timestamp"]).to_pylist()
+    rows = latest_rows(repo_specs["user_balance_live"], events)
+    assert rows.column_names == ["user_id", "balance", "balance_source", "balance_observed_at", "event_timestamp"]
+    arrow = rows.drop_columns(["event_timestamp"]).to_pylist()
     assert sorted(arrow, key=lambda r: r["user_id"]) == expected
-    frame = user_balance_live(spark.createDataFrame(events.to_pandas()).coalesce(1))
-    spark_rows = [r.asDict() for r in frame.orderBy("user_id").collect()]
-    assert [{k: v for k, v in r.items() if k != "event_timestamp"} for r in spark_rows] == expected
 
 
-def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark):
+def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark, repo_specs):
     txns = [
         (1, 7, -10.0, T0 - timedelta(minutes=70)),  # outside the hour before the newest event
         (2, 7, -20.0, T0 - timedelta(minutes=40)),
@@ -56,7 +56,8 @@ def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark):
     ]
     frame = spark.createDataFrame(txns, "txn_id bigint, user_id bigint, amount double, event_timestamp timestamp")
     rows: dict[int, dict] = {}
-    for row in user_txn_1h(frame).collect():  # one as-of row per (user, newest event of a window); keep the newest
+    # one as-of row per (user, newest event of a window); keep the newest
+    for row in window_rows(repo_specs["user_txn_1h"], frame).collect():
         if row.user_id not in rows or row.event_timestamp > rows[row.user_id]["event_timestamp"]:
             rows[row.user_id] = row.asDict()
     newest_7 = rows[7]

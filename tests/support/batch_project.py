@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit import duckdb_utc
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import DataInterval, floor_to
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ def demo(
     env: EnvOption = None,
     users: Annotated[int, typer.Option(help="Synthetic users in the warehouse.")] = 2_000,
     days: Annotated[int, typer.Option(help="Days of warehouse history.")] = 35,
-    requests: Annotated[int, typer.Option(help="Cash-advance requests to score.")] = 8,
+    requests: Annotated[int, typer.Option(help="Requests the example's serving stage scores.")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic data.")] = 7,
 ) -> None:
     """Run the platform end to end locally: warehouse -> offline store -> Redis -> served decisions."""

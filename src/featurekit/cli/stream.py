@@ -1,4 +1,5 @@
-"""``featurekit stream ...``: run a streaming application, produce synthetic events, create topics, replay the DLQ."""
+"""``featurekit stream ...``: list and run the stream jobs generated from the feature repo, produce events, create
+topics, replay the DLQ, compact the offline files."""
 
 from __future__ import annotations
 
@@ -25,10 +26,40 @@ def _logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+@app.command("list")
+@friendly_errors
+def list_jobs(env: EnvOption = None) -> None:
+    """The stream jobs derived from the feature repo: one per stream view (view, topic, kind, trigger, sinks)."""
+    from rich.table import Table
+
+    from featurekit.config import load_settings
+    from featurekit.repo.apply import silence_feast_preview_warnings
+    from featurekit.streaming.jobs import stream_jobs
+
+    silence_feast_preview_warnings()
+    settings = load_settings(env)
+    table = Table(title=f"stream jobs ({settings.feature_repo})")
+    for column in ("job / view", "topic", "kind", "transform", "trigger", "queries", "sinks", "defined in"):
+        table.add_column(column, overflow="fold")
+    for name, job in stream_jobs(settings).items():
+        spec = job.spec
+        table.add_row(
+            name,
+            spec.topic,
+            spec.describe_kind() + f", watermark {int(spec.watermark.total_seconds())}s",
+            f"{spec.transform_name} ({spec.transform_mode})" if spec.transform else "-",
+            f"{settings.streaming.trigger_seconds:g}s",
+            ", ".join(q.name for q in job.queries()),
+            ", ".join(job.sinks(settings)),
+            spec.origin,
+        )
+    console.print(table)
+
+
 @app.command("run")
 @friendly_errors
 def run(
-    name: Annotated[str, typer.Argument(help="Application: balances or transactions.")],
+    name: Annotated[str, typer.Argument(help="Job: a stream view of the feature repo (see `featurekit stream list`).")],
     env: EnvOption = None,
     available_now: Annotated[
         bool, typer.Option("--available-now", help="Process what is in the topics now, then stop.")
@@ -47,16 +78,18 @@ def run(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run one streaming application until interrupted (SIGINT/SIGTERM stop it gracefully)."""
+    """Run one stream job until interrupted (SIGINT/SIGTERM stop it gracefully)."""
     from featurekit.config import load_settings
-    from featurekit.streaming.jobs import StreamApplication, application
-    from featurekit.streaming.producer import ensure_topics, stream_topics
+    from featurekit.repo.apply import silence_feast_preview_warnings
+    from featurekit.streaming.jobs import StreamApplication, stream_job, stream_topics
+    from featurekit.streaming.producer import ensure_topics
 
     _logging(verbose)
+    silence_feast_preview_warnings()
     settings = load_settings(env)
-    application(name)  # unknown names fail before Spark starts
+    stream = stream_job(settings, name)  # unknown names and invalid declarations fail before Spark starts
     if create_topics:
-        ensure_topics(settings, stream_topics(settings))
+        ensure_topics(settings, stream_topics(settings, {name: stream}))
     if metrics_port:
         from prometheus_client import start_http_server
 
@@ -67,7 +100,7 @@ def run(
         signal.signal(sig, lambda *_: stop.set())
     job = StreamApplication(
         settings,
-        name,
+        stream,
         starting_offsets=starting_offsets,
         available_now=available_now,
         max_offsets_per_trigger=max_offsets_per_trigger,
@@ -86,32 +119,40 @@ def run(
 @app.command("produce")
 @friendly_errors
 def produce(
-    stream: Annotated[str, typer.Argument(help="balances or transactions")],
+    name: Annotated[str, typer.Argument(help="Job (stream view) whose topic receives the events.")],
+    file: Annotated[typer.FileText, typer.Argument(help="JSON lines, one event per line ('-': standard input).")],
     env: EnvOption = None,
-    events: Annotated[int, typer.Option(help="How many events.")] = 10_000,
-    users: Annotated[int, typer.Option(help="Distinct users (ids from 100001, as in the warehouse).")] = 2_000,
-    rate: Annotated[float | None, typer.Option(help="Events per second (default: as fast as possible).")] = None,
-    poison_rate: Annotated[float, typer.Option(help="Share of invalid records mixed in (0..1).")] = 0.0,
-    seed: Annotated[int, typer.Option()] = 7,
     create_topics: Annotated[bool, typer.Option("--create-topics/--no-create-topics")] = True,
 ) -> None:
-    """Produce synthetic events (optionally with poison records) to a stream topic."""
-    from featurekit.config import load_settings
-    from featurekit.streaming.producer import ensure_topics, produce_burst, stream_topics
+    """Produce JSON events (one per line) to a stream view's topic, keyed by its join keys; lines are sent as they
+    are, so invalid ones exercise the dead-letter path."""
+    import orjson
 
-    if not 0.0 <= poison_rate <= 1.0:
-        raise typer.BadParameter(f"--poison-rate must be within 0..1, got {poison_rate}")
+    from featurekit.config import load_settings
+    from featurekit.repo.apply import silence_feast_preview_warnings
+    from featurekit.streaming.jobs import stream_job, stream_topics
+    from featurekit.streaming.producer import EventProducer, ensure_topics
+
+    silence_feast_preview_warnings()
     settings = load_settings(env)
+    job = stream_job(settings, name)
     if create_topics:
-        ensure_topics(settings, stream_topics(settings))
-    report = produce_burst(
-        settings, stream, events=events, users=users, poison_rate=poison_rate, rate_per_s=rate, seed=seed
-    )
-    poison = ", ".join(f"{k}={v}" for k, v in sorted(report.poison.items())) or "none"
-    console.print(
-        f"{report.valid:,} events to {report.topic} in {report.seconds:.1f}s "
-        f"({report.valid / max(report.seconds, 1e-9):,.0f}/s); poison: {poison}"
-    )
+        ensure_topics(settings, stream_topics(settings, {name: job}))
+    producer = EventProducer(settings)
+    sent = unkeyed = 0
+    for line in file:
+        value = line.strip().encode()
+        if not value:
+            continue
+        try:
+            event = orjson.loads(value)
+            key = "|".join(str(event[k]) for k in job.spec.join_keys).encode()
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            key, unkeyed = None, unkeyed + 1
+        producer.send(job.topic, value, key)
+        sent += 1
+    producer.flush()
+    console.print(f"{sent:,} events to {job.topic} ({unkeyed:,} without a key: not JSON or no join key)")
 
 
 @app.command("topics")
@@ -120,10 +161,13 @@ def topics(
     env: EnvOption = None,
     partitions: Annotated[int, typer.Option(help="Partitions for topics that are created.")] = 2,
 ) -> None:
-    """Create the source and dead-letter topics that do not exist yet."""
+    """Create the source and dead-letter topics of every stream view that do not exist yet."""
     from featurekit.config import load_settings
-    from featurekit.streaming.producer import ensure_topics, stream_topics
+    from featurekit.repo.apply import silence_feast_preview_warnings
+    from featurekit.streaming.jobs import stream_topics
+    from featurekit.streaming.producer import ensure_topics
 
+    silence_feast_preview_warnings()
     settings = load_settings(env)
     names = stream_topics(settings)
     ensure_topics(settings, names, partitions=partitions)
@@ -133,7 +177,7 @@ def topics(
 @app.command("replay-dlq")
 @friendly_errors
 def replay_dlq(
-    topic: Annotated[str, typer.Argument(help="Source topic whose dead letters to replay, e.g. balance-events.")],
+    topic: Annotated[str, typer.Argument(help="Source topic whose dead letters to replay (see `stream list`).")],
     env: EnvOption = None,
     reason: Annotated[
         str | None, typer.Option(help="Only letters whose rule is this (unparseable, missing_field, ...).")
@@ -164,11 +208,11 @@ def compact(
     from featurekit.config import load_settings
     from featurekit.offline.storage import offline_location
     from featurekit.streaming.compaction import compact_view
-    from featurekit.streaming.jobs import APPLICATIONS
+    from featurekit.streaming.jobs import stream_jobs
 
     settings = load_settings(env)
     location = offline_location(settings.offline_store)
-    views = view or sorted({q.view for queries in APPLICATIONS.values() for q in queries if q.view})
+    views = view or sorted(stream_jobs(settings))
     for name in views:
         for result in compact_view(location, name, min_age_days=min_age_days):
             if result.file_out:

@@ -1,4 +1,4 @@
-"""``featurekit warehouse generate``: the synthetic warehouse."""
+"""``featurekit warehouse generate``: the example's synthetic warehouse (``featurekit.demo.example``)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,16 @@ def generate(
     end: Annotated[datetime | None, typer.Option(help="End of history (UTC); default: this hour.")] = None,
     txn_per_user_day: Annotated[float, typer.Option(help="Mean debits per user per day.")] = 1.2,
 ) -> None:
-    """Generate the synthetic warehouse and load it into the environment's DuckDB file."""
+    """Generate the example's synthetic warehouse and load it into the environment's DuckDB file."""
     from featurekit.config import load_settings
+    from featurekit.demo.example import example_module
     from featurekit.intervals import floor_to
-    from featurekit.warehouse.generate import WarehouseSpec, generate
     from featurekit.warehouse.load import load_duckdb
 
     settings = load_settings(env)
     end = floor_to(end or datetime.now(UTC), "hourly").replace(tzinfo=None)
-    spec = WarehouseSpec(users=users, days=days, end=end, seed=seed, txn_per_user_day=txn_per_user_day)
-    counts = load_duckdb(generate(spec), settings.warehouse.path)
+    warehouse = example_module().warehouse(
+        users=users, days=days, end=end, seed=seed, txn_per_user_day=txn_per_user_day
+    )
+    counts = load_duckdb(warehouse, settings.warehouse.path)
     console.print(f"{settings.warehouse.path}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))

@@ -72,11 +72,10 @@ OfflineStore = Annotated[ParquetOfflineStore | AthenaOfflineStore, Field(discrim
 
 
 class KafkaSettings(_Strict):
-    """Kafka cluster and topics for the streaming feature views."""
+    """The Kafka cluster of the streaming feature views. Topic names are declared by the feature repo's
+    ``KafkaSource`` objects; ``<topic><dlq_suffix>`` is each topic's dead-letter topic."""
 
     bootstrap_servers: str
-    balance_topic: str = "balance-events"
-    transactions_topic: str = "transactions"
     dlq_suffix: str = ".dlq"
     security_protocol: str = "PLAINTEXT"
 

@@ -21,15 +21,10 @@ from rich.rule import Rule
 
 from featurekit.config import Settings, load_settings
 from featurekit.config.loader import project_root
+from featurekit.demo.example import example_module
 from featurekit.services.redis_server import RedisServer
 
 MAIN_CI = {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main"}
-NEW_FEATURE = (
-    '        Field(name="max_debit_24h", dtype=Float64, description="Largest single debit over 24 hours."),\n',
-    '        Field(name="max_debit_24h", dtype=Float64, description="Largest single debit over 24 hours."),\n'
-    '        Field(name="max_credit_24h", dtype=Float64, description="Largest single credit over 24 hours."),\n',
-)
-BREAKING = ('Field(name="txn_count_30d", dtype=Int64', 'Field(name="txn_count_30d", dtype=Float64')
 
 
 class DemoStepError(RuntimeError):
@@ -108,8 +103,12 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
         apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
         console.print(f"prod: {plan_repo(prod).summary} after the first apply")
 
-        step("2. PR #1 adds max_credit_24h: check, plan against prod (the PR comment), apply to dev project _pr1")
-        _edit(branch, "feature_views/transactions.py", *NEW_FEATURE)
+        # The pull requests' edits are the example's (``CICD_EDITS`` of ``featurekit.demo.example``):
+        # {"add": (file, old, new, feature), "breaking": (file, old, new, feature)}.
+        edits = example_module().CICD_EDITS
+        added, breaking = edits["add"], edits["breaking"]
+        step(f"2. PR #1 adds {added[3]}: check, plan against prod (the PR comment), apply to dev project _pr1")
+        _edit(branch, *added[:3])
         checked_repo(prod)
         console.print("featurekit check: feature repo OK")
         comment("pr1-plan-prod", plan_repo(prod).to_markdown())
@@ -128,8 +127,8 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
         again = apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
         console.print(f"re-apply: {again.plan.summary} (applied={again.applied})")
 
-        step("4. PR #2 changes txn_count_30d to Float64: the gate blocks the served feature's dtype change")
-        _edit(branch, "feature_views/transactions.py", *BREAKING)
+        step(f"4. PR #2 changes the type of {breaking[3]}: the gate blocks the served feature's dtype change")
+        _edit(branch, *breaking[:3])
         blocked = plan_repo(prod)
         comment("pr2-plan-prod", blocked.to_markdown())
         try:
@@ -139,7 +138,7 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
             console.print(f"[red]blocked:[/] {escape(str(exc))}", highlight=False)
 
         step("5. PR #2 made compatible (dtype restored): plan clean, dev project _pr2, merge, prod apply")
-        _edit(branch, "feature_views/transactions.py", BREAKING[1], BREAKING[0])
+        _edit(branch, breaking[0], breaking[2], breaking[1])
         console.print(f"plan against prod: {plan_repo(prod).summary}")
         pr2 = for_pull_request(dev, 2)
         apply_repo(pr2, checked_repo(pr2), allow_breaking=True)

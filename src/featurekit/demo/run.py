@@ -1,40 +1,29 @@
 """The local end-to-end run behind ``featurekit demo``.
 
 Starts what it needs (Redis when none is configured), generates the warehouse, applies the feature repo, builds the
-offline store, materializes into Redis, then plays the ML service: scores cash-advance requests through
-``get_online_features`` on the ``cash_advance_v1`` feature service, and prints features, decisions and timings.
+offline store, materializes into Redis, then runs the example's own stages (:mod:`featurekit.demo.example`: for
+the bundled example, streaming events through the generated stream jobs and scoring requests as the ML service
+would) and reports freshness and consistency. The kit imports the example only by that path, at run time.
 Everything it started is stopped on the way out, also on failure.
 """
 
 from __future__ import annotations
 
 import contextlib
-import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
-from rich.table import Table
 
 from featurekit.config import Settings, load_settings
 from featurekit.demo.console import print_next_steps
+from featurekit.demo.example import EXAMPLE_MODULE, example_module
 from featurekit.demo.logs import captured_logs
 from featurekit.intervals import floor_to
 from featurekit.services.redis_server import RedisServer
-from featurekit.warehouse.generate import WarehouseSpec, generate
 from featurekit.warehouse.load import load_duckdb
-
-FEATURE_SERVICE = "cash_advance_v1"
-# (feature, column header) shown per request; the full vector is what the model reads.
-SHOWN_FEATURES = (
-    ("income_30d", "income 30d"),
-    ("overdraft_count_30d", "overdrafts"),
-    ("balance", "balance"),
-    ("amount_to_income", "amt/income"),
-    ("amount_to_balance", "amt/bal"),
-)
 
 
 @dataclass(frozen=True)
@@ -45,6 +34,7 @@ class DemoOptions:
     history_hours: int = 24
     requests: int = 8
     seed: int = 7
+    example_module: str = EXAMPLE_MODULE
 
 
 @contextlib.contextmanager
@@ -72,10 +62,13 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
         tiers = ", ".join(f"{name}={tier.url}" for name, tier in settings.online_store.tiers.items())
         console.print(f"online store tiers: {tiers}")
         end = floor_to(datetime.now(UTC), "hourly")
-        spec = WarehouseSpec(users=options.users, days=options.days, end=end.replace(tzinfo=None), seed=options.seed)
+        example = example_module(options.example_module)
 
         with stage("generate warehouse"):
-            counts = load_duckdb(generate(spec), settings.warehouse.path)
+            warehouse = example.warehouse(
+                users=options.users, days=options.days, end=end.replace(tzinfo=None), seed=options.seed
+            )
+            counts = load_duckdb(warehouse, settings.warehouse.path)
             console.print("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
         with stage("check + apply feature repo"):
@@ -123,13 +116,9 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
                 console.print(log[-4000:], markup=False, highlight=False)
                 raise RuntimeError(f"DAG runs failed: {'; '.join(failed)}")
 
-        with stage("stream balance + transaction events"):
-            from featurekit.streaming.demo import run_stream_stage
-
-            run_stream_stage(settings, console)
-
-        with stage("serve cash-advance requests"):
-            _score_requests(settings, options, console)
+        for name, run_stage in example.STAGES:
+            with stage(name):
+                run_stage(settings, options, console)
 
         with stage("freshness + consistency"):
             from featurekit.observability.consistency import check_consistency
@@ -142,58 +131,6 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
 
     console.print("stage timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     print_next_steps(settings, console, log_path)
-
-
-def _score_requests(settings: Settings, options: DemoOptions, console: Console) -> None:
-    """Play the ML service: one ``get_online_features`` call per request on the fast read path."""
-    from featurekit.demo.cash_advance_service import decide
-    from featurekit.repo.feast_config import feature_store
-    from featurekit.serving import OnlineFeatureReader
-
-    reader = OnlineFeatureReader.from_feature_store(feature_store(settings))
-    service = reader.feature_service(FEATURE_SERVICE)
-    first_user = 100_001
-    step = max(1, options.users // options.requests)
-    amounts = (100.0, 250.0, 500.0, 750.0, 1_000.0, 1_500.0)
-    requests = [(first_user + i * step, amounts[i % len(amounts)]) for i in range(options.requests)]
-    table = Table(title=f"cash-advance decisions ({FEATURE_SERVICE})")
-    for column in ("user", "amount", *(header for _, header in SHOWN_FEATURES), "balance age", "decision", "ms"):
-        table.add_column(column, overflow="fold")
-    latencies = []
-    for user_id, amount in requests:
-        started = time.perf_counter()
-        result = reader.get_online_features(
-            features=service,
-            entity_rows=[{"user_id": user_id, "requested_amount": amount}],
-            include_event_timestamps=True,
-        )
-        latencies.append((time.perf_counter() - started) * 1000)
-        features = {name: values[0] for name, values in result.to_dict().items()}
-        balance_age = result.ages_seconds().get("user_balance_live", [None])[0]
-        decision = decide(user_id, amount, features)
-        table.add_row(
-            str(user_id),
-            f"{amount:,.0f}",
-            *(_fmt(features.get(name)) for name, _ in SHOWN_FEATURES),
-            "-" if balance_age is None else f"{balance_age / 3600:.1f} h",
-            "[green]approve[/]" if decision.approved else f"[red]decline[/]: {decision.reason}",
-            f"{latencies[-1]:.2f}",
-        )
-    reader.close()
-    console.print(table)
-    warm = latencies[1:] or latencies
-    console.print(
-        f"  get_online_features (fast path, {len(service.feature_view_projections)} feature views incl. on-demand): "
-        f"first call {latencies[0]:.2f} ms, then p50 {statistics.median(warm):.2f} ms, max {max(warm):.2f} ms"
-    )
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)
 
 
 class _Stage:

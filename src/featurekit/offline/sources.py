@@ -61,9 +61,18 @@ def _(store: AthenaOfflineStore, view: str, description: str) -> DataSource:
 
 
 def kafka_source(
-    settings: Settings, *, name: str, topic: str, schema: str, batch_source: DataSource, description: str
+    settings: Settings,
+    *,
+    name: str,
+    topic: str,
+    schema: str,
+    batch_source: DataSource,
+    description: str,
+    rules: dict[str, str] | None = None,
+    watermark: timedelta = timedelta(minutes=10),
 ) -> KafkaSource:
-    """A Kafka topic of JSON events; ``schema`` is the Spark DDL of one event."""
+    """A Kafka topic of JSON events on the environment's brokers; ``schema`` is the Spark DDL of one event and
+    ``rules`` the event-validation tags (``featurekit.repo.streams.event_rules``)."""
     return KafkaSource(
         name=name,
         kafka_bootstrap_servers=settings.kafka.bootstrap_servers,
@@ -71,8 +80,8 @@ def kafka_source(
         message_format=JsonFormat(schema_json=schema),
         timestamp_field=TIMESTAMP_FIELD,
         batch_source=batch_source,
-        watermark_delay_threshold=timedelta(minutes=10),
+        watermark_delay_threshold=watermark,
         description=description,
         owner=OWNER,
-        tags={"topic": topic},
+        tags={"topic": topic, **(rules or {})},
     )

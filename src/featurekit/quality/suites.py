@@ -2,14 +2,14 @@
 
 The file is plain data so a data scientist edits it in the same pull request as the view and its SQL::
 
-    view: user_txn_30d
+    view: orders_30d
     row_count:
       min: 1                     # an empty interval fails
       max: 10000000
       vs_previous: [0.8, 1.25]   # rows within 0.8x..1.25x of the previous interval's partition
     expectations:
       - expect_column_values_to_not_be_null: {column: user_id}
-      - expect_column_values_to_be_between: {column: spend_30d, min_value: 0}
+      - expect_column_values_to_be_between: {column: order_count_30d, min_value: 0}
 
 Every entry under ``expectations`` is a Great Expectations 1.x expectation by its snake-case type with its keyword
 arguments, so any expectation GE ships can be used. ``row_count`` is the kit's part: GE has no notion of "the

@@ -10,7 +10,7 @@ A feature service is a contract with the models that read it, so anything it ser
   next refresh (the view's ``freshness_slo`` tag and schedule) and the service's own ``min_ttl`` tag, or the model
   reads nulls between refreshes.
 
-The fix is a new service version (``cash_advance_v2``) next to the old one; when every consumer is ready the PR
+The fix is a new service version (``<service>_v2`` next to ``<service>_v1``); when every consumer is ready the PR
 label ``allow-breaking`` (CLI ``--allow-breaking``) lets the change through. Each finding says what and why.
 """
 

@@ -39,6 +39,8 @@ class LoadedRepo:
     root: Path
     contents: Any
     origins: dict[int, str] = field(default_factory=dict)
+    # ``module:name`` -> top-level function of a repo module (stream transforms are referenced by this key).
+    functions: dict[str, Any] = field(default_factory=dict)
 
     def origin(self, obj: object) -> str:
         return self.origins.get(id(obj), "<unknown file>")
@@ -78,6 +80,7 @@ def load_repo(settings: Settings) -> LoadedRepo:
         except Exception as exc:
             raise RepoLoadError(f"{root}: loading the feature repo failed: {type(exc).__name__}: {exc}") from exc
         origins = _origins(root)
+        functions = _functions(root)
     # Batch sources built inline inside a stream source are defined where the stream source is.
     for source in contents.data_sources:
         inner = getattr(source, "batch_source", None)
@@ -85,7 +88,7 @@ def load_repo(settings: Settings) -> LoadedRepo:
             origins.setdefault(id(inner), origins[id(source)])
     if not contents.projects:
         contents.projects.append(Project(name=settings.project, description="featurekit feature repo"))
-    return LoadedRepo(root=root, contents=contents, origins=origins)
+    return LoadedRepo(root=root, contents=contents, origins=origins, functions=functions)
 
 
 @contextmanager
@@ -134,6 +137,19 @@ def _origins(root: Path) -> dict[int, str]:
             if obj is not None and name:
                 origins.setdefault(id(obj), relative)
     return origins
+
+
+def _functions(root: Path) -> dict[str, Any]:
+    """``module:name`` -> function for every top-level function of the repo's modules (while they are loaded)."""
+    found: dict[str, Any] = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if not file or not Path(file).resolve().is_relative_to(root):
+            continue
+        for node in ast.parse(Path(file).read_text(), filename=file).body:
+            if isinstance(node, ast.FunctionDef) and callable(getattr(module, node.name, None)):
+                found[f"{name}:{node.name}"] = getattr(module, node.name)
+    return found
 
 
 def _bound_names(path: Path) -> set[str]:

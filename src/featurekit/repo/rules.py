@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from featurekit.repo.loader import LoadedRepo
+from featurekit.repo.streams import view_problems
 from featurekit.repo.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS
 from featurekit.warehouse.sql import FeatureSQLError, load_feature_sql
 
@@ -128,3 +129,12 @@ def expectation_suite_next_to_batch_view(repo: LoadedRepo, kind: str, obj: Any) 
     suite = expectation_suite_path(obj.name)
     if not (repo.root / suite).is_file():
         yield "expectation-suite", f"add {suite}: batch data is validated against it before it is published"
+
+
+@rule
+def stream_view_declaration(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str, str]]:
+    """A stream view's job is generated from its KafkaSource (topic, schema, rules) and its transform/aggregations,
+    so everything the job needs must be declared and consistent (``featurekit.repo.streams``)."""
+    if kind == "stream feature view":
+        for problem in view_problems(repo, obj):
+            yield problem.rule, problem.message

@@ -1,4 +1,4 @@
-"""``main(name)`` for the thin scripts in ``streaming/`` (spark-submit, containers): run one application until a
+"""``main(name)`` for the thin script in ``streaming/`` (spark-submit, containers): run one stream job until a
 SIGTERM/SIGINT, with the environment from ``FEATUREKIT_ENV`` and arguments passed through to ``featurekit stream
 run``."""
 

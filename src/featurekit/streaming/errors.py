@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 class StreamingError(RuntimeError):
-    """Base class: the message names the application, query, topic or option that is wrong."""
+    """Base class: the message names the job, query, topic or option that is wrong."""
 
 
 class StreamConfigError(StreamingError, ValueError):
-    """An unknown application or stream, or an invalid streaming option; the message lists what is valid."""
+    """An unknown job, an invalid stream view declaration or streaming option; the message says what is valid."""
 
 
 class DeadLetterError(StreamingError):

@@ -1,4 +1,7 @@
-"""Declared JSON event schemas of the Kafka topics, and the validation that splits records into events and dead letters.
+"""The JSON event schema of a stream view's topic, and the validation that splits records into events and dead letters.
+
+The schema is not written here: it is derived from the feature repo's ``KafkaSource`` (its Spark DDL and the
+:func:`featurekit.repo.streams.event_rules` tags) by :meth:`EventSchema.from_spec`.
 
 Every record is either a valid event (typed columns, ``error`` null) or a dead letter (``error`` says why, the
 original ``key``/``value`` bytes are kept so the DLQ can hold them unchanged). Validation is a pure function over an
@@ -8,10 +11,10 @@ replay after a crash classifies every record exactly as the first attempt did.
 
 Rules (the reason strings start with the rule name, which is also the metrics label):
 - ``unparseable``: not UTF-8 JSON, or not a JSON object;
-- ``missing_field``: a required field is absent or null;
+- ``missing_field``: a required field is absent or null (fields are required unless declared optional);
 - ``wrong_type``: a field has the wrong JSON type or a value outside its declared choices;
-- ``impossible_timestamp``: not ISO-8601 with a UTC offset, before 2000-01-01, or more than
-  ``MAX_FUTURE_SKEW`` after the Kafka record timestamp.
+- ``impossible_timestamp``: not ISO-8601 with a UTC offset, before the schema's ``min_event_time`` (default
+  2000-01-01), or more than ``max_future_skew`` (default 5 minutes) after the Kafka record timestamp.
 """
 
 from __future__ import annotations
@@ -19,24 +22,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Kind = Literal["int", "float", "string", "timestamp"]
-MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_FUTURE_SKEW = timedelta(minutes=5)
+from featurekit.repo.streams import DEFAULT_MAX_FUTURE_SKEW, DEFAULT_MIN_EVENT_TIME, Kind, StreamSpec
+
 REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARROW = {
     "int": pa.int64(),
     "float": pa.float64(),
     "string": pa.string(),
+    "bool": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-_SPARK = {"int": "bigint", "float": "double", "string": "string", "timestamp": "timestamp"}
+_SPARK = {"int": "bigint", "float": "double", "string": "string", "bool": "boolean", "timestamp": "timestamp"}
 # Kafka metadata kept next to the event fields, and the dead-letter columns.
 META_FIELDS = [
     pa.field("topic", pa.string()),
@@ -55,15 +58,29 @@ class EventField:
     kind: Kind
     choices: tuple[str, ...] = ()
     description: str = ""
+    required: bool = True
 
 
 @dataclass(frozen=True)
 class EventSchema:
-    """One topic's event: its fields (all required) and their JSON types."""
+    """One topic's event: its fields, their JSON types, which are required, and the event-time bounds."""
 
     name: str
     fields: tuple[EventField, ...]
     description: str = ""
+    min_event_time: datetime = DEFAULT_MIN_EVENT_TIME
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW
+
+    @classmethod
+    def from_spec(cls, spec: StreamSpec) -> EventSchema:
+        """The schema a stream view's ``KafkaSource`` declares (types from its DDL, rules from its tags)."""
+        return cls(
+            name=spec.source,
+            fields=tuple(EventField(f.name, f.kind, f.choices, required=f.required) for f in spec.fields),
+            description=f"events of topic {spec.topic}",
+            min_event_time=spec.min_event_time,
+            max_future_skew=spec.max_future_skew,
+        )
 
     @property
     def arrow_schema(self) -> pa.Schema:
@@ -80,7 +97,7 @@ class EventSchema:
 
     def json_schema(self) -> dict[str, Any]:
         """The schema as JSON Schema, for producers and the docs."""
-        kinds = {"int": "integer", "float": "number", "string": "string"}
+        kinds = {"int": "integer", "float": "number", "string": "string", "bool": "boolean"}
         props: dict[str, Any] = {}
         for f in self.fields:
             prop: dict[str, Any] = (
@@ -94,32 +111,9 @@ class EventSchema:
         return {
             "title": self.name,
             "type": "object",
-            "required": [f.name for f in self.fields],
+            "required": [f.name for f in self.fields if f.required],
             "properties": props,
         }
-
-
-BALANCE_EVENT = EventSchema(
-    name="balance_event",
-    description="A balance observation: pushed for free by the bank-data provider (passive) or a paid call (active).",
-    fields=(
-        EventField("user_id", "int", description="The user (entity join key)."),
-        EventField("balance", "float", description="Account balance in the account currency."),
-        EventField("balance_source", "string", ("passive", "active"), "passive: pushed free; active: paid call."),
-        EventField("event_timestamp", "timestamp", description="When the balance was observed (ISO-8601, UTC)."),
-    ),
-)
-TRANSACTION_EVENT = EventSchema(
-    name="transaction_event",
-    description="A settled card or account transaction (amount: + credit, - debit).",
-    fields=(
-        EventField("txn_id", "int", description="Ledger id; unique per transaction."),
-        EventField("user_id", "int", description="The user (entity join key)."),
-        EventField("amount", "float", description="Signed amount: positive credit, negative debit."),
-        EventField("category", "string", description="Merchant or transfer category."),
-        EventField("event_timestamp", "timestamp", description="When the transaction happened (ISO-8601, UTC)."),
-    ),
-)
 
 
 class InvalidEvent(ValueError):
@@ -132,8 +126,10 @@ def reason_kind(reason: str) -> str:
     return head if head in REASONS else "unparseable"
 
 
-def _check(field: EventField, value: Any, reference: datetime | None) -> Any:
+def _check(schema: EventSchema, field: EventField, value: Any, reference: datetime | None) -> Any:
     if value is None:
+        if not field.required:
+            return None
         raise InvalidEvent(f"missing_field: {field.name!r} is required")
     if field.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -151,10 +147,14 @@ def _check(field: EventField, value: Any, reference: datetime | None) -> Any:
         if field.choices and value not in field.choices:
             raise InvalidEvent(f"wrong_type: {field.name!r}={value!r} is not one of {list(field.choices)}")
         return value
-    return _timestamp(field.name, value, reference)
+    if field.kind == "bool":
+        if not isinstance(value, bool):
+            raise InvalidEvent(f"wrong_type: {field.name!r} must be true or false, got {type(value).__name__}")
+        return value
+    return _timestamp(schema, field.name, value, reference)
 
 
-def _timestamp(name: str, value: Any, reference: datetime | None) -> int:
+def _timestamp(schema: EventSchema, name: str, value: Any, reference: datetime | None) -> int:
     if not isinstance(value, str):
         raise InvalidEvent(f"wrong_type: {name!r} must be an ISO-8601 string, got {type(value).__name__}")
     try:
@@ -163,12 +163,12 @@ def _timestamp(name: str, value: Any, reference: datetime | None) -> int:
         raise InvalidEvent(f"impossible_timestamp: {name!r}={value!r} is not an ISO-8601 date-time") from None
     if moment.tzinfo is None:
         raise InvalidEvent(f"impossible_timestamp: {name!r}={value!r} has no UTC offset")
-    if moment < MIN_EVENT_TIME:
-        raise InvalidEvent(f"impossible_timestamp: {name!r}={value!r} is before {MIN_EVENT_TIME:%Y-%m-%d}")
-    if reference is not None and moment > reference + MAX_FUTURE_SKEW:
+    if moment < schema.min_event_time:
+        raise InvalidEvent(f"impossible_timestamp: {name!r}={value!r} is before {schema.min_event_time:%Y-%m-%d}")
+    if reference is not None and moment > reference + schema.max_future_skew:
         raise InvalidEvent(
             f"impossible_timestamp: {name!r}={value!r} is after the Kafka record time "
-            f"{reference.isoformat()} by more than {MAX_FUTURE_SKEW}"
+            f"{reference.isoformat()} by more than {schema.max_future_skew}"
         )
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -184,7 +184,7 @@ def parse_value(schema: EventSchema, value: bytes | None, reference: datetime | 
         raise InvalidEvent(f"unparseable: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise InvalidEvent(f"unparseable: expected a JSON object, got {type(doc).__name__}")
-    return [_check(f, doc.get(f.name), reference) for f in schema.fields]
+    return [_check(schema, f, doc.get(f.name), reference) for f in schema.fields]
 
 
 def validate_batch(schema: EventSchema, batch: pa.RecordBatch) -> pa.RecordBatch:

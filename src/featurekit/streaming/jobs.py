@@ -1,8 +1,8 @@
-"""Streaming applications: one per group of stream feature views, each a set of Spark streaming queries.
+"""Streaming jobs generated from the feature repo: one per stream feature view, each a set of Spark queries.
 
-``balances``: ``user_balance_live`` (stateless; its sink also routes the topic's dead letters).
-``transactions``: ``user_txn_1h`` (stateful sliding window) and ``transactions_dead_letters`` (the topic's invalid
-records; a separate query because a stateful query's sink only sees aggregates).
+A ``latest`` view is one stateless query (its sink also routes the topic's dead letters); a ``window`` view is a
+stateful query plus ``<view>_dead_letters`` (the topic's invalid records; a separate query because a stateful
+query's sink only sees aggregates). Which view, topic, schema, rules and transform: :mod:`featurekit.repo.streams`.
 
 Every query has its own checkpoint, ``<streaming.checkpoint_location>/<query>``. :class:`StreamApplication`
 supervises the queries: it turns each micro-batch's progress into metrics and a log line, and restarts a failed
@@ -12,6 +12,7 @@ a catch-up, not a dead job.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from featurekit.config.settings import Settings
@@ -30,42 +31,88 @@ from featurekit.observability.metrics import (
     STREAM_LATE_EVENTS_TOTAL,
     STREAM_QUERY_RESTARTS_TOTAL,
 )
+from featurekit.repo.streams import StreamSpec
 from featurekit.streaming.errors import StreamConfigError, StreamingError
-from featurekit.streaming.events import BALANCE_EVENT, TRANSACTION_EVENT, EventSchema
+from featurekit.streaming.events import EventSchema
 from featurekit.streaming.sink import BatchOutcome, FeatureSink, checkpoint_uri
 
 log = logging.getLogger("featurekit.streaming.jobs")
 MAX_BACKOFF_S = 60.0
+DEAD_LETTER_QUERY_SUFFIX = "_dead_letters"
 
 
 @dataclass(frozen=True)
 class QuerySpec:
-    """One streaming query: which topic it reads, how it turns events into rows, which view it writes."""
+    """One streaming query of a job: ``latest`` (events -> DLQ + newest rows per batch), ``rows`` (windowed
+    aggregates from a stateful query) or ``dead_letters`` (the topic's invalid records, for a windowed view)."""
 
     name: str
-    topic_setting: Literal["balance_topic", "transactions_topic"]
-    schema: EventSchema
+    spec: StreamSpec
     mode: Literal["latest", "rows", "dead_letters"]
-    view: str | None = None
 
-    def topic(self, settings: Settings) -> str:
-        return getattr(settings.kafka, self.topic_setting)
-
-
-APPLICATIONS: dict[str, tuple[QuerySpec, ...]] = {
-    "balances": (QuerySpec("user_balance_live", "balance_topic", BALANCE_EVENT, "latest", "user_balance_live"),),
-    "transactions": (
-        QuerySpec("user_txn_1h", "transactions_topic", TRANSACTION_EVENT, "rows", "user_txn_1h"),
-        QuerySpec("transactions_dead_letters", "transactions_topic", TRANSACTION_EVENT, "dead_letters"),
-    ),
-}
+    @property
+    def view(self) -> str | None:
+        return None if self.mode == "dead_letters" else self.spec.view
 
 
-def application(name: str) -> tuple[QuerySpec, ...]:
+@dataclass(frozen=True)
+class StreamJob:
+    """The job generated for one stream view. ``publishes_dead_letters``: of the views reading one topic, the
+    first by name publishes the topic's dead letters, so each invalid record reaches the DLQ once."""
+
+    spec: StreamSpec
+    publishes_dead_letters: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.spec.view
+
+    @property
+    def topic(self) -> str:
+        return self.spec.topic
+
+    def queries(self) -> tuple[QuerySpec, ...]:
+        if self.spec.kind == "latest":
+            return (QuerySpec(self.name, self.spec, "latest"),)
+        rows = QuerySpec(self.name, self.spec, "rows")
+        # A stateful query's sink sees aggregates only: the topic's invalid records need their own query.
+        dlq = (QuerySpec(f"{self.name}{DEAD_LETTER_QUERY_SUFFIX}", self.spec, "dead_letters"),)
+        return (rows, *dlq) if self.publishes_dead_letters else (rows,)
+
+    def sinks(self, settings: Settings) -> list[str]:
+        out = ["online", "offline"]
+        return out + ([f"dlq {self.topic}{settings.kafka.dlq_suffix}"] if self.publishes_dead_letters else [])
+
+
+def stream_jobs(settings: Settings, repo: Any = None) -> dict[str, StreamJob]:
+    """One job per stream view of the feature repo (loaded from ``settings.feature_repo`` unless given)."""
+    from featurekit.repo.loader import load_repo
+    from featurekit.repo.streams import stream_specs
+
+    repo = repo if repo is not None else load_repo(settings)
+    specs, problems = stream_specs(repo)
+    if problems:
+        lines = "; ".join(f"{repo.origin(p.view)}: {p.view.name}: [{p.rule}] {p.message}" for p in problems)
+        raise StreamConfigError(f"the feature repo's stream views are not valid (run `featurekit check`): {lines}")
+    owners: dict[str, str] = {}
+    for spec in specs:
+        owners.setdefault(spec.topic, spec.view)
+    return {s.view: StreamJob(s, publishes_dead_letters=owners[s.topic] == s.view) for s in specs}
+
+
+def stream_job(settings: Settings, name: str) -> StreamJob:
+    jobs = stream_jobs(settings)
     try:
-        return APPLICATIONS[name]
+        return jobs[name]
     except KeyError:
-        raise StreamConfigError(f"unknown stream application {name!r}; known: {sorted(APPLICATIONS)}") from None
+        raise StreamConfigError(f"unknown stream job {name!r}; the feature repo declares: {sorted(jobs)}") from None
+
+
+def stream_topics(settings: Settings, jobs: dict[str, StreamJob] | None = None) -> list[str]:
+    """The source topics of every stream view and their dead-letter topics."""
+    jobs = stream_jobs(settings) if jobs is None else jobs
+    sources = sorted({job.topic for job in jobs.values()})
+    return sources + [f"{t}{settings.kafka.dlq_suffix}" for t in sources]
 
 
 @dataclass
@@ -83,12 +130,12 @@ class QueryStats:
 
 
 class StreamApplication:
-    """The queries of one application on one SparkSession; :meth:`run` supervises them until stopped."""
+    """The queries of one job on one SparkSession; :meth:`run` supervises them until stopped."""
 
     def __init__(
         self,
         settings: Settings,
-        name: str,
+        job: StreamJob | str,
         *,
         spark: Any = None,
         starting_offsets: str = "earliest",
@@ -100,9 +147,11 @@ class StreamApplication:
     ) -> None:
         """``max_restarts``: consecutive failures of one query after which :meth:`poll` raises (None: never give
         up, the right choice for a long-running job; a bounded number for catch-up runs)."""
-        self.settings, self.name = settings, name
+        self.job = stream_job(settings, job) if isinstance(job, str) else job
+        self.settings, self.name = settings, self.job.name
         self.max_restarts = max_restarts
-        self.specs = application(name)
+        self.specs = self.job.queries()
+        self.schema = EventSchema.from_spec(self.job.spec)
         self.spark = spark
         self.starting_offsets = starting_offsets
         self.available_now = available_now
@@ -132,34 +181,29 @@ class StreamApplication:
 
     def _start(self, spec: QuerySpec) -> None:
         from featurekit.streaming.session import kafka_records
-        from featurekit.streaming.transforms import (
-            dead_letters,
-            latest_balances,
-            parse_events,
-            user_txn_1h,
-            valid_events,
-        )
+        from featurekit.streaming.transforms import dead_letters, latest_rows, parse_events, valid_events, window_rows
 
-        view = self._store.get_stream_feature_view(spec.view) if spec.view else None
+        view = self._registered_view(spec.view) if spec.view else None
         records = kafka_records(
             self.spark,
             self.settings,
-            spec.topic(self.settings),
+            self.job.topic,
             starting_offsets=self.starting_offsets,
             max_offsets_per_trigger=self.max_offsets_per_trigger,
         )
-        events = parse_events(records, spec.schema)
+        events = parse_events(records, self.schema)
         sink = FeatureSink(
             self.settings,
             spec.name,
             spec.mode,
             view=view,
             repo_config=self._store.config,
-            batch_transform=latest_balances if spec.mode == "latest" else None,
+            batch_transform=functools.partial(latest_rows, self.job.spec) if spec.mode == "latest" else None,
+            publish_dead_letters=self.job.publishes_dead_letters,
             on_batch=self._record_outcome,
         )
         if spec.mode == "rows":
-            frame, output_mode = user_txn_1h(valid_events(events), watermark=_watermark(view)), "update"
+            frame, output_mode = window_rows(self.job.spec, valid_events(events)), "update"
         elif spec.mode == "dead_letters":
             frame, output_mode = dead_letters(events), "append"
         else:
@@ -179,10 +223,20 @@ class StreamApplication:
             "%s: query %s started (topic %s, checkpoint %s, source %s)",
             self.name,
             spec.name,
-            spec.topic(self.settings),
+            self.job.topic,
             checkpoint_uri(self.settings, spec.name),
             self.settings.streaming.source_format,
         )
+
+    def _registered_view(self, name: str) -> Any:
+        """The view as applied (what the online store serves); a clear error when it was never applied."""
+        try:
+            return self._store.get_stream_feature_view(name)
+        except Exception as exc:
+            raise StreamConfigError(
+                f"stream view {name!r} is in the feature repo but not in the registry {self.settings.registry.path}: "
+                f"run `featurekit apply` first ({type(exc).__name__})"
+            ) from exc
 
     def stop(self, *, finish_batch_s: float = 30.0) -> None:
         """Stop every query, letting a micro-batch in progress finish first (up to ``finish_batch_s``)."""
@@ -311,15 +365,6 @@ class StreamApplication:
                 stats.dead_letters[reason] += n
         if self.on_batch is not None:
             self.on_batch(outcome)
-
-
-def _watermark(view: Any) -> timedelta:
-    from featurekit.streaming.transforms import DEFAULT_WATERMARK
-
-    source = getattr(view, "stream_source", None)
-    options = getattr(source, "kafka_options", None)
-    delay = getattr(options, "watermark_delay_threshold", None) or getattr(source, "watermark_delay_threshold", None)
-    return delay if isinstance(delay, timedelta) and delay.total_seconds() > 0 else DEFAULT_WATERMARK
 
 
 def _first_line(error: Any) -> str:

@@ -1,4 +1,4 @@
-"""The SparkSession of a streaming application, and the Kafka reader for the configured source format.
+"""The SparkSession of a stream job, and the Kafka reader for the configured source format.
 
 ``streaming.source_format`` picks the reader: ``kafka`` (Spark's connector, its jar deployed with the job) or
 ``featurekit-kafka`` (the kit's Python data source, registered here). Both get the same options and give the same

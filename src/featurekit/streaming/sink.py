@@ -119,6 +119,11 @@ class FeatureSink:
     feature rows),
     ``rows`` (the batch already holds feature rows from a stateful transform), ``dead_letters`` (parsed events,
     only the dead letters are used).
+
+    Per micro-batch, :meth:`_route` is the one place where parsed events are split into the rows that go on and
+    the dead letters; :meth:`_write_features` is the one place feature rows reach the stores.
+    ``publish_dead_letters`` False: another view on the same topic publishes its dead letters (they are counted
+    and dropped here).
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class FeatureSink:
         view: Any = None,
         repo_config: Any = None,
         batch_transform: Any = None,
+        publish_dead_letters: bool = True,
         on_batch: Any = None,
     ) -> None:
         from featurekit.online_store.store import TieredRedisOnlineStore
@@ -137,6 +143,7 @@ class FeatureSink:
         self.settings, self.query, self.mode = settings, query, mode
         self.view, self.repo_config, self.batch_transform = view, repo_config, batch_transform
         self.on_batch = on_batch
+        self.publish_dead_letters = publish_dead_letters
         self.markers = SinkMarkers(checkpoint_uri(settings, query))
         self.online = TieredRedisOnlineStore() if view is not None else None
         self.offline = offline_location(settings.offline_store) if view is not None else None
@@ -184,21 +191,27 @@ class FeatureSink:
         if self.mode == "dead_letters":
             letters = dead_letters(batch).toArrow()
             t = outcome.step("spark", t)
-            self._publish(letters, outcome)
+            self._route(letters, outcome)
             outcome.step("dead_letters", t)
             return
         # One collect of the parsed batch; dead letters and feature rows are split on the driver (no second Spark
         # job re-reading the source, no shuffle).
         events = batch.toArrow()
         t = outcome.step("spark", t)
-        self._publish(events.filter(pc.is_valid(events.column("error"))), outcome)
+        good = self._route(events, outcome)
         t = outcome.step("dead_letters", t)
-        rows = self.batch_transform(events)
+        rows = self.batch_transform(good)
         outcome.step("transform", t)
         self._write_features(rows, batch_id, outcome)
 
+    def _route(self, events: pa.Table, outcome: BatchOutcome) -> pa.Table:
+        """Parsed events -> the valid ones; the invalid ones (``error`` set) go to the dead-letter topic."""
+        invalid = pc.is_valid(events.column("error"))
+        self._publish(events.filter(invalid), outcome)
+        return events.filter(pc.invert(invalid))
+
     def _publish(self, letters: pa.Table, outcome: BatchOutcome) -> None:
-        if letters.num_rows == 0:
+        if letters.num_rows == 0 or not self.publish_dead_letters:
             return
         outcome.dead_letters = publish_dead_letters(self.settings.kafka, letters)
         for (topic, reason), n in outcome.dead_letters.items():

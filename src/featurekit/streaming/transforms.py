@@ -1,23 +1,23 @@
-"""The stream feature views as DataFrame -> DataFrame functions.
+"""The generated transformations: Kafka records -> typed events -> a stream view's rows, from its :class:`StreamSpec`.
 
-``parse_events`` turns Kafka records (either source format) into typed events plus dead letters. The feature
-transforms then produce rows in the view's offline/online shape (join key, features, ``event_timestamp``):
+``parse_events`` turns Kafka records (either source format) into typed events plus dead letters. The view's rows
+(join keys, features, ``event_timestamp``) then come from one of two kinds:
 
-- :func:`user_balance_live` is stateless, applied to each micro-batch: the latest balance per user in the batch.
-  Ordering across batches (and against replays and late events) is the online store's newer-wins rule, so the value
-  served never goes back in time.
-- :func:`user_txn_1h` is stateful, applied to the stream: counts and sums over a sliding one-hour event-time window
-  (hop ``HOP``) with a watermark. Events older than the watermark are dropped from the aggregates by Spark (counted
-  from the query progress as late events). Each user's row is the window that is *current* at the user's newest
-  event ``T``: the one ending at the first hop boundary after ``T``, so it covers at least ``1h - HOP`` of history
-  up to ``T``; the row is stamped with ``T``.
+- :func:`latest_rows` (``latest``, stateless), applied to each micro-batch on the driver: the view's pandas
+  transform (if declared), then the newest row per entity by event time (ties: the later offset). Ordering across
+  batches, replays and late events is the online store's newer-wins rule, so the value served never goes back in
+  time.
+- :func:`window_rows` (``window``, stateful), applied to the stream: a watermark on the event time, the view's
+  Spark transform (if declared), then the Feast ``Aggregation`` functions over sliding or tumbling event-time
+  windows. Events older than the watermark are dropped by Spark (counted from the query progress as late events).
+  Each entity's row is the window that is *current* at its newest event ``T``: the one ending at the first slide
+  boundary after ``T``, so it covers at least ``window - slide`` of history up to ``T``; the row is stamped ``T``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,11 +25,13 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from featurekit.offline.layout import TIMESTAMP_FIELD
+from featurekit.repo.streams import StreamSpec
+from featurekit.streaming.errors import StreamConfigError
 from featurekit.streaming.events import EventSchema, validate_batches
 
-WINDOW = "1 hour"
-HOP = "5 minutes"
-DEFAULT_WATERMARK = timedelta(minutes=10)
+LAST_EVENT = "__featurekit_last_event"
+_AGGREGATE = {"count": F.count, "sum": F.sum, "min": F.min, "max": F.max, "mean": F.avg}
 
 
 def parse_events(records: DataFrame, schema: EventSchema) -> DataFrame:
@@ -47,83 +49,53 @@ def dead_letters(events: DataFrame) -> DataFrame:
     )
 
 
-BALANCE_ROW_DDL = (
-    "user_id bigint, balance double, balance_source string, balance_observed_at bigint, event_timestamp timestamp"
-)
-
-
-def latest_balances(events: pa.Table) -> pa.Table:
-    """Arrow kernel of ``user_balance_live``: the latest valid event per user by event time (ties: later offset)
-    as view rows. Used per micro-batch by the sink (one collect, no shuffle) and by :func:`user_balance_live`."""
+def latest_rows(spec: StreamSpec, events: pa.Table) -> pa.Table:
+    """Valid events of one micro-batch -> the newest row per entity in the view's shape (Arrow in, Arrow out)."""
     if "error" in events.column_names:
         events = events.filter(pc.is_null(events.column("error")))
-    if events.num_rows == 0:
-        return pa.table(
-            {
-                "user_id": pa.array([], pa.int64()),
-                "balance": pa.array([], pa.float64()),
-                "balance_source": pa.array([], pa.string()),
-                "balance_observed_at": pa.array([], pa.int64()),
-                "event_timestamp": pa.array([], pa.timestamp("us", tz="UTC")),
-            }
-        )
-    ordered = events.sort_by([("user_id", "ascending"), ("event_timestamp", "descending"), ("offset", "descending")])
-    users = ordered.column("user_id").to_numpy()
-    first = np.empty(len(users), dtype=bool)
-    first[0] = True
-    first[1:] = users[1:] != users[:-1]
-    latest = ordered.filter(pa.array(first))
-    stamps = latest.column("event_timestamp")
-    observed = pc.divide(stamps.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()), 1_000_000)
-    return pa.table(
-        {
-            "user_id": latest.column("user_id"),
-            "balance": latest.column("balance"),
-            "balance_source": latest.column("balance_source"),
-            "balance_observed_at": observed,
-            "event_timestamp": stamps.cast(pa.timestamp("us", tz="UTC")),
-        }
+    keep = [f.name for f in spec.fields] + (["offset"] if "offset" in events.column_names else [])
+    events = events.select(keep)
+    if spec.transform is not None and events.num_rows:
+        out = spec.transform(events.to_pandas(types_mapper=_nullable))
+        events = pa.Table.from_pandas(out, preserve_index=False)
+    missing = [c for c in (*spec.join_keys, *spec.features, spec.timestamp_field) if c not in events.column_names]
+    if missing:
+        raise StreamConfigError(f"stream view {spec.view}: transform {spec.transform_name} did not produce {missing}")
+    if events.num_rows:
+        order = [(k, "ascending") for k in spec.join_keys] + [(spec.timestamp_field, "descending")]
+        if "offset" in events.column_names:
+            order.append(("offset", "descending"))
+        ordered = events.sort_by(order)
+        first = np.zeros(ordered.num_rows, dtype=bool)
+        first[0] = True
+        for key in spec.join_keys:
+            values = ordered.column(key).to_numpy(zero_copy_only=False)
+            first[1:] |= values[1:] != values[:-1]
+        events = ordered.filter(pa.array(first))
+    stamps = events.column(spec.timestamp_field).cast(pa.timestamp("us", tz="UTC"))
+    columns = {c: events.column(c) for c in (*spec.join_keys, *spec.features)}
+    return pa.table({**columns, TIMESTAMP_FIELD: stamps})
+
+
+def _nullable(arrow_type: pa.DataType) -> Any:
+    """Integers stay integers through pandas even with nulls (optional fields)."""
+    import pandas as pd
+
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    return None
+
+
+def window_rows(spec: StreamSpec, events: DataFrame) -> DataFrame:
+    """Valid events -> windowed aggregates per entity (stateful on a stream; output mode ``update``)."""
+    ts = spec.timestamp_field
+    watermarked = events.withWatermark(ts, f"{int(spec.watermark.total_seconds())} seconds")
+    shaped = spec.transform(watermarked) if spec.transform is not None else watermarked
+    length = f"{int(spec.window_length.total_seconds())} seconds"  # type: ignore[union-attr]
+    slide = f"{int(spec.window_slide.total_seconds())} seconds"  # type: ignore[union-attr]
+    windows = shaped.groupBy(F.window(ts, length, slide), *spec.join_keys).agg(
+        *[_AGGREGATE[w.function](w.column).alias(w.name) for w in spec.windows],
+        F.max(ts).alias(LAST_EVENT),
     )
-
-
-def _latest_balance_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    collected = [b for b in batches if b.num_rows]
-    if collected:
-        yield from latest_balances(pa.Table.from_batches(collected)).to_batches()
-
-
-def user_balance_live(events: DataFrame) -> DataFrame:
-    """Latest balance per user by event time, with its source and observation time (unix seconds).
-
-    Computed within each partition (no shuffle): Kafka keys events by user, and where a user still appears in two
-    partitions the online store's newer-wins rule keeps the newer row, so the result served is the same.
-    """
-    return events.mapInArrow(_latest_balance_batches, BALANCE_ROW_DDL)
-
-
-def user_txn_1h(events: DataFrame, *, watermark: timedelta = DEFAULT_WATERMARK, hop: str = HOP) -> DataFrame:
-    """Sliding one-hour transaction counters per user (stateful; output mode ``update``).
-
-    A transaction id seen twice within the watermark (a producer retry) is counted once.
-    """
-    delay = f"{int(watermark.total_seconds())} seconds"
-    watermarked = events.withWatermark("event_timestamp", delay)
-    # A streaming query keeps seen ids only within the watermark; a static frame (backfill, tests) sees them all.
-    if events.isStreaming:
-        unique = watermarked.dropDuplicatesWithinWatermark(["txn_id"])
-    else:
-        unique = watermarked.dropDuplicates(["txn_id"])
-    windows = unique.groupBy(F.window("event_timestamp", WINDOW, hop), "user_id").agg(
-        F.count(F.lit(1)).alias("txn_count_1h"),
-        F.sum(F.when(F.col("amount") < 0, -F.col("amount")).otherwise(F.lit(0.0))).alias("spend_1h"),
-        F.sum(F.when(F.col("amount") > 0, F.col("amount")).otherwise(F.lit(0.0))).alias("income_1h"),
-        F.max("event_timestamp").alias("last_event_at"),
-    )
-    current = windows.where(F.col("last_event_at") >= F.col("window.end") - F.expr(f"INTERVAL {hop}"))
-    return current.select(
-        "user_id",
-        "txn_count_1h",
-        "spend_1h",
-        "income_1h",
-        F.col("last_event_at").alias("event_timestamp"),
-    )
+    current = windows.where(F.col(LAST_EVENT) >= F.col("window.end") - F.expr(f"INTERVAL {slide}"))
+    return current.select(*spec.join_keys, *spec.features, F.col(LAST_EVENT).alias(TIMESTAMP_FIELD))

@@ -1,14 +1,20 @@
-"""Load the synthetic warehouse into the local DuckDB file."""
+"""Load a warehouse (named Arrow tables, e.g. the example's synthetic one) into the local DuckDB file."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
 
 from featurekit import duckdb_utc
-from featurekit.warehouse.generate import Warehouse
 
 
-def load_duckdb(warehouse: Warehouse, path: Path) -> dict[str, int]:
+class Tables(Protocol):
+    def tables(self) -> dict[str, pa.Table]: ...
+
+
+def load_duckdb(warehouse: Tables, path: Path) -> dict[str, int]:
     """Replace the warehouse tables in the DuckDB file at ``path``; returns row counts per table."""
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = {}

@@ -1,5 +1,6 @@
-"""The demo's streaming stage: local broker, a burst of synthetic events, both stream applications, and the result
-through ``get_online_features``: freshness, dead letters, and how many paid balance checks were avoided."""
+"""The cash-advance demo's streaming stage: local broker, a burst of synthetic events, the stream jobs the kit
+generates from ``feature_repo/``, and the result through ``get_online_features``: freshness, dead letters, and how
+many paid balance checks were avoided. ``featurekit demo`` calls :func:`run_stream_stage` by its import path."""
 
 from __future__ import annotations
 
@@ -27,11 +28,18 @@ def run_stream_stage(
     timeout_s: float = 90.0,
 ) -> dict[str, Any]:
     """Start tansu, produce a burst, stream it until it is served, print what happened; returns the numbers."""
+    from examples.cash_advance.balance_checker import BalanceChecker
+    from examples.cash_advance.events import (
+        BALANCE_TOPIC,
+        TRANSACTIONS_JOB,
+        TRANSACTIONS_TOPIC,
+        EventGenerator,
+        encode,
+    )
     from featurekit.repo.feast_config import feature_store
     from featurekit.services.kafka_broker import KafkaBroker
-    from featurekit.serving.balance import BalanceChecker
-    from featurekit.streaming.jobs import StreamApplication
-    from featurekit.streaming.producer import EventGenerator, EventProducer, encode, ensure_topics, stream_topics
+    from featurekit.streaming.jobs import StreamApplication, stream_jobs, stream_topics
+    from featurekit.streaming.producer import EventProducer, ensure_topics
     from featurekit.streaming.session import spark_session
 
     with KafkaBroker.start() as broker:
@@ -43,10 +51,14 @@ def run_stream_stage(
                 "streaming": settings.streaming.model_copy(update={"checkpoint_location": checkpoints}),
             }
         )
-        ensure_topics(settings, stream_topics(settings))
+        generated = stream_jobs(settings)
+        ensure_topics(settings, stream_topics(settings, generated))
         console.print(f"  tansu broker {broker.bootstrap_servers}; checkpoints {checkpoints}")
+        console.print(
+            "  jobs from feature_repo/: " + ", ".join(f"{n} ({j.spec.describe_kind()})" for n, j in generated.items())
+        )
         spark = spark_session(settings, "featurekit-demo-stream")
-        jobs = [StreamApplication(settings, name, spark=spark).start() for name in ("balances", "transactions")]
+        jobs = [StreamApplication(settings, job, spark=spark).start() for job in generated.values()]
         gen = EventGenerator(users=users, seed=21)
         producer = EventProducer(settings)
         store = feature_store(settings)
@@ -61,13 +73,13 @@ def run_stream_stage(
                 balances = gen.balances(n_balances, now)
                 for event in balances:
                     key, value = encode(event)
-                    producer.send(settings.kafka.balance_topic, value, key)
+                    producer.send(BALANCE_TOPIC, value, key)
                     latest[event["user_id"]] = event
                 for event in gen.transactions(n_txns, now):
                     key, value = encode(event)
-                    producer.send(settings.kafka.transactions_topic, value, key)
+                    producer.send(TRANSACTIONS_TOPIC, value, key)
                 for _, payload in gen.poison(n_poison, now):
-                    producer.send(settings.kafka.balance_topic, payload)
+                    producer.send(BALANCE_TOPIC, payload)
                 producer.flush()
                 wanted = {e["user_id"]: e["balance"] for e in balances}
                 sample = sorted(wanted)[:: max(1, len(wanted) // 200)]
@@ -96,8 +108,9 @@ def run_stream_stage(
                 + ", ".join(f"{s:.1f}s" for s in live_s)
             )
             deadline = time.monotonic() + timeout_s
-            while jobs[1].stats["user_txn_1h"].input_rows < transactions + 600 and time.monotonic() < deadline:
-                jobs[1].poll()
+            txn_job = next(job for job in jobs if job.name == TRANSACTIONS_JOB)
+            while txn_job.stats[TRANSACTIONS_JOB].input_rows < transactions + 600 and time.monotonic() < deadline:
+                txn_job.poll()
                 time.sleep(0.2)
         finally:
             for job in jobs:
@@ -128,7 +141,7 @@ def run_stream_stage(
                 f"{q}: {s.input_rows:,} records in {s.batches} batches, {s.online_rows:,} online rows"
                 for q, s in stats.items()
             )
-            + f"; {dead} dead letters in {settings.kafka.balance_topic}{settings.kafka.dlq_suffix}"
+            + f"; {dead} dead letters in {BALANCE_TOPIC}{settings.kafka.dlq_suffix}"
         )
         return {
             "cold_visible_s": cold_s,
