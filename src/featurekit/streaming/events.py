@@ -28,7 +28,8 @@ import pyarrow.compute as pc
 Kind = Literal["int", "float", "string", "timestamp"]
 MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp")
+# "expectation": a well-formed event rejected by its view's expectations (featurekit.quality.stream_gate).
+REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp", "expectation")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARROW = {
     "int": pa.int64(),
