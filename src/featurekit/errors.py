@@ -12,9 +12,11 @@ from featurekit.services.redis_server import ServiceUnavailableError
 def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
+    from featurekit.offline.training_filter import UnvalidatedSourceError
     from featurekit.orchestration.manifest import ManifestError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
+    from featurekit.quality.stream_gate import StreamQualityError
     from featurekit.quality.suites import SuiteError
     from featurekit.quality.validate import DataQualityError
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
@@ -36,11 +38,13 @@ def _expected() -> tuple[type[BaseException], ...]:
         FeatureSQLError,
         WarehouseQueryError,
         SchemaDriftError,
+        UnvalidatedSourceError,
         ExtractError,
         MaterializeError,
         OpsError,
         SuiteError,
         DataQualityError,
+        StreamQualityError,
         ManifestError,
         StreamingError,
     )

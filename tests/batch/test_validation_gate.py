@@ -21,7 +21,7 @@ from featurekit.intervals import DataInterval
 from featurekit.observability.metrics import MATERIALIZATION_VALIDATION_SKIPPED_TOTAL
 from featurekit.offline.layout import partition_dir
 from featurekit.offline.storage import offline_location
-from featurekit.offline.training_filter import SkippedPartitionsWarning
+from featurekit.offline.training_filter import SkippedPartitionsWarning, UnvalidatedSourceError
 from featurekit.offline.validation import read_record
 from featurekit.pipelines.backfill import backfill
 from featurekit.pipelines.extract import extract_view
@@ -67,6 +67,9 @@ def test_unvalidated_partition_is_refused_by_function_and_cli(project: BatchProj
 
     result = cli("materialize", VIEW, "--start", DAY1.start.isoformat(), "--end", DAY1.end.isoformat())
     assert result.exit_code == 1 and "never validated" in result.output and "--skip-validation" in result.output
+    # Feast's own materialize reads through the kit's offline store: refused the same way.
+    with pytest.raises(UnvalidatedSourceError, match=r"ds=\S+ \(not validated\)"):
+        feature_store(settings).materialize(DAY1.start, DAY1.end, feature_views=[VIEW])
     assert redis_snapshot(project.redis_url) == before  # nothing reached the online store
     assert read_records(settings, VIEW) == []
 

@@ -31,7 +31,7 @@ from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictBool, StrictStr
 
-from featurekit.offline.training_filter import report_skips, validated_source_files
+from featurekit.offline.training_filter import refuse_unvalidated, report_skips, validated_source_files
 
 STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
 _ROW, _TS = "__featurekit_row", "__featurekit_ts"
@@ -88,6 +88,26 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             on_demand=OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry),
             files=files,
         )
+
+    # Feast's own ``materialize`` reads through one of these two: the kit's gate holds on that path too.
+    @staticmethod
+    def pull_latest_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(data_source, *args, **kwargs)
+        return DuckDBOfflineStore.pull_latest_from_table_or_query(config, data_source, *args, **kwargs)
+
+    @staticmethod
+    def pull_all_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(data_source, *args, **kwargs)
+        return DuckDBOfflineStore.pull_all_from_table_or_query(config, data_source, *args, **kwargs)
+
+
+def _refuse_unvalidated(data_source: Any, *args: Any, **kwargs: Any) -> None:
+    """Positional or keyword (Feast passes keywords): join keys, features, timestamp, created, start, end."""
+    if not isinstance(data_source, FileSource):
+        return
+    start = kwargs.get("start_date", args[4] if len(args) > 4 else None)
+    end = kwargs.get("end_date", args[5] if len(args) > 5 else None)
+    refuse_unvalidated(str(data_source.path), start, end)
 
 
 class AsofRetrievalJob(RetrievalJob):

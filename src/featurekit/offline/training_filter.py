@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -30,6 +31,10 @@ from featurekit.offline.storage import OfflineLocation
 from featurekit.offline.validation import RECORDS_DIR, batch_id_of, read_record
 
 log = logging.getLogger(__name__)
+
+
+class UnvalidatedSourceError(RuntimeError):
+    """Feast's own ``materialize`` was asked to read batches that have not passed validation."""
 
 
 class SkippedPartitionsWarning(UserWarning):
@@ -109,3 +114,21 @@ def _failed_partitions(location: OfflineLocation, view: str) -> list[str]:
             if record is not None and not record.passed:
                 found.append(partition)
     return found
+
+
+def refuse_unvalidated(source_path: str, start: datetime | None, end: datetime | None) -> None:
+    """Feast's ``FeatureStore.materialize`` path: refuse when a batch partition starting in ``[start, end)`` (open
+    bounds when ``None``) lacks a passing record, as the kit's materialization does; names them and what to run."""
+    selection = validated_source_files(source_path)
+    low = start or datetime.min.replace(tzinfo=UTC)
+    high = end or datetime.max.replace(tzinfo=UTC)
+    bad = {
+        p: why for p, why in selection.skipped.items() if low <= datetime.fromisoformat(p).replace(tzinfo=UTC) < high
+    }
+    if bad:
+        listed = ", ".join(f"{PARTITION_KEY}={p} ({why.replace('_', ' ')})" for p, why in sorted(bad.items()))
+        raise UnvalidatedSourceError(
+            f"materialize {selection.view} [{low.isoformat()}, {high.isoformat()}): refusing partitions without a "
+            f"passing validation record: {listed}; validate them first (featurekit validate), or use `featurekit "
+            "materialize --skip-validation` in an emergency"
+        )

@@ -101,7 +101,8 @@ class Preview:
 def _rows(columns: list[tuple[str, Figures | None]]) -> list[tuple[str, list[str]]]:
     """The table body: one line per figure, one cell per definition."""
     figures = [f for _, f in columns if f is not None]
-    out = [("rows", [_count(f.rows, f) for f in figures]), ("entities", [_count(f.entities, f) for f in figures])]
+    out = [("rows", [_count(f.rows, f) for f in figures])]
+    out.append(("entities", ["-" if f.error else f"{f.entities:,}" for f in figures]))
     out.append(("suite", [_suite(f) for f in figures]))
     names = list(dict.fromkeys(n for f in figures for n in f.features))
     for name in names:
@@ -132,7 +133,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return f"{value:,.6g}"
     return str(value)
 
 
