@@ -13,9 +13,11 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.deploy.artifacts import DeployError
     from featurekit.observability.errors import OpsError
     from featurekit.offline.schema import SchemaDriftError
+    from featurekit.offline.training_filter import UnvalidatedSourceError
     from featurekit.orchestration.manifest import ManifestError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
+    from featurekit.quality.stream_gate import StreamQualityError
     from featurekit.quality.suites import SuiteError
     from featurekit.quality.validate import DataQualityError
     from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
@@ -38,11 +40,13 @@ def _expected() -> tuple[type[BaseException], ...]:
         FeatureSQLError,
         WarehouseQueryError,
         SchemaDriftError,
+        UnvalidatedSourceError,
         ExtractError,
         MaterializeError,
         OpsError,
         SuiteError,
         DataQualityError,
+        StreamQualityError,
         ManifestError,
         StreamingError,
         FingerprintError,

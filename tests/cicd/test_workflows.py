@@ -120,6 +120,17 @@ def test_pull_requests_plan_prod_with_the_label_gate_comment_once_and_apply_thei
     assert "<!-- featurekit-plan -->" in script and "--method PATCH" in script and "--method POST" in script
     assert not any(s.get("uses", "").startswith("actions/checkout@") for s in comment["steps"])
 
+    # The comment carries the data preview: read from dev's warehouse, the base branch (HEAD^1 of the merge commit,
+    # hence a checkout two commits deep) as the current definitions.
+    assert plan["with"]["preview-env"] == "dev"
+    reusable = load("featurekit-env.yml")
+    job = reusable["jobs"]["featurekit"]
+    assert job["env"]["FK_PREVIEW_ENV"] == "${{ inputs.preview-env }}"
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 2
+    plan_step = next(s for s in job["steps"] if s.get("id") == "plan")["run"]
+    assert '--preview --preview-env "$FK_PREVIEW_ENV" --preview-base HEAD^1' in plan_step
+
     closed = load("feature-repo-pr-closed.yml")
     assert closed["on"]["pull_request"]["types"] == ["closed"]
     teardown = closed["jobs"]["teardown-dev"]["with"]

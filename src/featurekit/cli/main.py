@@ -41,6 +41,7 @@ app.command()(repo.teardown)
 app.add_typer(cicd.app, name="cicd")
 # Pipelines: one step by hand, or the Airflow DAGs.
 app.command()(pipeline.extract)
+app.command()(pipeline.validate)
 app.command()(pipeline.materialize)
 app.add_typer(dag.app, name="dag")
 app.add_typer(stream.app, name="stream")

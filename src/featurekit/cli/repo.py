@@ -82,27 +82,44 @@ def plan(
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the JSON plan here.")] = None,
     fingerprint_file: FingerprintFileOption = None,
     allow_breaking: AllowBreakingOption = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Add a data preview of new and changed views (quality.preview bounds).")
+    ] = False,
+    preview_base: Annotated[
+        str | None,
+        typer.Option("--preview-base", help="Current definitions for the preview: a git ref (HEAD^1) or a directory."),
+    ] = None,
+    preview_env: Annotated[
+        str | None, typer.Option("--preview-env", help="Environment whose warehouse the preview reads (default --env).")
+    ] = None,
 ) -> None:
     """Diff the feature repo against the environment's registry and run the breaking-change gate."""
     from featurekit.repo.apply import reviewed_plan
 
-    result, fingerprint = reviewed_plan(_settings(env, pr), allow_breaking=allow_breaking)
+    settings = _settings(env, pr)
+    result, fingerprint = reviewed_plan(settings, allow_breaking=allow_breaking)
     if fingerprint_file is not None:
         fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
         fingerprint_file.write_text(fingerprint.to_json())
-    for path, render in ((markdown_file, result.to_markdown), (json_file, result.to_json)):
+    shown = result
+    if preview:
+        from featurekit.config import load_settings
+        from featurekit.quality.preview import with_preview
+
+        shown = with_preview(result, load_settings(preview_env) if preview_env else settings, base=preview_base)
+    for path, render in ((markdown_file, shown.to_markdown), (json_file, shown.to_json)):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render().rstrip("\n") + "\n")
     rendered = {
-        PlanFormat.text: result.to_text,
-        PlanFormat.markdown: result.to_markdown,
-        PlanFormat.json: result.to_json,
+        PlanFormat.text: shown.to_text,
+        PlanFormat.markdown: shown.to_markdown,
+        PlanFormat.json: shown.to_json,
     }[output_format]()
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(rendered.rstrip("\n") + "\n")
-        console.print(result.to_text(), highlight=False, markup=False, soft_wrap=True)
+        console.print(shown.to_text(), highlight=False, markup=False, soft_wrap=True)
         console.print(f"plan written to {output}")
     else:
         typer.echo(rendered)

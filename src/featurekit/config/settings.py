@@ -122,6 +122,8 @@ class ServingSettings(_Strict):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+
 class DeploySettings(_Strict):
     """Where ``featurekit deploy`` ships the code of an AWS environment (rendered from Terraform outputs).
 
@@ -140,6 +142,28 @@ class DeploySettings(_Strict):
     feature_server_image: str  # repository URI without tag; the tag is the commit being deployed
 
 
+class PreviewSettings(_Strict):
+    """Bounds of ``featurekit plan --preview``: how much warehouse data one view's preview may read."""
+
+    intervals: int = Field(default=1, ge=1, le=31)  # the most recent whole intervals of the view's grain
+    max_rows: int = Field(default=100_000, ge=1)  # LIMIT on the view's query (rows profiled and validated)
+
+
+class QualitySettings(_Strict):
+    """The data-quality gate on every write path (see docs/batch.md and docs/streaming.md).
+
+    ``training_requires_validation``: training reads (``get_historical_features``) skip batch partitions without a
+    passing validation record. ``stream_max_failure_rate``: a micro-batch whose share of rows failing the view's
+    expectations exceeds this stops the stream query (only once it has ``stream_min_rows`` rows, so one bad
+    event in a tiny batch is dead-lettered, not fatal).
+    """
+
+    training_requires_validation: bool = True
+    stream_max_failure_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    stream_min_rows: int = Field(default=20, ge=1)
+    preview: PreviewSettings = PreviewSettings()
+
+
 class Settings(_Strict):
     """Everything the kit needs to know about one environment."""
 
@@ -156,4 +180,5 @@ class Settings(_Strict):
     streaming: StreamingSettings
     serving: ServingSettings = ServingSettings()
     deploy: DeploySettings | None = None  # AWS environments only
+    quality: QualitySettings = QualitySettings()
     entity_key_serialization_version: int = 3

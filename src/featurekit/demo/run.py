@@ -84,9 +84,9 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             from featurekit.pipelines.backfill import backfill
             from featurekit.repo.tags import grain_of
 
-            # History is backfilled as the past runs would have left it (extracted and materialized: a stream view's
-            # latest value may be days old and must be served as well as trained on); the last whole day and hour go
-            # through the real daily and hourly DAGs (dag.test(), every view: extract to consistency).
+            # History is backfilled as the past runs would have left it (extracted, validated, materialized: a stream
+            # view's latest value may be days old and must be served as well as trained on); the last whole day and
+            # hour go through the real daily and hourly DAGs (dag.test(), every view: extract to consistency).
             views = [*repo.batch_views, *repo.stream_views]
             history = {"daily": timedelta(days=options.history_days), "hourly": timedelta(hours=options.history_hours)}
             runs, extracted = [], []
@@ -96,7 +96,7 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
                 extracted += backfill(settings, grain_views, end - span, last.start).extracted
                 runs.append((grain, last))
             console.print(
-                f"  history: {len(extracted)} partitions extracted and materialized, "
+                f"  history: {len(extracted)} partitions extracted, validated and materialized, "
                 f"{sum(r.rows for r in extracted):,} offline rows"
             )
             redis_url = settings.online_store.tiers["warm"].url

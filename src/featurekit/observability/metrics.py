@@ -208,3 +208,23 @@ VALIDATION_FAILED_EXPECTATIONS_TOTAL = Counter(
     "Expectations that failed on quarantined batches, by feature view.",
     ["feature_view"],
 )
+MATERIALIZATION_VALIDATION_SKIPPED_TOTAL = Counter(
+    "featurekit_materialization_validation_skipped_total",
+    "Materializations run with --skip-validation (the emergency override of the quality gate), by feature view.",
+    ["feature_view"],
+)
+TRAINING_PARTITIONS_SKIPPED_TOTAL = Counter(
+    "featurekit_training_partitions_skipped_total",
+    "Batch partitions left out of training reads, by feature view and reason (failed, not_validated).",
+    ["feature_view", "reason"],
+)
+STREAM_EXPECTATION_FAILURES_TOTAL = Counter(
+    "featurekit_stream_expectation_failures_total",
+    "Streamed feature rows failing an expectation of their view (dead-lettered or dropped), by view and expectation.",
+    ["feature_view", "expectation"],
+)
+STREAM_QUALITY_STOPS_TOTAL = Counter(
+    "featurekit_stream_quality_stops_total",
+    "Micro-batches whose expectation failure rate crossed quality.stream_max_failure_rate (the query stopped).",
+    ["feature_view"],
+)

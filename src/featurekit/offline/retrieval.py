@@ -9,6 +9,9 @@ feature row at or before its timestamp in one sorted merge. The semantics are Fe
 * rows with the same key and ``event_timestamp`` are resolved by the newest ``created`` (a rerun's rows win);
 * every entity row comes back once, in the input order, with nulls where no feature row qualifies.
 
+Unless ``training_requires_validation`` is off (``quality`` in the environment's config), only batch partitions
+that passed validation are read (:mod:`featurekit.offline.training_filter`), and the skipped ones are reported.
+
 Everything else (``pull_latest``/``pull_all`` for materialization, saved datasets, SQL entity frames,
 ``filter_by_created_timestamp``) is the stock DuckDB store, inherited. Feast loads this class by import path
 (``offline_store.type``), so nothing in Feast is patched.
@@ -25,9 +28,10 @@ from feast.infra.offline_stores.file_source import FileSource
 from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
 from feast.on_demand_feature_view import OnDemandFeatureView
-from pydantic import StrictStr
+from pydantic import StrictBool, StrictStr
 
 from featurekit import duckdb_utc
+from featurekit.offline.training_filter import refuse_unvalidated, report_skips, validated_source_files
 
 STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
 _ROW, _TS = "__featurekit_row", "__featurekit_ts"
@@ -39,6 +43,8 @@ class FeaturekitOfflineStoreConfig(DuckDBOfflineStoreConfig):
     """The options of Feast's DuckDB store; ``type`` is this module's store class path."""
 
     type: StrictStr = STORE_TYPE
+    # Read only batch partitions that passed validation (featurekit.offline.training_filter); settings.quality.
+    training_requires_validation: StrictBool = True
 
 
 class FeaturekitOfflineStore(DuckDBOfflineStore):
@@ -64,6 +70,12 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
                 filter_by_created_timestamp,
             )  # fmt: skip
         assert isinstance(entity_df, pd.DataFrame)
+        files: dict[str, list[str]] = {}
+        if getattr(config.offline_store, "training_requires_validation", True):
+            for fv in feature_views:
+                selection = validated_source_files(str(fv.batch_source.path))
+                report_skips(selection)
+                files[fv.name] = selection.files
         timestamp_column = infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
@@ -74,7 +86,28 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             feature_refs=feature_refs,
             full_feature_names=full_feature_names,
             on_demand=OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry),
+            files=files,
         )
+
+    # Feast's own ``materialize`` reads through one of these two: the kit's gate holds on that path too.
+    @staticmethod
+    def pull_latest_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(data_source, *args, **kwargs)
+        return DuckDBOfflineStore.pull_latest_from_table_or_query(config, data_source, *args, **kwargs)
+
+    @staticmethod
+    def pull_all_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(data_source, *args, **kwargs)
+        return DuckDBOfflineStore.pull_all_from_table_or_query(config, data_source, *args, **kwargs)
+
+
+def _refuse_unvalidated(data_source: Any, *args: Any, **kwargs: Any) -> None:
+    """Positional or keyword (Feast passes keywords): join keys, features, timestamp, created, start, end."""
+    if not isinstance(data_source, FileSource):
+        return
+    start = kwargs.get("start_date", args[4] if len(args) > 4 else None)
+    end = kwargs.get("end_date", args[5] if len(args) > 5 else None)
+    refuse_unvalidated(str(data_source.path), start, end)
 
 
 class AsofRetrievalJob(RetrievalJob):
@@ -89,13 +122,16 @@ class AsofRetrievalJob(RetrievalJob):
         feature_refs: list[str],
         full_feature_names: bool,
         on_demand: list[OnDemandFeatureView],
+        files: dict[str, list[str]] | None = None,
     ) -> None:
+        """``files``: per view name, the only files to read (validated ones); a view not in it reads its glob."""
         self._entity_df = entity_df
         self._timestamp_column = timestamp_column
         self._feature_views = feature_views
         self._feature_refs = feature_refs
         self._full_feature_names = full_feature_names
         self._on_demand = on_demand
+        self._files = files or {}
 
     @property
     def full_feature_names(self) -> bool:
@@ -165,19 +201,31 @@ class AsofRetrievalJob(RetrievalJob):
         outputs = ", ".join(
             f"CASE WHEN {alive} THEN f.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
         )
-        path = str(source.path).replace("'", "''")
+        reads = _parquet_reads(str(source.path), self._files.get(view.name))
         return f"""
             WITH f AS (
                 SELECT {select_keys}, {event} AS __event,
                        CAST(epoch_us({event}) AS HUGEINT) * {_SHIFT} + {created_us} AS __order, {values}
-                FROM read_parquet('{path}', union_by_name = true)
-                WHERE {event} <= (SELECT max({_TS}) FROM entity) {lower}
+                FROM {reads[0]}
+                WHERE {event} <= (SELECT max({_TS}) FROM entity) {lower} {reads[1]}
             )
             SELECT e.{_ROW}, {outputs}
             FROM entity AS e ASOF LEFT JOIN f
                 ON {on_keys} AND CAST(epoch_us(e.{_TS}) AS HUGEINT) * {_SHIFT} + {_SHIFT - 1} >= f.__order
             ORDER BY e.{_ROW}
         """
+
+
+def _parquet_reads(glob: str, files: list[str] | None) -> tuple[str, str]:
+    """``(FROM clause, extra WHERE)``: the view's glob, or exactly ``files``; with every file filtered out, the glob
+    (for its columns) and a condition no row meets."""
+    if files is None or not files:
+        return f"read_parquet({_literal(glob)}, union_by_name = true)", "" if files is None else "AND false"
+    return f"read_parquet([{', '.join(_literal(f) for f in files)}], union_by_name = true)", ""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quote(name: str) -> str:

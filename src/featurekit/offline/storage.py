@@ -67,6 +67,29 @@ class OfflineLocation:
         self.fs.move(staging, target)
         return target
 
+    def write_text(self, relative: str, text: str) -> str:
+        """Write a small text object (a record) so readers never see half of it: write then rename on local disk;
+        an S3 PUT is atomic already. Returns its URI."""
+        target = self.path(relative)
+        self.fs.create_dir(self.path(relative.rsplit("/", 1)[0]), recursive=True)
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            temporary = f"{target}.{uuid.uuid4().hex}.tmp"
+            with self.fs.open_output_stream(temporary) as stream:
+                stream.write(text.encode())
+            self.fs.move(temporary, target)
+        else:
+            with self.fs.open_output_stream(target) as stream:
+                stream.write(text.encode())
+        return self.uri_of(relative)
+
+    def read_text(self, relative: str) -> str | None:
+        """The text of a small object, or ``None`` if there is none."""
+        path = self.path(relative)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with self.fs.open_input_stream(path) as stream:
+            return stream.read().decode()
+
     def read_partition(self, view: str, partition: str) -> pa.Table | None:
         """All rows of one partition (every writer's files), or ``None`` if it has no files."""
         files = self.files(partition_dir(view, partition))

@@ -127,13 +127,18 @@ def validate(view_name: str, interval: DataInterval, env: str | None = None) -> 
 def materialize(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
     """Write exactly the interval's partition to the online store (newer-wins) and record it."""
     from featurekit.observability.jobs import observed_materialize
+    from featurekit.pipelines.materialize import UnvalidatedPartitionError
 
     with _fail_permanently("materialize", view_name, interval):
         settings = _settings(env)
         view = registry_view(settings, view_name)
     # Outside the guard: Redis being down is transient, and Airflow retries it. observed_materialize is
     # materialize_view plus its metrics (exported also on failure); materialize_view writes the record.
-    result = observed_materialize(settings, view, interval)
+    try:
+        result = observed_materialize(settings, view, interval)
+    except UnvalidatedPartitionError:  # refused by the quality gate: a retry cannot fix it
+        with _fail_permanently("materialize", view_name, interval):
+            raise
     log.info("materialize %s %s: %d rows, %d entities", view_name, interval, result.source_rows, result.entities)
     return {"view": result.view, "partition": result.partition, "entities": result.entities}
 

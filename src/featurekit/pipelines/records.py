@@ -14,7 +14,6 @@ reads these records instead of the registry.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ import pyarrow.fs as pafs
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval, utc
 from featurekit.offline.layout import PARTITION_KEY
-from featurekit.offline.storage import OfflineLocation, offline_location
+from featurekit.offline.storage import offline_location
 
 RECORDS_DIR = "_materializations"
 
@@ -87,7 +86,7 @@ def record_materialization(
         finished_at=_plain_utc(finished_at or datetime.now(UTC)),
     )
     location = offline_location(settings.offline_store)
-    _write_atomically(location, record_path(record.view, record.partition), record.to_json())
+    location.write_text(record_path(record.view, record.partition), record.to_json())
     return record
 
 
@@ -114,17 +113,3 @@ def latest_record(settings: Settings, view: str) -> MaterializationRecord | None
 def _plain_utc(moment: datetime) -> datetime:
     """A stdlib UTC datetime (Airflow hands out pendulum datetimes, whose copies can lose their zone)."""
     return datetime.fromtimestamp(moment.timestamp(), UTC)
-
-
-def _write_atomically(location: OfflineLocation, relative: str, text: str) -> None:
-    """Write then rename on local disk (readers never see half a file); S3 PUTs are atomic already."""
-    target = location.path(relative)
-    location.fs.create_dir(location.path(relative.rsplit("/", 1)[0]), recursive=True)
-    if isinstance(location.fs, pafs.LocalFileSystem):
-        temporary = f"{target}.{uuid.uuid4().hex}.tmp"
-        with location.fs.open_output_stream(temporary) as stream:
-            stream.write(text.encode())
-        location.fs.move(temporary, target)
-    else:
-        with location.fs.open_output_stream(target) as stream:
-            stream.write(text.encode())

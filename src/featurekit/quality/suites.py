@@ -19,6 +19,8 @@ Parsing is strict and errors name the file, so a typo fails the DAG's tests, not
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ class SuiteSpec:
     path: Path
     row_count: RowCountRule
     expectations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fingerprint: str = ""  # of the parsed content (comments and formatting do not count): validation records name it
 
     def columns(self) -> set[str]:
         """Every column an expectation names (for checks against the view's schema)."""
@@ -94,7 +97,14 @@ def load_suite(feature_repo: Path, view: str) -> SuiteSpec:
         path=path,
         row_count=_row_count(path, data.get("row_count") or {}),
         expectations=[_expectation(path, i, entry) for i, entry in enumerate(data.get("expectations") or [])],
+        fingerprint=suite_fingerprint(data),
     )
+
+
+def suite_fingerprint(data: dict[str, Any]) -> str:
+    """``sha256:<12 hex>`` of the suite's canonical JSON: a record made under another suite is told apart."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def _row_count(path: Path, data: Any) -> RowCountRule:

@@ -3,7 +3,9 @@
 Only the batch extract's files (``batch-*``) are checked: rows the streaming sink appended to the same partition
 were never part of this batch. The row-count band compares with the previous interval's batch, read from parquet
 footers (no data scan). A failing batch is moved to quarantine with its report and the task fails with a summary
-that names the view, the interval and each failed expectation.
+that names the view, the interval and each failed expectation. Either way the outcome is recorded next to the
+partition (:mod:`featurekit.offline.validation`): materialization and training read that record, so the gate holds
+whoever calls them, not only because of the DAG's task order.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval, grain_length
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir, partition_value
 from featurekit.offline.storage import OfflineLocation, offline_location
+from featurekit.offline.validation import Outcome, ValidationRecord, batch_id_of, report_path, write_record
 from featurekit.quality.quarantine import quarantine_batch
 from featurekit.quality.suites import SuiteError, SuiteSpec, load_suite
 from featurekit.repo.tags import grain_of
@@ -56,9 +59,11 @@ def validate_partition(settings: Settings, view: Any, interval: DataInterval) ->
     except SuiteError as exc:
         raise DataQualityError(f"{where}: {exc}") from exc
     table = ds.dataset(files, filesystem=location.fs, format="parquet").to_table()
+    batch_id = batch_id_of(files)
+    assert batch_id is not None  # files is not empty
     previous = _batch_rows(location, view.name, partition_value(interval.start - grain_length(grain), grain))
     result = run_suite(spec, table, previous_rows=previous)
-    failed = [_describe(r) for r in result.results if not r.success]
+    failed = [describe_result(r) for r in result.results if not r.success]
     report = QualityReport(
         view=view.name,
         partition=partition,
@@ -69,8 +74,6 @@ def validate_partition(settings: Settings, view: Any, interval: DataInterval) ->
         summary=f"{where}: {len(result.results) - len(failed)}/{len(result.results)} expectations passed on "
         f"{table.num_rows:,} rows (previous interval: {'unknown' if previous is None else f'{previous:,}'} rows)",
     )
-    if report.success:
-        return report
     report_json = json.dumps(
         {
             "view": view.name,
@@ -80,18 +83,45 @@ def validate_partition(settings: Settings, view: Any, interval: DataInterval) ->
             "rows": table.num_rows,
             "previous_rows": previous,
             "suite_file": str(spec.path),
+            "suite_fingerprint": spec.fingerprint,
+            "batch_id": batch_id,
             "result": result.to_json_dict(),
         },
         indent=2,
         default=str,
     )
+    if report.success:
+        report_uri = location.write_text(report_path(view.name, partition), report_json)
+        _record(location, report, batch_id, spec, "passed", report_uri)
+        return report
     quarantined = quarantine_batch(location, view.name, partition, files, report_json, _render_html(result))
+    _record(location, report, batch_id, spec, "failed", quarantined.uri)
     lines = "\n".join(f"  - {line}" for line in failed)
     raise DataQualityError(
         f"{where}: {len(failed)} of {len(result.results)} expectations failed on {table.num_rows:,} rows "
         f"(suite {spec.path.name}):\n{lines}\n"
         f"  batch NOT materialized; quarantined at {quarantined.uri} (validation.json, validation.html)"
     )
+
+
+def _record(
+    location: OfflineLocation, report: QualityReport, batch_id: str, spec: SuiteSpec, outcome: Outcome, uri: str
+) -> ValidationRecord:
+    """Keep the outcome next to the partition: what materialization and training check before reading it."""
+    record = ValidationRecord(
+        view=report.view,
+        partition=report.partition,
+        batch_id=batch_id,
+        suite_fingerprint=spec.fingerprint,
+        outcome=outcome,
+        rows=report.rows,
+        evaluated=report.evaluated,
+        report=uri,
+        validated_at=datetime.now(UTC),
+        failed=report.failed,
+    )
+    write_record(location, record)
+    return record
 
 
 def run_suite(spec: SuiteSpec, table: pa.Table, *, previous_rows: int | None) -> Any:
@@ -136,7 +166,8 @@ def _batch_rows(location: OfflineLocation, view: str, partition: str) -> int | N
     return sum(pq.ParquetFile(location.fs.open_input_file(f)).metadata.num_rows for f in files)
 
 
-def _describe(result: Any) -> str:
+def describe_result(result: Any) -> str:
+    """One failed (or passed) expectation as a readable line: type, arguments and what was found."""
     config = result.expectation_config
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())

@@ -41,6 +41,13 @@ def _(store: AthenaOfflineStore) -> dict[str, Any]:
     }
 
 
+def _with_quality(block: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The kit's own store reads only validated partitions unless the environment turns that off."""
+    if block["type"] == "featurekit.offline.retrieval.FeaturekitOfflineStore":
+        return {**block, "training_requires_validation": settings.quality.training_requires_validation}
+    return block
+
+
 def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> dict[str, Any]:
     """The content of a ``feature_store.yaml`` for ``settings``."""
     online = settings.online_store.model_dump(mode="python", exclude_none=True)
@@ -56,7 +63,7 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
             "cache_ttl_seconds": settings.registry.cache_ttl_seconds,
         },
         "online_store": online,
-        "offline_store": offline_store_block(settings.offline_store),
+        "offline_store": _with_quality(offline_store_block(settings.offline_store), settings),
         "batch_engine": {"type": ENGINE_TYPE},
         "entity_key_serialization_version": settings.entity_key_serialization_version,
     }

@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 
 from featurekit.repo.streams import DEFAULT_MAX_FUTURE_SKEW, DEFAULT_MIN_EVENT_TIME, Kind, StreamSpec
 
-REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp")
+# "expectation": a well-formed event rejected by its view's expectations (featurekit.quality.stream_gate).
+REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp", "expectation")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARROW = {
     "int": pa.int64(),

@@ -282,6 +282,8 @@ class StreamApplication:
             error = query.exception()
             if error is None:
                 continue  # finished (available-now) or stopped
+            if "StreamQualityError" in (getattr(error, "desc", None) or str(error)):  # a restart re-reads the batch
+                raise StreamingError(f"stream {self.name}: query {spec.name} stopped: {_first_line(error)}")
             running = True
             now = time.monotonic()
             retry_at = self._retry_at.get(spec.name)

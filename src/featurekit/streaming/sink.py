@@ -7,6 +7,8 @@ same offsets and the same state, so the sink only has to make a replay harmless:
   writing the same rows again changes nothing;
 - offline: each batch writes the file ``stream-<query>-<batch id>.parquet`` in the ``ds=`` partition of its events'
   date, so a replay replaces its own file instead of adding a copy;
+- quality: every micro-batch passes the view's expectations (:mod:`featurekit.quality.stream_gate`); a rejected
+  event is a dead letter naming the expectation, and a batch failing too often stops the query before any write;
 - dead letters: a completion marker per batch (next to the query's checkpoint) skips a batch whose output was
   already complete; only a crash between publishing and writing the marker publishes a batch's letters twice
   (readers de-duplicate on the ``featurekit.source.*`` headers).
@@ -37,8 +39,12 @@ from featurekit.observability.metrics import (
 from featurekit.offline.layout import CREATED_FIELD, STREAM_PREFIX, TIMESTAMP_FIELD, partition_value
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
+from featurekit.quality.stream_gate import GateResult, as_dead_letters, gate_batch, load_stream_gate
 from featurekit.repo.tags import grain_of
 from featurekit.streaming.dead_letters import publish_dead_letters
+from featurekit.streaming.events import META_FIELDS
+
+META_COLUMNS = {f.name for f in META_FIELDS}
 
 log = logging.getLogger("featurekit.streaming.sink")
 MARKER_DIR = "featurekit-sink"
@@ -148,6 +154,8 @@ class FeatureSink:
         self.online = TieredRedisOnlineStore() if view is not None else None
         self.offline = offline_location(settings.offline_store) if view is not None else None
         self.schema = offline_schema(view) if view is not None else None
+        # The view's expectations, vectorized (featurekit.quality.stream_gate): checked on every micro-batch.
+        self.gate = load_stream_gate(settings.feature_repo, view.name) if view is not None else None
 
     def __call__(self, batch: Any, batch_id: int) -> None:
         started = time.perf_counter()
@@ -186,29 +194,55 @@ class FeatureSink:
         if self.mode == "rows":
             rows = batch.toArrow()
             t = outcome.step("spark", t)
-            self._write_features(rows, batch_id, outcome)
+            self._write_features(self._gated(rows, batch_id, "rows").good, batch_id, outcome)
             return
         if self.mode == "dead_letters":
             letters = dead_letters(batch).toArrow()
             t = outcome.step("spark", t)
-            self._route(letters, outcome)
+            self._publish(letters, outcome)
             outcome.step("dead_letters", t)
             return
         # One collect of the parsed batch; dead letters and feature rows are split on the driver (no second Spark
         # job re-reading the source, no shuffle).
         events = batch.toArrow()
         t = outcome.step("spark", t)
-        good = self._route(events, outcome)
-        t = outcome.step("dead_letters", t)
+        good = self._route(events, batch_id, outcome)
+        t = outcome.step("quality_and_dead_letters", t)
         rows = self.batch_transform(good)
         outcome.step("transform", t)
-        self._write_features(rows, batch_id, outcome)
+        self._write_features(self._gated(rows, batch_id, "rows").good, batch_id, outcome)
 
-    def _route(self, events: pa.Table, outcome: BatchOutcome) -> pa.Table:
-        """Parsed events -> the valid ones; the invalid ones (``error`` set) go to the dead-letter topic."""
+    def _gated(self, table: pa.Table, batch_id: int, stage: str) -> GateResult:
+        assert self.gate is not None
+        quality = self.settings.quality
+        result = gate_batch(
+            self.gate,
+            table,
+            where=f"stream query {self.query} batch {batch_id} ({stage})",
+            max_failure_rate=quality.stream_max_failure_rate,
+            min_rows=quality.stream_min_rows,
+        )
+        if result.bad.num_rows and stage == "rows":
+            log.warning(
+                "%s batch %d: %d feature rows failed expectations and were not written: %s",
+                self.query,
+                batch_id,
+                result.bad.num_rows,
+                ", ".join(f"{name}={n}" for name, n in result.failures.items()),
+            )
+        return result
+
+    def _route(self, events: pa.Table, batch_id: int, outcome: BatchOutcome) -> pa.Table:
+        """Parsed events -> the valid ones that pass the view's expectations. Events that failed parsing (``error``
+        set) and events rejected by an expectation (named in the dead letter) go to the dead-letter topic."""
         invalid = pc.is_valid(events.column("error"))
-        self._publish(events.filter(invalid), outcome)
-        return events.filter(pc.invert(invalid))
+        letters = events.filter(invalid)
+        gated = self._gated(events.filter(pc.invert(invalid)), batch_id, "events")
+        if gated.bad.num_rows:
+            fields = [c for c in events.column_names if c not in META_COLUMNS]
+            letters = pa.concat_tables([letters, as_dead_letters(gated.bad, fields)])
+        self._publish(letters, outcome)
+        return gated.good
 
     def _publish(self, letters: pa.Table, outcome: BatchOutcome) -> None:
         if letters.num_rows == 0 or not self.publish_dead_letters:
