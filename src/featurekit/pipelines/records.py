@@ -87,7 +87,7 @@ def record_materialization(
         finished_at=_plain_utc(finished_at or datetime.now(UTC)),
     )
     location = offline_location(settings.offline_store)
-    _write_atomically(location, record_path(record.view, record.partition), record.to_json())
+    write_atomically(location, record_path(record.view, record.partition), record.to_json())
     return record
 
 
@@ -116,7 +116,7 @@ def _plain_utc(moment: datetime) -> datetime:
     return datetime.fromtimestamp(moment.timestamp(), UTC)
 
 
-def _write_atomically(location: OfflineLocation, relative: str, text: str) -> None:
+def write_atomically(location: OfflineLocation, relative: str, text: str) -> None:
     """Write then rename on local disk (readers never see half a file); S3 PUTs are atomic already."""
     target = location.path(relative)
     location.fs.create_dir(location.path(relative.rsplit("/", 1)[0]), recursive=True)

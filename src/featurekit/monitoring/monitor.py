@@ -1,0 +1,108 @@
+"""The monitor step of a view's pipeline run, between extract and validate: source health, drift, slice outages.
+
+A broken source (empty, partial, late) raises :class:`SourceBrokenError` naming the upstream tables, the affected
+feature services and their owners, so the batch goes no further and the alert routes to the views' owner. Drift and
+slice outages do not stop the run (the world changing is not a pipeline failure); they are reported, set as gauges
+and alerted on. Stream views are profiled per hour of their offline copy here, batch views were profiled by the
+extract (same pass as the write).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from featurekit.config.settings import Settings
+from featurekit.intervals import DataInterval
+from featurekit.monitoring.drift import DriftReport, evaluate
+from featurekit.monitoring.impact import BlastRadius, Lineage, blast_radius
+from featurekit.monitoring.profile import PartitionProfile, profile_stream_hours, read_profiles
+from featurekit.monitoring.sources import SourceHealth, check_source
+from featurekit.offline.layout import partition_value
+from featurekit.repo.tags import grain_of, schedule_of
+
+
+class SourceBrokenError(RuntimeError):
+    """The extract of a view looks broken (empty, partial or late); the message names tables, services, owners."""
+
+
+@dataclass
+class MonitorReport:
+    view: str
+    partition: str
+    owner: str
+    source: SourceHealth
+    drift: list[DriftReport] = field(default_factory=list)
+    impact: BlastRadius | None = None
+
+    @property
+    def summary(self) -> str:
+        drifted = [f"{s.feature}[{s.slice}] {s.metric}={s.score:.3f}>{s.threshold:g}" for r in self.drift
+                   for s in r.drifted]  # fmt: skip
+        outages = [o.describe() for r in self.drift for o in r.outages]
+        return (
+            f"monitor {self.view} ds={self.partition}: {self.source.rows:,} rows"
+            + (f"; SOURCE BROKEN: {'; '.join(self.source.reasons)}" if self.source.broken else "")
+            + (f"; drifted: {', '.join(drifted)}" if drifted else "")
+            + (f"; slice outages: {'; '.join(outages)}" if outages else "")
+        )
+
+
+def monitor_view(settings: Settings, view: Any, interval: DataInterval, lineage: Lineage) -> MonitorReport:
+    """Check the extract of ``view`` for ``interval``; raises :class:`SourceBrokenError` after recording metrics."""
+    partition = partition_value(interval.start, grain_of(view))
+    source = check_source(settings, view, interval)
+    report = MonitorReport(view.name, partition, view.owner or "", source)
+    history = read_profiles(settings, view.name)
+    if schedule_of(view) == "stream":
+        currents = profile_stream_hours(settings, view, partition)
+        history = read_profiles(settings, view.name)
+    else:
+        currents = [p for p in history if p.partition == partition]
+    report.drift = [evaluate(view, current, history) for current in currents]
+    if source.broken:
+        report.impact = blast_radius(lineage, view.name)
+    record_metrics(report)
+    if source.broken:
+        raise SourceBrokenError(broken_message(report))
+    return report
+
+
+def broken_message(report: MonitorReport) -> str:
+    impact = report.impact
+    assert impact is not None
+    return (
+        f"monitor {report.view} ds={report.partition}: source broken ({', '.join(report.source.problems)}): "
+        f"{'; '.join(report.source.reasons)}. {impact.describe()}"
+    )
+
+
+def record_metrics(report: MonitorReport) -> None:
+    from featurekit.observability.metrics import (
+        FEATURE_DRIFT_SCORE,
+        FEATURE_DRIFT_THRESHOLD,
+        SLICE_OUTAGE,
+        SOURCE_BROKEN,
+        SOURCE_ROWS,
+    )
+
+    owner = report.owner
+    SOURCE_ROWS.labels(report.view).set(report.source.rows)
+    if report.impact is not None:
+        tables, services = ",".join(report.impact.tables), ",".join(report.impact.services)
+        for problem in report.source.problems:
+            SOURCE_BROKEN.labels(report.view, problem, owner, tables, services).set(1)
+    for drift in report.drift[-1:]:  # the newest profile (the last hour for a stream view)
+        for s in drift.scores:
+            FEATURE_DRIFT_SCORE.labels(report.view, s.feature, s.slice, owner).set(s.score)
+            FEATURE_DRIFT_THRESHOLD.labels(report.view, s.feature, s.slice, owner).set(s.threshold)
+    for drift in report.drift:
+        for o in drift.outages:
+            SLICE_OUTAGE.labels(report.view, o.slice, o.feature or "-", o.kind, owner).set(1)
+
+
+def latest_reports(settings: Settings, view: Any, last: int | None = None) -> list[DriftReport]:
+    """Drift of every stored profile of ``view`` against its own reference (the ``featurekit drift`` history)."""
+    history: list[PartitionProfile] = read_profiles(settings, view.name)
+    chosen = history[-last:] if last else history
+    return [evaluate(view, current, history) for current in chosen]
