@@ -30,8 +30,8 @@ _STORES: dict[tuple[str, str], Any] = {}
 
 
 def _permanent_errors() -> tuple[type[BaseException], ...]:
-    from featurekit.offline.schema import SchemaDriftError
     from featurekit.monitoring.monitor import SourceBrokenError
+    from featurekit.offline.schema import SchemaDriftError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
     from featurekit.quality.suites import SuiteError

@@ -1,7 +1,7 @@
 """Extract: run a feature view's SQL for one data interval and write it as that interval's offline partition.
 
-Reruns replace the partition (idempotent) and its profile (:mod:`featurekit.monitoring.profile`). The result is cast to the view's declared schema, so schema drift in
-the warehouse fails here with the column named.
+Reruns replace the partition (idempotent) and its profile (:mod:`featurekit.monitoring.profile`). The result is
+cast to the view's declared schema, so schema drift in the warehouse fails here with the column named.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pyarrow as pa
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
+from featurekit.monitoring.profile import profile_partition
 from featurekit.offline.glue import publish_partition
 from featurekit.offline.layout import CREATED_FIELD, partition_value
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
-from featurekit.monitoring.profile import profile_partition
 from featurekit.repo.tags import grain_of, schedule_of
 from featurekit.warehouse.engines import WarehouseQueryError, engine_for
 from featurekit.warehouse.sql import load_feature_sql
