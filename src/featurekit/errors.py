@@ -10,7 +10,10 @@ from featurekit.services.redis_server import ServiceUnavailableError
 
 
 def _expected() -> tuple[type[BaseException], ...]:
+    from featurekit.monitoring.impact import UnknownTargetError
+    from featurekit.monitoring.monitor import SourceBrokenError
     from featurekit.observability.errors import OpsError
+    from featurekit.offline.availability import AvailabilityModeError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.orchestration.manifest import ManifestError
     from featurekit.pipelines.extract import ExtractError
@@ -25,6 +28,9 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.warehouse.sql import FeatureSQLError
 
     return (
+        UnknownTargetError,
+        SourceBrokenError,
+        AvailabilityModeError,
         ConfigError,
         ServiceUnavailableError,
         RepoRuleError,

@@ -25,6 +25,7 @@ TODAY = DataInterval(END - timedelta(days=1), END)
 class History:
     settings: Settings
     repo: Any
+    data: Path
 
     def view(self, name: str) -> Any:
         return next(v for v in [*self.repo.batch_views, *self.repo.stream_views] if v.name == name)
@@ -40,15 +41,8 @@ class History:
 
 
 def monitoring_settings(data: Path) -> Settings:
-    return load_settings(
-        "local",
-        overrides={
-            "data_dir": str(data),
-            "registry": {"path": str(data / "registry.db")},
-            "warehouse": {"path": str(data / "warehouse.duckdb")},
-            "offline_store": {"root": str(data / "offline")},
-        },
-    )
+    """The local environment with its data directory moved, as ``FEATUREKIT_DATA_DIR`` does for the CLI."""
+    return load_settings("local", environ={"FEATUREKIT_DATA_DIR": str(data)})
 
 
 @pytest.fixture
@@ -63,4 +57,4 @@ def history(tmp_path: Path) -> History:
     repo = load_repo(settings)
     views = [v for v in repo.batch_views if v.name in ("user_profile", "user_txn_30d")]
     backfill(settings, views, TODAY.start - timedelta(days=HISTORY_DAYS), TODAY.start, materialize=False)
-    return History(settings, repo)
+    return History(settings, repo, tmp_path / "data")

@@ -22,6 +22,7 @@ from featurekit.cli import (  # noqa: E402 - the app above must exist first
     config,
     dag,
     demo,
+    monitor,
     ops,
     pipeline,
     repo,
@@ -48,6 +49,8 @@ app.command()(serve.serve)
 app.command()(ops.freshness)
 app.command()(ops.consistency)
 app.command()(ops.catalog)
+app.command()(monitor.drift)
+app.command()(monitor.impact)
 # Environments, data and benchmarks.
 app.add_typer(config.app, name="config")
 app.add_typer(warehouse.app, name="warehouse")

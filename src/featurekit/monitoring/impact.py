@@ -60,6 +60,10 @@ class Lineage:
         )
 
 
+class UnknownTargetError(LookupError):
+    """``featurekit impact`` was given a name that is neither a feature view nor a table one reads."""
+
+
 def _matches(table: str, target: str) -> bool:
     target = target.lower()
     return table.lower() == target or table.lower().rsplit(".", 1)[-1] == target
@@ -68,7 +72,7 @@ def _matches(table: str, target: str) -> bool:
 def blast_radius(lineage: Lineage, target: str) -> BlastRadius:
     """Everything downstream of ``target``: a warehouse table (``users`` or ``db.users``) or a feature view name.
 
-    Raises ``LookupError`` naming the known tables and views when ``target`` is neither.
+    Raises :class:`UnknownTargetError` naming the known tables and views when ``target`` is neither.
     """
     names = {v.name: v for v in [*lineage.stored, *lineage.on_demand]}
     if target in names:
@@ -77,7 +81,9 @@ def blast_radius(lineage: Lineage, target: str) -> BlastRadius:
         hit = {name for name, tables in lineage.tables.items() if any(_matches(t, target) for t in tables)}
         if not hit:
             known = sorted({t for ts in lineage.tables.values() for t in ts})
-            raise LookupError(f"{target!r} is neither a feature view ({sorted(names)}) nor a table they read ({known})")
+            raise UnknownTargetError(
+                f"{target!r} is neither a feature view ({sorted(names)}) nor a table they read ({known})"
+            )
     for view in lineage.on_demand:  # on-demand views read stored views (one level, as Feast allows)
         if set(view.source_feature_view_projections) & hit:
             hit.add(view.name)
