@@ -114,3 +114,55 @@ def test_impact_of_a_table_and_of_a_view(history: History) -> None:
     assert view.tables == ["balance_checks"] and "cash_advance_v1" in view.services
     with pytest.raises(LookupError, match="neither a feature view"):
         blast_radius(history.lineage(), "no_such_table")
+
+
+def test_demo_stage_catches_one_breakage_of_each_kind(history: History) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from featurekit.demo.breakages import run_breakage_stage
+
+    before = history.view("user_profile")  # the demo's own store is left as it was
+    partitions = sorted(p.name for p in (history.settings.offline_store.root / "user_profile").iterdir())
+    out = StringIO()
+
+    caught = run_breakage_stage(history.settings, Console(file=out, width=200))
+
+    by_kind = {c["breakage"]: c for c in caught}
+    assert any("FeatureDrift" in a and "declared_monthly_income" in a for a in by_kind["drifted feature"]["alerts"])
+    (outage,) = [a for a in by_kind["one-slice outage"]["alerts"] if "FeatureSliceOutage" in a]
+    assert "state=GA" in outage and "declared_monthly_income" in outage, out.getvalue()
+    (empty,) = by_kind["empty source"]["alerts"]
+    assert "FeatureSourceBroken" in empty and "empty" in empty and "users" in empty
+    assert all(c["services"] == ["cash_advance_v1"] and c["owners"] == [OWNER] for c in caught)
+    assert "nothing caught" not in out.getvalue()
+    assert sorted(p.name for p in (history.settings.offline_store.root / "user_profile").iterdir()) == partitions
+    assert before.name == "user_profile"
+
+
+def test_stream_views_are_profiled_per_hour_and_an_hour_outage_is_named(history: History) -> None:
+    from datetime import timedelta
+
+    from featurekit.intervals import DataInterval
+    from featurekit.pipelines.backfill import backfill
+
+    view = history.view("user_balance_live")
+    backfill(history.settings, [view], TODAY.start - timedelta(days=3), TODAY.start, materialize=False)
+    for day in range(3, 0, -1):  # the previous days' monitor runs profiled their hours
+        earlier = DataInterval(TODAY.start - timedelta(days=day), TODAY.end - timedelta(days=day))
+        monitor_view(history.settings, view, earlier, history.lineage())
+    hour = TODAY.start + timedelta(hours=13)
+    start = f"TIMESTAMP '{hour:%Y-%m-%d %H}:00:00'"
+    history.warehouse(f"UPDATE balance_checks SET balance = NULL WHERE checked_at >= {start} "
+                      f"AND checked_at < {start} + INTERVAL 1 HOUR")  # fmt: skip
+
+    report = run_day(history, "user_balance_live")
+
+    by_hour = {r.partition: r for r in report.drift}
+    assert len(by_hour) >= 20 and all(p.startswith(f"{TODAY.start:%Y-%m-%d}T") for p in by_hour)
+    assert by_hour[f"{hour:%Y-%m-%dT%H}"].reference == [
+        f"{hour - timedelta(days=d):%Y-%m-%dT%H}" for d in (3, 2, 1)
+    ]  # the same hour on the previous days
+    outages = [(r.partition, o.slice, o.feature) for r in report.drift for o in r.outages]
+    assert outages == [(f"{hour:%Y-%m-%dT%H}", "*", "balance")], report.summary

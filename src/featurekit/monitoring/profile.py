@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from featurekit.config.settings import Settings
@@ -123,7 +122,21 @@ def feature_names(view: Any) -> list[str]:
 
 def profile_table(view: Any, partition: str, table: pa.Table) -> PartitionProfile:
     """Profile ``table`` (rows of one partition of ``view``) in DuckDB; slices per the view's tags."""
-    features = [f for f in feature_names(view) if f in table.column_names]
+    profiles = profile_by(view, table, "'" + partition.replace("'", "''") + "'")
+    return profiles.get(partition) or PartitionProfile(
+        view=view.name,
+        partition=partition,
+        rows=0,
+        newest_event=None,
+        profiled_at=datetime.now(UTC),
+        features={f: _empty(_is_numeric(table.schema.field(f).type)) for f in _features(view, table)},
+    )
+
+
+def profile_by(view: Any, table: pa.Table, key: str) -> dict[str, PartitionProfile]:
+    """Profiles of ``table`` per value of the SQL expression ``key`` (a constant partition name, or the hour of the
+    event time for stream views), all keys in the same few aggregate queries."""
+    features = _features(view, table)
     slices = slice_columns(view)
     for column in slices:
         if column not in table.column_names:
@@ -132,31 +145,35 @@ def profile_table(view: Any, partition: str, table: pa.Table) -> PartitionProfil
                 f"(columns: {table.column_names}); the SQL must output it and the view must declare it"
             )
     numeric = {f for f in features if _is_numeric(table.schema.field(f).type)}
+    now = datetime.now(UTC)
     with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
         con.register("t", table.select([*features, *slices, TIMESTAMP_FIELD]))
-        newest = con.execute(f'SELECT max("{TIMESTAMP_FIELD}") FROM t').fetchone()[0]
-        whole = _groups(con, "'*'", features, numeric)
-        by_slice = {}
+        newest = dict(con.execute(f'SELECT {key} AS k, max("{TIMESTAMP_FIELD}") FROM t GROUP BY k').fetchall())
+        whole = _groups(con, key, features, numeric)
+        out = {
+            k: PartitionProfile(view.name, k, g.rows, _utc(newest.get(k)), now, g.features, {})
+            for k, g in whole.items()
+        }
         for column in slices:
+            value = f"coalesce(CAST({_q(column)} AS VARCHAR), '{NULL}')"
             top = [r[0] for r in con.execute(
-                f"SELECT coalesce(CAST({_q(column)} AS VARCHAR), '{NULL}') AS v, count(*) AS n FROM t "
-                f"GROUP BY v ORDER BY n DESC, v LIMIT {slice_top_n(view)}"
+                f"SELECT {value} AS v, count(*) AS n FROM t GROUP BY v ORDER BY n DESC, v LIMIT {slice_top_n(view)}"
             ).fetchall()]  # fmt: skip
             listed = ", ".join("'" + v.replace("'", "''") + "'" for v in top)
-            bucket = (
-                f"CASE WHEN coalesce(CAST({_q(column)} AS VARCHAR), '{NULL}') IN ({listed}) "
-                f"THEN coalesce(CAST({_q(column)} AS VARCHAR), '{NULL}') ELSE '{OTHER}' END"
-            )
-            by_slice[column] = _groups(con, bucket, features, numeric)
-    return PartitionProfile(
-        view=view.name,
-        partition=partition,
-        rows=table.num_rows,
-        newest_event=newest.astimezone(UTC) if newest is not None else None,
-        profiled_at=datetime.now(UTC),
-        features=whole[ALL].features if whole else {f: _empty(f in numeric) for f in features},
-        slices=by_slice,
-    )
+            bucket = f"{key} || chr(31) || CASE WHEN {value} IN ({listed}) THEN {value} ELSE '{OTHER}' END"
+            for composite, group in _groups(con, bucket, features, numeric).items():
+                k, slice_value = composite.split(chr(31), 1)
+                out[k].slices.setdefault(column, {})[slice_value] = group
+    return out
+
+
+def _features(view: Any, table: pa.Table) -> list[str]:
+    return [f for f in feature_names(view) if f in table.column_names]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 def _groups(con: Any, bucket: str, features: list[str], numeric: set[str]) -> dict[str, GroupProfile]:
@@ -245,16 +262,12 @@ def profile_partition(settings: Settings, view: Any, partition: str, table: pa.T
 
 def profile_stream_hours(settings: Settings, view: Any, day: str) -> list[PartitionProfile]:
     """One profile per hour of a stream view's daily offline partition (warehouse backfill plus the stream sink's
-    files): the offline copy is what training reads, so it is what is profiled."""
+    files), in one pass: the offline copy is what training reads, so it is what is profiled."""
     table = offline_location(settings.offline_store).read_partition(view.name, day)
     if table is None:
         return []
-    hours = pc.floor_temporal(table.column(TIMESTAMP_FIELD), unit="hour")
-    out = []
-    for hour in pc.unique(hours).sort().to_pylist():
-        if hour is None:
-            continue
-        rows = table.filter(pc.equal(hours, pa.scalar(hour, type=hours.type)))
-        partition = hour.astimezone(UTC).strftime("%Y-%m-%dT%H")
-        out.append(profile_partition(settings, view, partition, rows))
-    return out
+    hour = f"coalesce(strftime(date_trunc('hour', \"{TIMESTAMP_FIELD}\"), '%Y-%m-%dT%H'), '')"
+    profiles = [p for _, p in sorted(profile_by(view, table, hour).items()) if p.partition]
+    for profile in profiles:
+        store_profile(settings, profile)
+    return profiles
