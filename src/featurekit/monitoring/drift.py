@@ -116,22 +116,29 @@ def threshold(view: Any, feature: str, metric: str) -> float:
     return default
 
 
-def reference_profiles(view: Any, current: PartitionProfile, history: list[PartitionProfile]) -> list[PartitionProfile]:
-    """The profiles the ``drift_reference`` tag selects for ``current`` (never ``current`` itself)."""
+def reference_names(view: Any, current: str, names: list[str]) -> list[str]:
+    """The partitions the ``drift_reference`` tag selects for partition ``current`` among ``names`` (never
+    ``current`` itself). Works on names, so a monitor run reads only the profiles it compares with."""
     raw = view.tags.get("drift_reference", f"rolling:{DEFAULT_WINDOW}").strip()
     kind, _, arg = raw.partition(":")
-    earlier = [p for p in history if p.partition < current.partition]
     if kind == "pinned":
         wanted = {p.strip() for p in arg.split(",") if p.strip()}
         if not wanted:
             raise ValueError(f"feature view {view.name!r}: drift_reference={raw!r} names no partition")
-        return [p for p in history if p.partition in wanted and p.partition != current.partition]
+        return sorted(n for n in names if n in wanted and n != current)
     if kind != "rolling" or not arg.strip().isdigit() or int(arg) < 1:
         raise ValueError(f"feature view {view.name!r}: drift_reference={raw!r}; expected 'rolling:N' or 'pinned:P1,P2'")
-    if "T" in current.partition:  # hourly profile: the same hour on previous days
-        hour = current.partition.split("T", 1)[1]
-        earlier = [p for p in earlier if p.partition.endswith(f"T{hour}")]
+    earlier = sorted(n for n in names if n < current)
+    if "T" in current:  # hourly profile: the same hour on previous days
+        hour = current.split("T", 1)[1]
+        earlier = [n for n in earlier if n.endswith(f"T{hour}")]
     return earlier[-int(arg) :]
+
+
+def reference_profiles(view: Any, current: PartitionProfile, history: list[PartitionProfile]) -> list[PartitionProfile]:
+    """The profiles among ``history`` that :func:`reference_names` selects for ``current``."""
+    by_name = {p.partition: p for p in history}
+    return [by_name[n] for n in reference_names(view, current.partition, list(by_name))]
 
 
 # ---- distances -----------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from typing import Any
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
-from featurekit.monitoring.drift import DriftReport, evaluate
+from featurekit.monitoring.drift import DriftReport, evaluate, reference_names
 from featurekit.monitoring.impact import BlastRadius, Lineage, blast_radius
-from featurekit.monitoring.profile import PartitionProfile, profile_stream_hours, read_profiles
+from featurekit.monitoring.profile import PartitionProfile, profile_names, profile_stream_hours, read_profiles
 from featurekit.monitoring.sources import SourceHealth, check_source
 from featurekit.offline.layout import partition_value
 from featurekit.repo.tags import grain_of, schedule_of
@@ -53,12 +53,14 @@ def monitor_view(settings: Settings, view: Any, interval: DataInterval, lineage:
     partition = partition_value(interval.start, grain_of(view))
     source = check_source(settings, view, interval)
     report = MonitorReport(view.name, partition, view.owner or "", source)
-    history = read_profiles(settings, view.name)
+    names = profile_names(settings, view.name)
     if schedule_of(view) == "stream":
         currents = profile_stream_hours(settings, view, partition)
-        history = read_profiles(settings, view.name)
-    else:
-        currents = [p for p in history if p.partition == partition]
+        names = profile_names(settings, view.name)
+    else:  # profiled by the extract
+        currents = read_profiles(settings, view.name, [partition]) if partition in names else []
+    wanted = {n for c in currents for n in reference_names(view, c.partition, names)}
+    history = read_profiles(settings, view.name, sorted(wanted))  # only what is compared with
     report.drift = [evaluate(view, current, history) for current in currents]
     if source.broken:
         report.impact = blast_radius(lineage, view.name)
@@ -103,6 +105,9 @@ def record_metrics(report: MonitorReport) -> None:
 
 def latest_reports(settings: Settings, view: Any, last: int | None = None) -> list[DriftReport]:
     """Drift of every stored profile of ``view`` against its own reference (the ``featurekit drift`` history)."""
-    history: list[PartitionProfile] = read_profiles(settings, view.name)
-    chosen = history[-last:] if last else history
-    return [evaluate(view, current, history) for current in chosen]
+    names = profile_names(settings, view.name)
+    chosen = names[-last:] if last else names
+    wanted = set(chosen) | {n for c in chosen for n in reference_names(view, c, names)}
+    history: list[PartitionProfile] = read_profiles(settings, view.name, sorted(wanted))
+    by_name = {p.partition: p for p in history}
+    return [evaluate(view, by_name[name], history) for name in chosen]

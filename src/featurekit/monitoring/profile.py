@@ -240,17 +240,25 @@ def store_profile(settings: Settings, profile: PartitionProfile) -> str:
     return relative
 
 
-def read_profiles(settings: Settings, view: str) -> list[PartitionProfile]:
-    """Every stored profile of ``view``, oldest partition first."""
+def profile_names(settings: Settings, view: str) -> list[str]:
+    """The partitions of ``view`` that have a stored profile, sorted (one listing, nothing read)."""
     location = offline_location(settings.offline_store)
     selector = pafs.FileSelector(location.path(f"{PROFILES_DIR}/{view}"), allow_not_found=True)
-    out = []
-    for info in location.fs.get_file_info(selector):
-        if info.type != pafs.FileType.File or not info.base_name.endswith(".json"):
-            continue
-        with location.fs.open_input_stream(info.path) as stream:
-            out.append(PartitionProfile.from_json(stream.read().decode(), where=info.path))
-    return sorted(out, key=lambda p: p.partition)
+    infos = location.fs.get_file_info(selector)
+    return sorted(i.base_name[:-5] for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(".json"))
+
+
+def read_profile(settings: Settings, view: str, partition: str) -> PartitionProfile:
+    location = offline_location(settings.offline_store)
+    path = location.path(profile_path(view, partition))
+    with location.fs.open_input_stream(path) as stream:
+        return PartitionProfile.from_json(stream.read().decode(), where=path)
+
+
+def read_profiles(settings: Settings, view: str, partitions: list[str] | None = None) -> list[PartitionProfile]:
+    """The stored profiles of ``view`` (all, or those of ``partitions``), oldest partition first."""
+    names = profile_names(settings, view) if partitions is None else sorted(set(partitions))
+    return [read_profile(settings, view, name) for name in names]
 
 
 def profile_partition(settings: Settings, view: Any, partition: str, table: pa.Table) -> PartitionProfile:
