@@ -9,6 +9,7 @@ extract (same pass as the write).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +49,12 @@ class MonitorReport:
         )
 
 
-def monitor_view(settings: Settings, view: Any, interval: DataInterval, lineage: Lineage) -> MonitorReport:
-    """Check the extract of ``view`` for ``interval``; raises :class:`SourceBrokenError` after recording metrics."""
+def monitor_view(
+    settings: Settings, view: Any, interval: DataInterval, lineage: Lineage | Callable[[], Lineage]
+) -> MonitorReport:
+    """Check the extract of ``view`` for ``interval``; raises :class:`SourceBrokenError` after recording metrics.
+
+    ``lineage`` may be a function: it is only needed (SQL of every view parsed) when the source is broken."""
     partition = partition_value(interval.start, grain_of(view))
     source = check_source(settings, view, interval)
     report = MonitorReport(view.name, partition, view.owner or "", source)
@@ -63,7 +68,7 @@ def monitor_view(settings: Settings, view: Any, interval: DataInterval, lineage:
     history = read_profiles(settings, view.name, sorted(wanted))  # only what is compared with
     report.drift = [evaluate(view, current, history) for current in currents]
     if source.broken:
-        report.impact = blast_radius(lineage, view.name)
+        report.impact = blast_radius(lineage if isinstance(lineage, Lineage) else lineage(), view.name)
     record_metrics(report)
     if source.broken:
         raise SourceBrokenError(broken_message(report))

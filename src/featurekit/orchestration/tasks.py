@@ -127,8 +127,8 @@ def monitor(view_name: str, interval: DataInterval, env: str | None = None) -> d
     try:
         with _fail_permanently("monitor", view_name, interval):
             view = registry_view(settings, view_name)
-            lineage = Lineage.from_registry(settings, _STORES[(settings.env, settings.registry.path)])
-            report = monitor_view(settings, view, interval, lineage)
+            store = _STORES[(settings.env, settings.registry.path)]
+            report = monitor_view(settings, view, interval, lambda: Lineage.from_registry(settings, store))
     finally:
         export_quietly(export_metrics, settings, view_name, job="monitor")
     (log.warning if any(r.drifted or r.outages for r in report.drift) else log.info)("%s", report.summary)
