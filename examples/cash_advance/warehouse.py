@@ -21,6 +21,9 @@ FIRST_USER_ID = 100_001
 EMPLOYMENT = np.array(["salaried", "gig", "unemployed"])
 PAY_FREQUENCY = np.array(["weekly", "biweekly", "monthly"])
 PAY_PERIOD_DAYS = np.array([7, 14, 30])
+# State of residence: a slice column for sub-population monitoring (a skewed mix, like a real customer base).
+STATES = np.array(["CA", "TX", "FL", "NY", "IL", "PA", "OH", "GA"])
+STATE_WEIGHTS = np.array([0.24, 0.18, 0.14, 0.12, 0.09, 0.08, 0.08, 0.07])
 DEBIT_CATEGORIES = np.array(["groceries", "dining", "transport", "shopping", "utilities", "rent", "transfer_out"])
 DEBIT_WEIGHTS = np.array([0.30, 0.22, 0.15, 0.15, 0.08, 0.03, 0.07])
 
@@ -91,6 +94,8 @@ def _users(rng: np.random.Generator, spec: WarehouseSpec, start_us: int, end_us:
     # Heavy-tailed activity: most users a little, a few a lot.
     activity = rng.lognormal(0.0, 0.8, n)
     activity = activity / activity.mean() * spec.txn_per_user_day
+    # Drawn from a generator of its own, so adding the column left every other table exactly as it was.
+    state = np.random.default_rng([spec.seed, 1]).choice(len(STATES), n, p=STATE_WEIGHTS)
     table = pa.table(
         {
             "user_id": pa.array(user_id),
@@ -99,6 +104,7 @@ def _users(rng: np.random.Generator, spec: WarehouseSpec, start_us: int, end_us:
             "employment_type": pa.array(EMPLOYMENT[employment]),
             "pay_frequency": pa.array(PAY_FREQUENCY[pay_freq]),
             "declared_monthly_income": pa.array(income),
+            "state": pa.array(STATES[state]),
             "updated_at": _timestamps(signup),
         }
     )

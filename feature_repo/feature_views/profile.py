@@ -18,10 +18,12 @@ user_profile = FeatureView(
         Field(name="employment_type", dtype=String, description="salaried, gig or unemployed."),
         Field(name="pay_frequency", dtype=String, description="weekly, biweekly or monthly."),
         Field(name="declared_monthly_income", dtype=Float64, description="Income the user declared at signup."),
+        Field(name="state", dtype=String, description="US state of residence (the view's monitoring slice)."),
     ],
     source=user_profile_source,
     online=True,
     description="Slow-moving user attributes, one daily snapshot per user.",
     owner="risk-ml@featurekit.example",
-    tags={"tier": "warm", "schedule": "daily", "freshness_slo": "30h", "domain": "cash_advance"},
+    # slices: null rate, row count and drift are also watched per state, so a one-state outage is not averaged away.
+    tags={"tier": "warm", "schedule": "daily", "freshness_slo": "30h", "domain": "cash_advance", "slices": "state"},
 )

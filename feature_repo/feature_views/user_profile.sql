@@ -7,6 +7,7 @@ SELECT
     u.employment_type,
     u.pay_frequency,
     u.declared_monthly_income,
+    u.state,
     :data_interval_end AS event_timestamp
 FROM users AS u
 WHERE u.signup_at < :data_interval_end

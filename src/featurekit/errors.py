@@ -11,7 +11,10 @@ from featurekit.services.redis_server import ServiceUnavailableError
 
 def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.deploy.artifacts import DeployError
+    from featurekit.monitoring.impact import UnknownTargetError
+    from featurekit.monitoring.monitor import SourceBrokenError
     from featurekit.observability.errors import OpsError
+    from featurekit.offline.availability import AvailabilityModeError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.offline.training_filter import UnvalidatedSourceError
     from featurekit.orchestration.manifest import ManifestError
@@ -29,6 +32,9 @@ def _expected() -> tuple[type[BaseException], ...]:
     from featurekit.warehouse.sql import FeatureSQLError
 
     return (
+        UnknownTargetError,
+        SourceBrokenError,
+        AvailabilityModeError,
         ConfigError,
         ServiceUnavailableError,
         RepoRuleError,

@@ -77,6 +77,7 @@ def test_plan_of_an_edited_repo_shows_exactly_the_edits(make_env, feature_repo_c
                 "+ serves user_profile.declared_monthly_income: Float64",
                 "+ serves user_profile.employment_type: String",
                 "+ serves user_profile.pay_frequency: String",
+                "+ serves user_profile.state: String",
                 "+ serves user_txn_30d.income_30d: Float64",
                 "+ serves user_txn_30d.spend_30d: Float64",
                 "+ description: Slimmer vector for the v2 model.",

@@ -32,7 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_catalog_lists_every_feature_with_lineage_and_services(site: Path) -> None:
     data = json.loads((site / "catalog.json").read_text())
     features = {f["ref"]: f for f in data["features"]}
-    assert len(features) == 22
+    assert len(features) == 23
     spend = features["user_txn_30d:spend_30d"]
     assert spend["owner"] == "risk-ml@featurekit.example"
     assert spend["dtype"] == "Float64" and spend["tier"] == "warm" and spend["schedule"] == "daily"
@@ -73,14 +73,14 @@ def test_catalog_page_in_headless_chromium(site: Path, tmp_path: Path) -> None:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto((site / "index.html").as_uri())
             rows = page.locator("tr.feature")
-            assert rows.count() == 22
-            assert page.locator("tr.feature:visible").count() == 22
-            assert page.text_content("#count") == "22 of 22 features"
+            assert rows.count() == 23
+            assert page.locator("tr.feature:visible").count() == 23
+            assert page.text_content("#count") == "23 of 23 features"
 
             page.fill("#search", "balance_source")
             assert page.locator("tr.feature:visible").count() == 1
             assert page.locator("tr.feature:visible .name").text_content() == "balance_source"
-            assert page.text_content("#count") == "1 of 22 features"
+            assert page.text_content("#count") == "1 of 23 features"
 
             page.fill("#search", "debits 24")  # every term must match
             assert page.locator("tr.feature:visible .name").all_text_contents() == ["spend_24h"]
@@ -89,12 +89,12 @@ def test_catalog_page_in_headless_chromium(site: Path, tmp_path: Path) -> None:
             page.select_option("#filter-tier", "hot")
             page.select_option("#filter-schedule", "hourly")
             assert set(page.locator("tr.feature:visible .view").all_text_contents()) == {"user_txn_24h"}
-            assert page.text_content("#count") == "4 of 22 features"
+            assert page.text_content("#count") == "4 of 23 features"
             page.select_option("#filter-tier", "")
 
             page.fill("#search", "")
             page.select_option("#filter-schedule", "daily")
-            assert page.locator("tr.feature:visible").count() == 10
+            assert page.locator("tr.feature:visible").count() == 11
             page.select_option("#filter-schedule", "")
 
             page.fill("#search", "no such feature anywhere")

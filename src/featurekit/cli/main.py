@@ -23,6 +23,7 @@ from featurekit.cli import (  # noqa: E402 - the app above must exist first
     dag,
     demo,
     deploy,
+    monitor,
     ops,
     pipeline,
     repo,
@@ -50,6 +51,8 @@ app.command()(serve.serve)
 app.command()(ops.freshness)
 app.command()(ops.consistency)
 app.command()(ops.catalog)
+app.command()(monitor.drift)
+app.command()(monitor.impact)
 # Environments, data and benchmarks.
 app.command()(deploy.deploy)
 app.add_typer(config.app, name="config")

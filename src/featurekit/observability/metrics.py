@@ -228,3 +228,33 @@ STREAM_QUALITY_STOPS_TOTAL = Counter(
     "Micro-batches whose expectation failure rate crossed quality.stream_max_failure_rate (the query stopped).",
     ["feature_view"],
 )
+
+# ---- data monitoring (featurekit.monitoring, set by the DAGs' monitor task) ---------------------------------------
+# ``owner`` is the view's owner: Alertmanager routes these alerts to it. ``slice`` is "*" for all rows of a view.
+FEATURE_DRIFT_SCORE = Gauge(
+    "featurekit_feature_drift_score",
+    "Drift of a feature's newest partition against its reference (PSI for numerics, Jensen-Shannon distance for "
+    "categoricals), by feature view, feature, slice and owner.",
+    ["feature_view", "feature", "slice", "owner"],
+)
+FEATURE_DRIFT_THRESHOLD = Gauge(
+    "featurekit_feature_drift_threshold",
+    "The drift threshold of the feature (drift_threshold tag or default), same labels as the drift score.",
+    ["feature_view", "feature", "slice", "owner"],
+)
+SLICE_OUTAGE = Gauge(
+    "featurekit_slice_outage",
+    "1 when a slice of a view lost rows (kind=rows) or a feature went null in it (kind=nulls) against the reference.",
+    ["feature_view", "slice", "feature", "kind", "owner"],
+)
+SOURCE_BROKEN = Gauge(
+    "featurekit_source_broken",
+    "1 when the view's last extract was empty, partial (far below the recent median) or late, with the upstream "
+    "tables and the affected feature services.",
+    ["feature_view", "reason", "owner", "upstream_tables", "feature_services"],
+)
+SOURCE_ROWS = Gauge(
+    "featurekit_source_rows",
+    "Rows of the view's last extracted batch.",
+    ["feature_view"],
+)

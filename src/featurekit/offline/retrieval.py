@@ -64,7 +64,10 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             and not filter_by_created_timestamp
             and all(isinstance(fv.batch_source, FileSource) for fv in feature_views)
         )
+        from featurekit.offline.availability import unsupported, with_availability
+
         if not supported:
+            unsupported("a pandas entity_df, parquet sources and no filter_by_created_timestamp")
             return DuckDBOfflineStore.get_historical_features(
                 config, feature_views, feature_refs, entity_df, registry, project, full_feature_names,
                 filter_by_created_timestamp,
@@ -79,7 +82,7 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
         timestamp_column = infer_event_timestamp_from_entity_df(
             dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
-        return AsofRetrievalJob(
+        job = AsofRetrievalJob(
             entity_df=entity_df,
             timestamp_column=timestamp_column,
             feature_views=feature_views,
@@ -88,6 +91,7 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             on_demand=OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry),
             files=files,
         )
+        return with_availability(job)  # availability-time mode when asked for (featurekit.offline.availability)
 
     # Feast's own ``materialize`` reads through one of these two: the kit's gate holds on that path too.
     @staticmethod

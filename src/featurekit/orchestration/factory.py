@@ -1,6 +1,7 @@
 """Build one Airflow DAG per ``schedule`` tag from the feature repo's manifest.
 
-Each view gets a task group ``<view>``: ``extract -> validate -> materialize -> freshness -> consistency``.
+Each view gets a task group ``<view>``:
+``extract -> monitor -> validate -> materialize -> freshness -> consistency``.
 The DAG's data interval is the pipeline interval, so a scheduled run, a manual run and every catchup run of a
 backfill touch exactly one partition per view. Views are independent groups: one view failing its checks does not
 hold back the others. Adding a view tagged ``schedule: daily`` adds its group on the next parse; no DAG file changes.
@@ -99,7 +100,8 @@ def _view_group(view: ViewEntry, env: str | None) -> None:
     owner = view.owner or OWNER
     with TaskGroup(group_id=view.name, tooltip=f"{view.kind} view {view.name} ({view.schedule}, tier {view.tier})"):
         extracted = extract_task.override(task_id="extract", owner=owner)(view.name, env)
-        validated = validate_task.override(task_id="validate", owner=owner)(view.name, env, extracted)
+        monitored = monitor_task.override(task_id="monitor", owner=owner)(view.name, env, extracted)
+        validated = validate_task.override(task_id="validate", owner=owner)(view.name, env, monitored)
         materialized = materialize_task.override(task_id="materialize", owner=owner)(view.name, env, validated)
         checked = freshness_task.override(task_id="freshness", owner=owner)(view.name, env, materialized)
         consistency_task.override(task_id="consistency", owner=owner)(view.name, env, checked)
@@ -121,7 +123,14 @@ def extract_task(view: str, env: str | None) -> dict[str, Any]:
 
 
 @task
-def validate_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
+def monitor_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
+    from featurekit.orchestration import tasks
+
+    return tasks.monitor(view, current_interval(), env)
+
+
+@task
+def validate_task(view: str, env: str | None, monitored: dict[str, Any]) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.validate(view, current_interval(), env)

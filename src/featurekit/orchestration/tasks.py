@@ -30,6 +30,7 @@ _STORES: dict[tuple[str, str], Any] = {}
 
 
 def _permanent_errors() -> tuple[type[BaseException], ...]:
+    from featurekit.monitoring.monitor import SourceBrokenError
     from featurekit.offline.schema import SchemaDriftError
     from featurekit.pipelines.extract import ExtractError
     from featurekit.pipelines.materialize import MaterializeError
@@ -48,6 +49,7 @@ def _permanent_errors() -> tuple[type[BaseException], ...]:
         MaterializeError,
         UnknownViewError,
         ConsistencyError,
+        SourceBrokenError,
     )
 
 
@@ -111,6 +113,27 @@ def extract(view_name: str, interval: DataInterval, env: str | None = None) -> d
         result = extract_view(settings, registry_view(settings, view_name), interval)
     log.info("extract %s %s: %d rows -> %s", view_name, interval, result.rows, result.path)
     return {"view": result.view, "partition": result.partition, "rows": result.rows, "path": result.path}
+
+
+def monitor(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
+    """Before validation: is the source broken (empty, partial, late: fails naming tables, services and owners),
+    and did a feature or a slice drift or go null (reported and alerted on, the run goes on)?"""
+    from featurekit.monitoring.impact import Lineage
+    from featurekit.monitoring.monitor import monitor_view
+    from featurekit.observability.exporter import export_metrics
+    from featurekit.observability.jobs import export_quietly
+
+    settings = _settings(env)
+    try:
+        with _fail_permanently("monitor", view_name, interval):
+            view = registry_view(settings, view_name)
+            store = _STORES[(settings.env, settings.registry.path)]
+            report = monitor_view(settings, view, interval, lambda: Lineage.from_registry(settings, store))
+    finally:
+        export_quietly(export_metrics, settings, view_name, job="monitor")
+    (log.warning if any(r.drifted or r.outages for r in report.drift) else log.info)("%s", report.summary)
+    return {"view": report.view, "partition": report.partition, "rows": report.source.rows,
+            "drifted": [s.feature + "[" + s.slice + "]" for r in report.drift for s in r.drifted]}  # fmt: skip
 
 
 def validate(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Extract: run a feature view's SQL for one data interval and write it as that interval's offline partition.
 
-Reruns replace the partition (idempotent). The result is cast to the view's declared schema, so schema drift in
-the warehouse fails here with the column named.
+Reruns replace the partition (idempotent) and its profile (:mod:`featurekit.monitoring.profile`). The result is
+cast to the view's declared schema, so schema drift in the warehouse fails here with the column named.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pyarrow as pa
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
+from featurekit.monitoring.profile import profile_partition
 from featurekit.offline.glue import publish_partition
 from featurekit.offline.layout import CREATED_FIELD, partition_value
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
-from featurekit.repo.tags import grain_of
+from featurekit.repo.tags import grain_of, schedule_of
 from featurekit.warehouse.engines import WarehouseQueryError, engine_for
 from featurekit.warehouse.sql import load_feature_sql
 
@@ -47,6 +48,11 @@ def extract_view(settings: Settings, view: Any, interval: DataInterval) -> Extra
     table = conform(table, offline_schema(view), where=where)
     partition = partition_value(interval.start, grain_of(view))
     path = offline_location(settings.offline_store).replace_partition(view.name, partition, table)
+    if schedule_of(view) != "stream":  # stream views are profiled per hour of their offline copy by the monitor step
+        try:
+            profile_partition(settings, view, partition, table)  # the table is in memory: no second read
+        except ValueError as exc:
+            raise ExtractError(f"{where}: profiling failed: {exc}") from exc
     publish_partition(settings.offline_store, view.name, partition)  # Glue partition on AWS; no-op locally
     return ExtractResult(view=view.name, partition=partition, rows=table.num_rows, path=path)
 

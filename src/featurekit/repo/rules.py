@@ -13,7 +13,7 @@ from typing import Any
 
 from featurekit.repo.loader import LoadedRepo
 from featurekit.repo.streams import view_problems
-from featurekit.repo.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS
+from featurekit.repo.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS, monitoring_tag_problems
 from featurekit.warehouse.sql import FeatureSQLError, load_feature_sql
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -95,6 +95,13 @@ def tier_and_schedule_tags(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tu
         yield "schedule-tag", f"tag schedule must be one of {list(allowed)}, got {tags.get('schedule')!r}"
     if kind == "stream feature view" and tags.get("schedule") != "stream":
         yield "schedule-tag", "a stream feature view must have schedule 'stream'"
+
+
+@rule
+def monitoring_tags(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str, str]]:
+    if _is_view(kind):
+        for problem in monitoring_tag_problems(obj):
+            yield "monitoring-tags", problem
 
 
 @rule

@@ -31,3 +31,44 @@ def grain_of(view: Any) -> str:
         raise ValueError(
             f"feature view {view.name!r} has schedule {schedule_of(view)!r}; expected one of {list(SCHEDULES)}"
         ) from None
+
+
+# Data monitoring (featurekit.monitoring, docs/operations.md): numeric tags, and the slice and reference tags.
+MONITORING_NUMBER_TAGS = (
+    "drift_threshold",
+    "slice_top_n",
+    "slice_min_row_ratio",
+    "slice_min_rows",
+    "null_rate_increase",
+    "min_rows_vs_median",
+    "source_window",
+    "source_min_median_rows",
+)
+
+
+def monitoring_tag_problems(view: Any) -> list[str]:
+    """What is wrong with a view's monitoring tags, checked in CI before a bad tag can fail a DAG run."""
+    tags = view.tags or {}
+    problems = []
+    for name in MONITORING_NUMBER_TAGS:
+        if name in tags:
+            try:
+                float(tags[name])
+            except ValueError:
+                problems.append(f"tag {name}={tags[name]!r} must be a number")
+    for field in view.features:
+        raw = (field.tags or {}).get("drift_threshold")
+        if raw is not None:
+            try:
+                float(raw)
+            except ValueError:
+                problems.append(f"feature {field.name!r} tag drift_threshold={raw!r} must be a number")
+    columns = {f.name for f in view.features} | {c.name for c in getattr(view, "entity_columns", [])}
+    for column in (c.strip() for c in tags.get("slices", "").split(",") if c.strip()):
+        if column not in columns:
+            problems.append(f"slice column {column!r} (tag slices) must be a field of the view, output by its SQL")
+    reference = tags.get("drift_reference", "rolling:7")
+    kind, _, arg = reference.partition(":")
+    if not ((kind == "rolling" and arg.isdigit() and int(arg) > 0) or (kind == "pinned" and arg.strip())):
+        problems.append(f"tag drift_reference={reference!r} must be 'rolling:N' or 'pinned:P1,P2,...'")
+    return problems
