@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from examples.cash_advance.breakages import run_breakage_stage
 from examples.cash_advance.service import score_requests
 from examples.cash_advance.stream_demo import run_stream_stage
 from examples.cash_advance.warehouse import Warehouse, WarehouseSpec, generate
@@ -21,7 +22,12 @@ def stream_stage(settings: Any, options: Any, console: Any) -> None:
     run_stream_stage(settings, console)
 
 
+def breakage_stage(settings: Any, options: Any, console: Any) -> None:
+    run_breakage_stage(settings, console)
+
+
 STAGES = [
+    ("catch data breakages (drift, slice outage, empty source)", breakage_stage),
     ("stream balance + transaction events (jobs generated from feature_repo/)", stream_stage),
     ("serve cash-advance requests", score_requests),
 ]

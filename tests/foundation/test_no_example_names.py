@@ -12,8 +12,9 @@ from featurekit.config import project_root
 # Words of the example's domain that are not declared names but would still mark example code.
 DOMAIN_WORDS = {"cash_advance", "cash-advance", "balance", "balances", "payroll", "overdraft", "overdrafts"}
 # Generic words the example also uses as names: the entity and its join key are the kit's running example in
-# docstrings, like any Feast tutorial's ``driver``; "transactions" (a topic) is a plain word of any data platform.
-GENERIC = {"user", "user_id", "transactions"}
+# docstrings, like any Feast tutorial's ``driver``; "transactions" (a topic) and "state" (the slice column of the
+# monitoring example) are plain words of any data platform.
+GENERIC = {"user", "user_id", "transactions", "state"}
 
 
 def declared_names() -> set[str]:

@@ -121,7 +121,7 @@ def test_demo_stage_catches_one_breakage_of_each_kind(history: History) -> None:
 
     from rich.console import Console
 
-    from featurekit.demo.breakages import run_breakage_stage
+    from examples.cash_advance.breakages import run_breakage_stage
 
     before = history.view("user_profile")  # the demo's own store is left as it was
     partitions = sorted(p.name for p in (history.settings.offline_store.root / "user_profile").iterdir())

@@ -116,11 +116,6 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
                 console.print(log[-4000:], markup=False, highlight=False)
                 raise RuntimeError(f"DAG runs failed: {'; '.join(failed)}")
 
-        with stage("catch data breakages (drift, slice outage, empty source)"):
-            from featurekit.demo.breakages import run_breakage_stage
-
-            run_breakage_stage(settings, console)
-
         for name, run_stage in example.STAGES:
             with stage(name):
                 run_stage(settings, options, console)
