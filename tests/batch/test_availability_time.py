@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from featurekit.warehouse.generate import WarehouseSpec, generate
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.offline.availability import AvailabilityModeError, get_historical_features

@@ -9,8 +9,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from featurekit.warehouse.generate import WarehouseSpec, generate
 
+from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.warehouse.load import load_duckdb

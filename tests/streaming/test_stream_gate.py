@@ -11,9 +11,10 @@ import pytest
 from prometheus_client import REGISTRY
 from streams import drain, online_rows, read_topic
 
+from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.quality.stream_gate import StreamQualityError, gate_batch, load_stream_gate
 from featurekit.streaming.errors import StreamingError
-from featurekit.streaming.producer import EventGenerator, EventProducer, encode
+from featurekit.streaming.producer import EventProducer
 from support.redis_state import redis_snapshot
 
 BETWEEN = "expect_column_values_to_be_between(column='balance', min_value=-1000000, max_value=100000000)"
@@ -51,7 +52,7 @@ def test_gate_splits_rows_and_names_the_first_failed_expectation(stream_settings
 
 def test_rejected_events_go_to_the_dlq_with_the_expectation_name(stream_settings, spark) -> None:
     settings = stream_settings
-    topic = settings.kafka.balance_topic
+    topic = BALANCE_TOPIC
     gen = EventGenerator(users=30, seed=5)
     now = datetime.now(UTC).replace(microsecond=0)
     events = gen.balances(120, [now - timedelta(seconds=120 - i) for i in range(120)])
@@ -67,7 +68,7 @@ def test_rejected_events_go_to_the_dlq_with_the_expectation_name(stream_settings
     labels = {"feature_view": "user_balance_live", "expectation": "expect_column_values_to_be_between:balance"}
     before = REGISTRY.get_sample_value("featurekit_stream_expectation_failures_total", labels) or 0.0
 
-    job = drain(settings, spark, "balances")
+    job = drain(settings, spark, "user_balance_live")
 
     letters = read_topic(settings, f"{topic}.dlq")
     assert sorted(json.loads(m.value())["balance"] for m in letters) == [-5e9] * 3
@@ -81,7 +82,7 @@ def test_rejected_events_go_to_the_dlq_with_the_expectation_name(stream_settings
 
 def test_a_batch_failing_too_often_stops_the_query_before_writing(stream_settings, spark) -> None:
     settings = stream_settings
-    topic = settings.kafka.balance_topic
+    topic = BALANCE_TOPIC
     gen = EventGenerator(users=30, seed=6)
     now = datetime.now(UTC).replace(microsecond=0)
     events = gen.balances(60, [now - timedelta(seconds=60 - i) for i in range(60)])
@@ -95,7 +96,7 @@ def test_a_batch_failing_too_often_stops_the_query_before_writing(stream_setting
     before = redis_snapshot(settings.online_store.tiers["warm"].url)
 
     with pytest.raises(StreamingError) as stopped:
-        drain(settings, spark, "balances")
+        drain(settings, spark, "user_balance_live")
     message = str(stopped.value)
     assert "user_balance_live" in message and "stream_max_failure_rate" in message, message
     assert "expect_column_values_to_be_between" in message and "30 of 60 rows" in message, message

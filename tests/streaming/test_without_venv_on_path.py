@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from streams import online_rows
 
-from featurekit.streaming.producer import EventGenerator, EventProducer, encode
+from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
+from featurekit.streaming.producer import EventProducer
 
 STOCK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR", "SSL_CERT_FILE", "AWS_CA_BUNDLE")
@@ -27,7 +28,7 @@ def test_stream_run_from_a_path_without_the_virtual_environment(stream_settings,
     producer = EventProducer(settings)
     for event in events:
         key, value = encode(event)
-        producer.send(settings.kafka.balance_topic, value, key)
+        producer.send(BALANCE_TOPIC, value, key)
     producer.flush()
 
     venv_bin = Path(sys.executable).parent
@@ -40,7 +41,7 @@ def test_stream_run_from_a_path_without_the_virtual_environment(stream_settings,
         "FEATUREKIT_KAFKA_BOOTSTRAP": settings.kafka.bootstrap_servers,
     }
     result = subprocess.run(
-        [str(venv_bin / "featurekit"), "stream", "run", "balances", "--env", "local", "--available-now"],
+        [str(venv_bin / "featurekit"), "stream", "run", "user_balance_live", "--env", "local", "--available-now"],
         env=env,
         capture_output=True,
         text=True,
