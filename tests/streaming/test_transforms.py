@@ -61,7 +61,9 @@ def test_txn_1h_emits_the_window_current_at_each_users_newest_event(spark, repo_
         if row.user_id not in rows or row.event_timestamp > rows[row.user_id]["event_timestamp"]:
             rows[row.user_id] = row.asDict()
     newest_7 = rows[7]
-    assert newest_7["event_timestamp"].replace(tzinfo=UTC) == T0 + timedelta(minutes=1)
+    # collect() gives naive datetimes in the Python process's local zone (PySpark's Row conversion ignores the UTC
+    # session zone); astimezone() reads them as local time, so this holds under any TZ.
+    assert newest_7["event_timestamp"].astimezone(UTC) == T0 + timedelta(minutes=1)
     assert (newest_7["txn_count_1h"], newest_7["spend_1h"], newest_7["income_1h"]) == (3, 25.0, 100.0)
     assert (rows[8]["txn_count_1h"], rows[8]["spend_1h"]) == (1, 1.0)
 
