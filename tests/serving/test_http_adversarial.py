@@ -39,7 +39,7 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
 
 @pytest.fixture(scope="module")
 def port(feature_store) -> Iterator[int]:
-    with running_server(feature_store, token=TOKEN) as server:
+    with running_server(feature_store, token=TOKEN, request_timeout_s=30.0) as server:
         yield server.port
 
 
