@@ -241,3 +241,25 @@ def test_a_client_that_never_reads_costs_bounded_memory_and_health_stays_respons
         hog.close()
         sender.join(5)
     assert growth < 40, f"RSS grew {growth:.0f} MiB while a client did not read"
+
+
+def test_without_a_write_token_writes_take_the_read_token(port):
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    body = {
+        "feature_view_name": "user_profile",
+        "df": {
+            "user_id": [777],
+            "age": [41],
+            "credit_limit": [10.5],
+            "country": ["FR"],
+            "verified": [True],
+            "event_ts": [now],
+        },
+    }
+    denied, _ = exchange(port, request("POST", "/write-to-online-store", body, {"Connection": "close"}))
+    assert denied[0].status == 401
+    written, _ = exchange(port, request("POST", "/write-to-online-store", body, {**_auth(), "Connection": "close"}))
+    assert written[0].status == 200 and written[0].json()["rows"] == 1
+    read = {"features": ["user_profile:country"], "entities": {"user_id": [777]}}
+    got, _ = exchange(port, request("POST", "/get-online-features", read, {**_auth(), "Connection": "close"}))
+    assert got[0].json()["results"][1]["values"] == ["FR"]
