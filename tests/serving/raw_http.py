@@ -108,9 +108,9 @@ def read_response(conn: socket.socket, buffer: bytearray, *, head: bool = False)
 
 
 def exchange(port: int, payload: bytes, *, head: bool = False) -> tuple[list[Response], bool]:
-    """Send ``payload`` on a new connection, read every response until the server closes (or 2 s of silence).
+    """Send ``payload`` on a new connection, read every response until the server closes (or 10 s of silence).
     Returns the responses and whether the server closed the connection."""
-    conn = connect(port, timeout=2.0)
+    conn = connect(port, timeout=10.0)
     responses: list[Response] = []
     buffer = bytearray()
     closed = False

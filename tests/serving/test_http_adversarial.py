@@ -39,7 +39,7 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
 
 @pytest.fixture(scope="module")
 def port(feature_store) -> Iterator[int]:
-    with running_server(feature_store, token=TOKEN) as server:
+    with running_server(feature_store, token=TOKEN, request_timeout_s=30.0) as server:
         yield server.port
 
 
@@ -240,4 +240,26 @@ def test_a_client_that_never_reads_costs_bounded_memory_and_health_stays_respons
         assert health[0].status == 200
         hog.close()
         sender.join(5)
-    assert growth < 40, f"RSS grew {growth:.0f} MiB while a client did not read"
+    assert growth < 20, f"RSS grew {growth:.0f} MiB while a client did not read"
+
+
+def test_without_a_write_token_writes_take_the_read_token(port):
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    body = {
+        "feature_view_name": "user_profile",
+        "df": {
+            "user_id": [777],
+            "age": [41],
+            "credit_limit": [10.5],
+            "country": ["FR"],
+            "verified": [True],
+            "event_ts": [now],
+        },
+    }
+    denied, _ = exchange(port, request("POST", "/write-to-online-store", body, {"Connection": "close"}))
+    assert denied[0].status == 401
+    written, _ = exchange(port, request("POST", "/write-to-online-store", body, {**_auth(), "Connection": "close"}))
+    assert written[0].status == 200 and written[0].json()["rows"] == 1
+    read = {"features": ["user_profile:country"], "entities": {"user_id": [777]}}
+    got, _ = exchange(port, request("POST", "/get-online-features", read, {**_auth(), "Connection": "close"}))
+    assert got[0].json()["results"][1]["values"] == ["FR"]

@@ -62,7 +62,9 @@ def port(feature_store, offline_root) -> Iterator[int]:
     from featurekit.offline.storage import OfflineLocation
 
     offline = OfflineLocation(pafs.LocalFileSystem(), str(offline_root), str(offline_root))
-    with running_server(feature_store, offline=offline, token=TOKEN, write_token=WRITE_TOKEN) as server:
+    # a generous deadline: the first write imports pyarrow.parquet and friends, slow on a busy CI machine
+    limits = {"write_token": WRITE_TOKEN, "request_timeout_s": 30.0}
+    with running_server(feature_store, offline=offline, token=TOKEN, **limits) as server:
         yield server.port
 
 
@@ -183,7 +185,8 @@ def test_an_undecodable_row_fails_only_its_entity(feature_store, port, batch, ca
     assert all(s == "PRESENT" for s in columns["country"]["statuses"][3:])  # the rest of the batch is served
     logged = caplog.text
     assert "user_profile" in logged and "user_id=5" in logged and "user_id=7" in logged
-    metrics = exchange(port, request("GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}))[0][0].body
+    headers = {"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
+    metrics = exchange(port, request("GET", "/metrics", headers=headers))[0][0].body
     assert b'featurekit_online_row_errors_total{feature_view="user_profile"}' in metrics
 
 
@@ -208,7 +211,9 @@ def test_push_writes_online_with_newer_wins_and_the_offline_copy(port, offline_r
     older = _push_body([301], [9.9], now - timedelta(hours=1), to="online_and_offline")
     assert _post(port, "/push", older, token=WRITE_TOKEN).status == 200
     got = _read(port, {"user_id": [301, 302]}, ["user_score:score", "user_score:note"]).json()
-    assert got["results"][1]["values"] == [1.5, 2.5]  # the older push did not overwrite user 301
+    columns = dict(zip(got["metadata"]["feature_names"], got["results"], strict=True))
+    assert columns["score"]["values"] == [1.5, 2.5]  # the older push did not overwrite user 301
+    assert columns["note"]["values"] == ["n301", "n302"]
     files = list(offline_root.glob("user_score/ds=*/push-*.parquet"))
     assert len(files) == 1
     table = pq.read_table(files[0])

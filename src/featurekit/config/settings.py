@@ -115,7 +115,7 @@ class ServingSettings(_Strict):
     worker_threads: int = Field(default=4, gt=0)
     max_queued_requests: int = Field(default=64, gt=0)
     max_pipelined_requests: int = Field(default=16, gt=0)
-    write_buffer_bytes: int = Field(default=262_144, gt=0)
+    write_buffer_bytes: int = Field(default=262_144, gt=0, le=1 << 30)
     redis_probe_interval_s: float = Field(default=1.0, gt=0)
 
     @field_validator("auth_token", "write_token", mode="before")

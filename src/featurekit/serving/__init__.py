@@ -17,10 +17,10 @@ include_event_timestamps=False) -> OnlineFeaturesResult``
 ``get_online_features(reader, features, entity_rows, **kwargs)``
     Module-level convenience for the method above.
 
-``create_app(reader, *, auth_token=None) -> ASGI app``
-    The feature server (``/get-online-features``, ``/health``, ``/metrics``) as an ASGI application, for embedding
-    in an ASGI server. ``featurekit serve`` runs the same server on the kit's own HTTP/1.1 front-end
-    (:mod:`featurekit.serving.http`), not on an ASGI server.
+``create_app(reader, *, auth_token=None, settings=None, writer=None) -> ASGI app``
+    The feature server's handler as an ASGI app (``/get-online-features``, ``/push``, ``/write-to-online-store``,
+    ``/health``, ``/metrics``) for other ASGI servers; ``featurekit serve`` runs the same handler on its own
+    llhttp-based front-end (:mod:`featurekit.serving.http`) with the limits of ``ServingSettings``.
 
 Errors: ``FeatureReferenceError`` (unknown reference/service) and ``EntityRowsError`` (missing or mistyped entity
 column), both ``ServingRequestError`` (a ``ValueError``).

@@ -73,7 +73,7 @@ class FeatureServer:
         self.health = health
         self._latency: dict[str, Any] = {}
         self._entities: dict[str, Any] = {}
-        self._request_fields: dict[int, dict[str, Any]] = {}
+        self._request_fields: dict[int, tuple[Any, dict[str, Any]]] = {}
 
     def start(self) -> None:
         """Start the background Redis probe (called once the worker's loop runs)."""
@@ -144,12 +144,15 @@ class FeatureServer:
     def _request_data_types(self, features: Any, full_feature_names: bool) -> dict[str, Any]:
         """Declared types of the request-data fields the request's on-demand views need (cached per plan)."""
         plan = self.reader.plan(features, full_feature_names)
-        fields = self._request_fields.get(id(plan))
-        if fields is None:
-            fields = {}
-            for step in plan.odfvs:
-                fields.update(step.odfv.get_request_data_schema())
-            self._request_fields[id(plan)] = fields
+        cached = self._request_fields.get(id(plan))
+        if cached is not None and cached[0] is plan:
+            return cached[1]
+        fields: dict[str, Any] = {}
+        for step in plan.odfvs:
+            fields.update(step.odfv.get_request_data_schema())
+        if len(self._request_fields) > 1024:  # plans are recompiled when the registry changes: drop old entries
+            self._request_fields = {}
+        self._request_fields[id(plan)] = (plan, fields)
         return fields
 
     def _write(self, path: str, body: bytes) -> Reply:
