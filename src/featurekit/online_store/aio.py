@@ -64,19 +64,21 @@ class AsyncRespConnection:
     async def execute(self, payload: bytes, count: int) -> list[Any]:
         """Send pre-packed commands, return ``count`` replies (error replies in place as ``hiredis.ReplyError``)."""
         try:
-            self._writer.write(payload)
-            replies: list[Any] = []
-            gets = self._parser.gets
-            while len(replies) < count:
-                reply = gets()
-                if reply is False:
-                    chunk = await asyncio.wait_for(self._reader.read(_READ_CHUNK), self.settings.timeout_s)
-                    if not chunk:
-                        raise ConnectionError("connection closed by the server")
-                    self._parser.feed(chunk)
-                    continue
-                replies.append(reply)
-            return replies
+            async with asyncio.timeout(self.settings.timeout_s):  # one deadline per exchange, no task per read
+                self._writer.write(payload)
+                replies: list[Any] = []
+                gets = self._parser.gets
+                read = self._reader.read
+                while len(replies) < count:
+                    reply = gets()
+                    if reply is False:
+                        chunk = await read(_READ_CHUNK)
+                        if not chunk:
+                            raise ConnectionError("connection closed by the server")
+                        self._parser.feed(chunk)
+                        continue
+                    replies.append(reply)
+                return replies
         except (OSError, ConnectionError, TimeoutError) as exc:
             self.close()
             raise RedisUnavailableError(
