@@ -112,3 +112,14 @@ async def execute_packed_async(settings: ConnectionSettings, payload: bytes, cou
             conn.close()
         return replies
     raise AssertionError("unreachable")
+
+
+def close_loop_connections() -> None:
+    """Close the pooled connections of the running event loop (store shutdown inside ``feast serve``)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    for pool in _POOLS.pop(loop, {}).values():
+        for conn in pool:
+            conn.close()
