@@ -225,3 +225,18 @@ def test_async_reads_equal_the_sync_ones(stores, now):
     svc = fast.get_online_features(fast.get_feature_service("svc"), rows, full_feature_names=True)
     assert convert_response_to_dict(service.proto) == convert_response_to_dict(svc.proto)
     assert per_view == store.online_read(fast.config, view, keys)
+
+
+def test_feast_can_await_the_store_close_at_shutdown(stores):
+    """``feast serve`` awaits ``provider.close()`` -> ``online_store.close()`` (a coroutine in Feast's base class)."""
+    import asyncio
+
+    fast, _ = stores
+
+    async def serve_and_shut_down() -> None:
+        await fast.get_online_features_async(["stats:bal"], [{"user_id": 1}])
+        await fast.close()
+
+    asyncio.run(serve_and_shut_down())
+    fast._get_provider().online_store.close()  # and the kit's plain call still works
+    assert fast.get_online_features(["stats:bal"], [{"user_id": 1}]).to_dict()["bal"] == [None]

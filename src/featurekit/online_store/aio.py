@@ -64,19 +64,21 @@ class AsyncRespConnection:
     async def execute(self, payload: bytes, count: int) -> list[Any]:
         """Send pre-packed commands, return ``count`` replies (error replies in place as ``hiredis.ReplyError``)."""
         try:
-            self._writer.write(payload)
-            replies: list[Any] = []
-            gets = self._parser.gets
-            while len(replies) < count:
-                reply = gets()
-                if reply is False:
-                    chunk = await asyncio.wait_for(self._reader.read(_READ_CHUNK), self.settings.timeout_s)
-                    if not chunk:
-                        raise ConnectionError("connection closed by the server")
-                    self._parser.feed(chunk)
-                    continue
-                replies.append(reply)
-            return replies
+            async with asyncio.timeout(self.settings.timeout_s):  # one deadline per exchange, no task per read
+                self._writer.write(payload)
+                replies: list[Any] = []
+                gets = self._parser.gets
+                read = self._reader.read
+                while len(replies) < count:
+                    reply = gets()
+                    if reply is False:
+                        chunk = await read(_READ_CHUNK)
+                        if not chunk:
+                            raise ConnectionError("connection closed by the server")
+                        self._parser.feed(chunk)
+                        continue
+                    replies.append(reply)
+                return replies
         except (OSError, ConnectionError, TimeoutError) as exc:
             self.close()
             raise RedisUnavailableError(
@@ -110,3 +112,14 @@ async def execute_packed_async(settings: ConnectionSettings, payload: bytes, cou
             conn.close()
         return replies
     raise AssertionError("unreachable")
+
+
+def close_loop_connections() -> None:
+    """Close the pooled connections of the running event loop (store shutdown inside ``feast serve``)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    for pool in _POOLS.pop(loop, {}).values():
+        for conn in pool:
+            conn.close()

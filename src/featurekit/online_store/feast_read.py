@@ -90,12 +90,32 @@ class ColumnarOnlineResponse(OnlineResponse):
                     ]
                     per_view[key] = (statuses, stamps)
             statuses, stamps = per_view[key]
-            value_type = self._value_types.get(name, ValueType.UNKNOWN)
-            protos = python_values_to_proto_values(values, value_type)
+            protos = _value_protos(values, self._value_types.get(name, ValueType.UNKNOWN))
             response.results.append(
                 GetOnlineFeaturesResponse.FeatureVector(values=protos, statuses=statuses, event_timestamps=stamps)
             )
         return response
+
+
+# Scalar types whose protobuf field takes the decoded Python value as is: built directly, which is what Feast's
+# python_values_to_proto_values ends up doing for them after per-value type dispatch (``test_feast_api`` checks the
+# protobufs are equal).
+_SCALAR_FIELDS = {
+    ValueType.FLOAT: "float_val",
+    ValueType.DOUBLE: "double_val",
+    ValueType.INT64: "int64_val",
+    ValueType.INT32: "int32_val",
+    ValueType.BOOL: "bool_val",
+    ValueType.STRING: "string_val",
+    ValueType.BYTES: "bytes_val",
+}
+
+
+def _value_protos(values: list[Any], value_type: ValueType) -> list[ValueProto]:
+    field = _SCALAR_FIELDS.get(value_type)
+    if field is None:
+        return python_values_to_proto_values(values, value_type)
+    return [ValueProto() if v is None else ValueProto(**{field: v}) for v in values]
 
 
 def value_type_of(feast_type: str) -> ValueType:

@@ -34,7 +34,7 @@ from featurekit.observability.metrics import (
     ONLINE_WRITE_APPLIED_TOTAL,
     ONLINE_WRITE_ROWS_TOTAL,
 )
-from featurekit.online_store.aio import execute_packed_async
+from featurekit.online_store.aio import close_loop_connections, execute_packed_async
 from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
 from featurekit.online_store.connection import Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
@@ -318,11 +318,26 @@ class TieredRedisOnlineStore(OnlineStore):
                 deleted += int(reply)
         return deleted
 
-    def close(self) -> None:
+    def close(self) -> _Closed:
+        """Close every connection. The kit calls this plainly; Feast's ``OnlineStore.close`` is a coroutine that
+        ``feast serve`` awaits at shutdown, so the return value is awaitable too (it then also closes the asyncio
+        connections of the running loop)."""
         with self._lock:
             tiers, self._tiers = list(self._tiers.values()), {}
         for tier in tiers:
             tier.close()
+        return _CLOSED
+
+
+class _Closed:
+    """What :meth:`TieredRedisOnlineStore.close` returns: awaiting it closes the running loop's connections."""
+
+    def __await__(self) -> Any:
+        close_loop_connections()
+        return iter(())
+
+
+_CLOSED = _Closed()
 
 
 def _proto_rows_to_arrow(
