@@ -6,6 +6,7 @@ everything, a second deploy of the same commit changes nothing, a feature repo c
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tarfile
 import zipfile
@@ -166,6 +167,8 @@ def test_deploy_ships_everything_then_is_idempotent_and_restarts_jobs_on_change(
 ) -> None:
     root = checkout(tmp_path)
     settings = dev_settings(aws, root)
+    retired = root / "feature_repo" / "feature_views" / "retired_view.sql"
+    retired.write_text("select 1\n")
 
     # 1. First deploy of commit c1: everything is uploaded, the environment updated, jobs started, server rolled.
     aws.expect_get_environment()
@@ -232,8 +235,12 @@ def test_deploy_ships_everything_then_is_idempotent_and_restarts_jobs_on_change(
 
     # 4. Deploy the change: the SQL lands in dags/, plugins and requirements are unchanged (no environment update),
     # each job's old run is cancelled before its new run starts, the feature server rolls to c2.
+    retired.unlink()
     aws.expect_get_environment()
     changed = deploy(settings, root, commit="c2", streaming_venv=streaming_venv, client=aws.client)
+    retired_key = "dags/feature_repo/feature_views/retired_view.sql"
+    assert [a.resource for a in changed if a.verb == "delete"] == [f"s3://{MWAA_BUCKET}/{retired_key}"]
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=MWAA_BUCKET, Prefix=retired_key)
     order = [(a.verb, a.resource.rsplit("-", 1)[0]) for a in changed if a.target == "emr" and a.verb != "upload"]
     assert order == [
         ("cancel", "job run featurekit-balances"),
@@ -317,3 +324,22 @@ def test_cli_dry_run_lists_the_actions_and_changes_nothing(
     assert aws.image() == f"{IMAGE}:bootstrap"
     refused = CliRunner().invoke(app, ["deploy", "--env", "dev", "--dry-run", "--target", "lambda"])
     assert refused.exit_code == 1 and "unknown deploy target(s) ['lambda']" in refused.output
+
+
+def test_locked_requirements_are_exact_pins_and_leave_spark_to_emr(tmp_path: Path) -> None:
+    from featurekit.deploy.artifacts import locked_pins, mwaa_requirements, streaming_requirements
+
+    pins = locked_pins(project_root())
+    lock = project_root().joinpath("uv.lock").read_text()
+    assert f'name = "duckdb"\nversion = "{pins["duckdb"]}"' in lock
+    streaming = streaming_requirements(pins)
+    assert all(re.fullmatch(r"[a-z0-9-]+==[^=\s]+", line) for line in streaming)
+    assert not any(line.startswith("pyspark==") for line in streaming) and "pyspark" in pins
+    assert f"duckdb=={pins['duckdb']}" in streaming
+    # A package the DAGs need that uv.lock does not have is an error naming it, not a silent unpinned line.
+    root = tmp_path / "root"
+    (root / "infra" / "terraform" / "shared").mkdir(parents=True)
+    (root / "infra" / "terraform" / "shared" / "mwaa-requirements.txt").write_text("not-in-the-lock==1.0\n")
+    wheel = tmp_path / "featurekit-0.1.0-py3-none-any.whl"
+    with pytest.raises(DeployError, match=r"not-in-the-lock is not in uv\.lock"):
+        mwaa_requirements(root, wheel, pins)

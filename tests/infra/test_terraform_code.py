@@ -19,7 +19,7 @@ from typing import Any
 import hcl2
 import pytest
 from hclnorm import attr, block, blocks
-from tfcode import ENVS, MODULES, REPO_ROOT, TF_ROOT, TerraformCode, TfDir
+from tfcode import ENVS, MODULES, PLATFORM, REPO_ROOT, TF_ROOT, TerraformCode, TfDir, tfvars
 
 from featurekit.config.terraform import REQUIRED_KEYS
 
@@ -85,10 +85,19 @@ def test_every_file_parses(path: Path) -> None:
     assert isinstance(hcl2.loads(path.read_text()), dict)
 
 
-def test_all_modules_and_envs_are_covered() -> None:
+def test_all_modules_and_one_root_with_a_tfvars_per_environment() -> None:
     assert sorted(p.name for p in (TF_ROOT / "modules").iterdir() if p.is_dir()) == sorted(MODULES)
-    assert sorted(p.name for p in (TF_ROOT / "envs").iterdir() if p.is_dir()) == sorted(ENVS)
-    assert len(ALL_TF_FILES) >= 4 * len(MODULES) + 5 * len(ENVS)
+    assert not (TF_ROOT / "envs").exists(), "one root (platform/) for every environment: no per-env copies"
+    assert sorted(p.name for p in PLATFORM.glob("*.tfvars")) == sorted(f"{env}.tfvars" for env in ENVS)
+    assert len(ALL_TF_FILES) >= 4 * len(MODULES) + 5
+
+
+def test_environments_differ_only_in_their_tfvars_and_set_the_same_variables() -> None:
+    """dev and prod set exactly the same variables (the sizes that differ), and each names its environment."""
+    values = {env: tfvars(env) for env in ENVS}
+    assert set(values["dev"]) == set(values["prod"])
+    for env in ENVS:
+        assert values[env]["environment"] == env
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -135,11 +144,11 @@ def test_envs_configure_provider_region_only(tf: TerraformCode) -> None:
 
 
 def test_remote_state_backend_documented() -> None:
+    backend = (PLATFORM / "backend.tf").read_text()
+    assert re.search(r'backend\s+"s3"', backend)
+    assert "use_lockfile" in backend and "-backend-config=backend.hcl" in backend
     for env in ENVS:
-        backend = (TF_ROOT / "envs" / env / "backend.tf").read_text()
-        assert re.search(r'backend\s+"s3"', backend), env
-        assert "use_lockfile" in backend and "-backend-config=backend.hcl" in backend, env
-        example = hcl2.loads((TF_ROOT / "envs" / env / "backend.hcl.example").read_text())
+        example = hcl2.loads((PLATFORM / f"backend-{env}.hcl.example").read_text())
         values = {k: (v[0] if isinstance(v, list) else v) for k, v in example.items()}
         assert values["encrypt"] is True and values["use_lockfile"] is True, env
         assert env in str(values["key"]), f"{env}: state key must be per environment"
@@ -388,11 +397,11 @@ def test_repository_slug_is_a_variable_not_hard_coded(tf: TerraformCode) -> None
         for tree in (d.resources, d.data, d.locals, d.modules, d.outputs, d.variables):
             for value in _values_outside_descriptions({str(k): v for k, v in tree.items()}):
                 assert "acme/" not in value and "feature-platform" not in value, (name, value)
-    for env in tf.envs.values():
+    for name, env in tf.envs.items():
         ci = env.modules["ci_access"]
         assert attr(ci, "github_repository") == "${var.github_repository}"
         assert attr(ci, "environment") == "${local.environment}"
-        assert env.locals["environment"] == env.path.name
+        assert env.locals["environment"] == name
         assert "default" not in env.variables["github_repository"]
 
 
@@ -561,7 +570,7 @@ def test_prod_warm_tier_is_data_tiered_r6gd_and_replicated(tf: TerraformCode) ->
     prod = tf.envs["prod"]
     tiers = attr(prod.modules["online_store"], "tiers")
     assert tiers["warm"]["data_tiering_enabled"] is True
-    assert tiers["warm"]["node_type"] == "${var.redis_warm_node_type}"
+    assert tiers["warm"]["node_type"] == var_default(prod, "redis_warm_node_type")
     assert var_default(prod, "redis_warm_node_type").startswith("cache.r6gd.")
     (validation,) = blocks(prod.variables["redis_warm_node_type"], "validation")
     assert "cache.r6gd." in attr(validation, "condition")
@@ -762,7 +771,7 @@ def test_mwaa_environment(tf: TerraformCode) -> None:
         assert attr(block(logging, kind), "enabled") is True, kind
     for name, tf_env in tf.envs.items():
         requirements = attr(tf_env.modules["orchestration"], "requirements_file")
-        assert requirements == "${path.module}/../../shared/mwaa-requirements.txt", name
+        assert requirements == "${path.module}/../shared/mwaa-requirements.txt", name
     assert 'FEATUREKIT_ENV="${var.environment}"' in d.locals["startup_script"]
     assert 'FEATUREKIT_ROOT="/usr/local/airflow/dags"' in d.locals["startup_script"]
 
@@ -836,10 +845,9 @@ def _code(d: TfDir) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "//")))
 
 
-@pytest.mark.parametrize("name", [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVS])
+@pytest.mark.parametrize("name", [f"modules/{m}" for m in MODULES] + ["platform"])
 def test_references_resolve_and_inputs_are_used(tf: TerraformCode, name: str) -> None:
-    kind, short = name.split("/")
-    d = (tf.modules if kind == "modules" else tf.envs)[short]
+    d = tf.modules[name.split("/")[1]] if name.startswith("modules/") else tf.root
     code = _code(d)
 
     used_vars = set(re.findall(r"\bvar\.([a-z_][a-z0-9_]*)", code))
@@ -873,8 +881,9 @@ def test_references_resolve_and_inputs_are_used(tf: TerraformCode, name: str) ->
 
 @pytest.mark.parametrize("env", ENVS)
 def test_tfvars_example_sets_declared_variables(tf: TerraformCode, env: str) -> None:
-    example = hcl2.loads((TF_ROOT / "envs" / env / "terraform.tfvars.example").read_text())
-    keys = {k for k in example if not k.startswith("__")}
-    assert keys <= set(tf.envs[env].variables)
-    required = {v for v, body in tf.envs[env].variables.items() if "default" not in body}
+    """<env>.tfvars plus the site example (account-specific values) set every required variable of the root."""
+    example = hcl2.loads((PLATFORM / "site.tfvars.example").read_text())
+    keys = {k for k in example if not k.startswith("__")} | set(tfvars(env))
+    assert keys <= set(tf.root.variables)
+    required = {v for v, body in tf.root.variables.items() if "default" not in body}
     assert required <= keys, f"the example must show every required variable: {sorted(required - keys)}"

@@ -1,7 +1,9 @@
-"""The Terraform code under infra/terraform, parsed into one merged view per module and environment."""
+"""The Terraform code under infra/terraform, parsed into one merged view per module, the root (``platform/``), and
+the root as each environment sees it (its ``<env>.tfvars`` applied)."""
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ MODULES = (
     "feature_server",
 )
 ENVS = ("dev", "prod")
+PLATFORM = TF_ROOT / "platform"
+_VAR_REF = re.compile(r"\$\{var\.(\w+)\}")
 
 _LOCAL_REF = re.compile(r"\$\{local\.([A-Za-z0-9_]+)\}")
 
@@ -95,17 +99,51 @@ def _load_dir(path: Path) -> TfDir:
     return tf
 
 
+def tfvars(env: str) -> dict[str, Any]:
+    """The values of ``platform/<env>.tfvars``."""
+    doc = hclnorm.load(PLATFORM / f"{env}.tfvars")
+    return {key: hclnorm.attr(doc, key) for key in doc}
+
+
+def _with_tfvars(root: TfDir, env: str) -> TfDir:
+    """The root as ``terraform apply -var-file=<env>.tfvars`` sees it: the file's values become the variables'
+    defaults, and module arguments and locals that are exactly ``${var.x}`` take the value."""
+    values = tfvars(env)
+    view = copy.deepcopy(root)
+    for name, value in values.items():
+        assert name in view.variables, f"{env}.tfvars sets undeclared variable {name}"
+        view.variables[name]["default"] = [value] if hclnorm.WRAPPED else value
+
+    def substitute(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: substitute(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [substitute(v) for v in node]
+        if isinstance(node, str):
+            ref = _VAR_REF.fullmatch(node)
+            if ref and ref.group(1) in values:
+                return values[ref.group(1)]
+        return node
+
+    view.modules = substitute(view.modules)
+    view.locals = substitute(view.locals)
+    return view
+
+
 @dataclass
 class TerraformCode:
     modules: dict[str, TfDir]
+    root: TfDir
     envs: dict[str, TfDir]
 
     def all_dirs(self) -> list[TfDir]:
-        return [*self.modules.values(), *self.envs.values()]
+        return [*self.modules.values(), self.root]
 
 
 def load_terraform_code() -> TerraformCode:
+    root = _load_dir(PLATFORM)
     return TerraformCode(
         modules={name: _load_dir(TF_ROOT / "modules" / name) for name in MODULES},
-        envs={name: _load_dir(TF_ROOT / "envs" / name) for name in ENVS},
+        root=root,
+        envs={name: _with_tfvars(root, name) for name in ENVS},
     )

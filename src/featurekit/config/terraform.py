@@ -1,6 +1,7 @@
 """Settings overrides from Terraform outputs, so no endpoint is typed twice.
 
-Each environment under ``infra/terraform/envs/<env>`` exposes one output, ``featurekit_settings``: a nested map
+The Terraform root ``infra/terraform/platform`` (applied once per environment with ``<env>.tfvars``) exposes one
+output, ``featurekit_settings``: a nested map
 whose keys mirror ``config/<env>.yaml`` (``registry.path``, ``offline_store.*``, ``online_store.tiers.*.url``,
 ``kafka.bootstrap_servers``, ``streaming.checkpoint_location``). ``featurekit config render --env prod
 --terraform-output FILE`` reads ``terraform output -json > FILE`` with :func:`overrides_from_terraform_output`
@@ -23,7 +24,7 @@ __all__ = ["OUTPUT_NAME", "REQUIRED_KEYS", "TerraformOutputError", "deep_merge",
 OUTPUT_NAME = "featurekit_settings"
 
 # Dotted paths every environment's ``featurekit_settings`` output must provide (tests/infra checks that the
-# Terraform envs produce exactly these, and that config/<env>.yaml has them).
+# Terraform root produces exactly these, and that config/<env>.yaml has them).
 REQUIRED_KEYS: tuple[str, ...] = (
     "registry.path",
     "offline_store.s3_root",
@@ -98,7 +99,7 @@ def overrides_from_terraform_output(path: Path) -> dict[str, Any]:
         available = ", ".join(sorted(outputs)) or "none"
         raise TerraformOutputError(
             f"{path}: no output {OUTPUT_NAME!r} (outputs present: {available}); "
-            f"run `terraform output -json` in infra/terraform/envs/<env>"
+            f"run `terraform output -json` in infra/terraform/platform (initialised for <env>)"
         )
     if not isinstance(entry, dict) or "value" not in entry:
         raise TerraformOutputError(

@@ -49,7 +49,7 @@ variable "requirements_file" {
 }
 
 variable "airflow_version" {
-  description = "MWAA Apache Airflow version; must be one MWAA offers (the DAGs must stay within its API)."
+  description = "MWAA Apache Airflow version, pinned: 3.0.6 is the newest 3.x MWAA offers (tests/infra/test_runtime_versions.py)."
   type        = string
   default     = "3.0.6"
 }

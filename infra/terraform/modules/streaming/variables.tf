@@ -136,9 +136,9 @@ variable "kafka_retention_hours" {
 }
 
 variable "emr_release_label" {
-  description = "EMR Serverless release (Spark version). emr-7.x ships Spark 3.5; use emr_image_uri for a custom image."
+  description = "EMR Serverless release (Spark version). emr-spark-8.0.0 ships Spark 4.0.2 (Scala 2.13); tests/infra/test_runtime_versions.py compares it with uv.lock."
   type        = string
-  default     = "emr-7.5.0"
+  default     = "emr-spark-8.0.0"
 }
 
 variable "emr_architecture" {
@@ -168,7 +168,7 @@ variable "emr_max_memory" {
 variable "kafka_connector_packages" {
   description = "Maven coordinates passed as spark.jars.packages (Kafka source/sink for Structured Streaming); must match the EMR Spark/Scala version. Empty when the connector is in emr_image_uri."
   type        = list(string)
-  default     = ["org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.2"]
+  default     = ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.2"]
 }
 
 variable "job_log_retention_days" {

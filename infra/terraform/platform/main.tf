@@ -1,8 +1,11 @@
-# featurekit dev: the same modules as prod at the smallest sizes: single-node Redis tiers on burstable
-# in-memory nodes, a two-broker t3 MSK cluster, mw1.micro Airflow, low Athena scan cutoff.
+# featurekit: ONE root for every environment. dev.tfvars and prod.tfvars choose the environment and its sizes;
+# the resources are the same code, so the environments cannot drift apart:
+#   terraform init -reconfigure -backend-config=backend.hcl      # backend-<env>.hcl.example filled in
+#   terraform apply -var-file=<env>.tfvars -var-file=<env>.site.tfvars
+# (<env>.site.tfvars: account-specific values, from site.tfvars.example.)
 
 locals {
-  environment = "dev"
+  environment = var.environment
 
   tags = {
     Project     = "featurekit"
@@ -11,8 +14,8 @@ locals {
     Repository  = var.github_repository
   }
 
-  # One offline table per feature view of feature_repo/ (shared with prod).
-  catalog = jsondecode(file("${path.module}/../../shared/feature_views.json")).feature_views
+  # One offline table per feature view of feature_repo/.
+  catalog = jsondecode(file("${path.module}/../shared/feature_views.json")).feature_views
   feature_views = {
     for name, fv in local.catalog : name => {
       description           = fv.description
@@ -24,44 +27,44 @@ locals {
 }
 
 module "foundation" {
-  source = "../../modules/foundation"
+  source = "../modules/foundation"
 
   name_prefix               = var.name_prefix
   environment               = local.environment
-  kms_deletion_window_days  = 7
-  access_log_retention_days = 90
-  force_destroy             = true
+  kms_deletion_window_days  = var.kms_deletion_window_days
+  access_log_retention_days = var.access_log_retention_days
+  force_destroy             = var.force_destroy
   tags                      = local.tags
 }
 
 module "registry" {
-  source = "../../modules/registry"
+  source = "../modules/registry"
 
   name_prefix                     = var.name_prefix
   environment                     = local.environment
   kms_key_arn                     = module.foundation.kms_key_arn
   access_log_bucket               = module.foundation.access_log_bucket
-  registry_version_retention_days = 30
-  force_destroy                   = true
+  registry_version_retention_days = var.registry_version_retention_days
+  force_destroy                   = var.force_destroy
   tags                            = local.tags
 }
 
 module "offline_store" {
-  source = "../../modules/offline_store"
+  source = "../modules/offline_store"
 
   name_prefix                    = var.name_prefix
   environment                    = local.environment
   kms_key_arn                    = module.foundation.kms_key_arn
   access_log_bucket              = module.foundation.access_log_bucket
   feature_views                  = local.feature_views
-  bytes_scanned_cutoff_per_query = 10737418240 # 10 GiB: dev data is a sample
-  offline_retention_days         = 90
-  force_destroy                  = true
+  bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff_per_query
+  offline_retention_days         = var.offline_retention_days
+  force_destroy                  = var.force_destroy
   tags                           = local.tags
 }
 
 module "online_store" {
-  source = "../../modules/online_store"
+  source = "../modules/online_store"
 
   name_prefix = var.name_prefix
   environment = local.environment
@@ -79,30 +82,39 @@ module "online_store" {
     var.feature_server_security_group_ids,
   )
 
-  # Both tiers in memory on one small burstable node each; no replicas.
+  cluster_mode_enabled = var.redis_cluster_mode_enabled
+
   tiers = {
+    # In-memory tier for the freshest, most-read features (stream + hourly views).
     hot = {
-      node_type            = "cache.t4g.small"
-      data_tiering_enabled = false
+      node_type                = var.redis_hot_node_type
+      data_tiering_enabled     = false
+      num_node_groups          = var.redis_hot_shards
+      replicas_per_node_group  = var.redis_replicas_per_tier
+      snapshot_retention_limit = var.redis_snapshot_retention_days
     }
+    # prod: data-tiered (memory + NVMe SSD) for the slow-moving daily views; dev: in memory.
     warm = {
-      node_type            = "cache.t4g.small"
-      data_tiering_enabled = false
+      node_type                = var.redis_warm_node_type
+      data_tiering_enabled     = var.redis_warm_data_tiering
+      num_node_groups          = var.redis_warm_shards
+      replicas_per_node_group  = var.redis_replicas_per_tier
+      snapshot_retention_limit = var.redis_snapshot_retention_days
     }
   }
 
-  apply_immediately = true
+  apply_immediately = var.redis_apply_immediately
   tags              = local.tags
 }
 
 module "streaming" {
-  source = "../../modules/streaming"
+  source = "../modules/streaming"
 
   name_prefix          = var.name_prefix
   environment          = local.environment
   vpc_id               = var.vpc_id
   vpc_cidr             = var.vpc_cidr
-  subnet_ids           = slice(var.private_subnet_ids, 0, 2)
+  subnet_ids           = slice(var.private_subnet_ids, 0, var.msk_broker_subnets)
   kms_key_arn          = module.foundation.kms_key_arn
   access_log_bucket    = module.foundation.access_log_bucket
   offline_bucket_arn   = module.offline_store.bucket_arn
@@ -112,20 +124,21 @@ module "streaming" {
   create_msk                      = var.existing_kafka_bootstrap_servers == ""
   existing_bootstrap_servers      = var.existing_kafka_bootstrap_servers
   kafka_client_security_group_ids = var.kafka_producer_security_group_ids
-  msk_instance_type               = "kafka.t3.small"
+  msk_instance_type               = var.msk_instance_type
   msk_brokers_per_az              = 1
-  msk_ebs_volume_gb               = 20
-  kafka_retention_hours           = 72
+  msk_ebs_volume_gb               = var.msk_ebs_volume_gb
+  msk_enhanced_monitoring         = var.msk_enhanced_monitoring
+  kafka_retention_hours           = var.kafka_retention_hours
 
-  emr_max_cpu    = "4 vCPU"
-  emr_max_memory = "16 GB"
+  emr_max_cpu    = var.emr_max_cpu
+  emr_max_memory = var.emr_max_memory
 
-  force_destroy = true
+  force_destroy = var.force_destroy
   tags          = local.tags
 }
 
 module "orchestration" {
-  source = "../../modules/orchestration"
+  source = "../modules/orchestration"
 
   name_prefix       = var.name_prefix
   environment       = local.environment
@@ -134,12 +147,12 @@ module "orchestration" {
   subnet_ids        = slice(var.private_subnet_ids, 0, 2)
   kms_key_arn       = module.foundation.kms_key_arn
   access_log_bucket = module.foundation.access_log_bucket
-  requirements_file = "${path.module}/../../shared/mwaa-requirements.txt"
+  requirements_file = "${path.module}/../shared/mwaa-requirements.txt"
 
-  environment_class = "mw1.micro"
+  environment_class = var.mwaa_environment_class
   min_workers       = 1
-  max_workers       = 1
-  schedulers        = 1
+  max_workers       = var.mwaa_max_workers
+  schedulers        = var.mwaa_schedulers
 
   registry_bucket_arn  = module.registry.bucket_arn
   registry_object_arn  = module.registry.registry_object_arn
@@ -150,12 +163,12 @@ module "orchestration" {
   emr_application_arn  = module.streaming.emr_application_arn
   emr_job_role_arn     = module.streaming.job_role_arn
 
-  force_destroy = true
+  force_destroy = var.force_destroy
   tags          = local.tags
 }
 
 module "ci_access" {
-  source = "../../modules/ci_access"
+  source = "../modules/ci_access"
 
   name_prefix                = var.name_prefix
   environment                = local.environment
@@ -171,11 +184,20 @@ module "ci_access" {
   glue_database_name   = module.offline_store.database_name
   dag_bucket_arn       = module.orchestration.dag_bucket_arn
 
+  # prod: what `featurekit deploy --env prod` touches (the deploy workflow runs it after the apply). The module
+  # grants them to the prod role only.
+  mwaa_environment_arn = module.orchestration.environment_arn
+  streaming_bucket_arn = module.streaming.checkpoint_bucket_arn
+  emr_application_arn  = module.streaming.emr_application_arn
+  emr_job_role_arn     = module.streaming.job_role_arn
+  ecs_service_arn      = module.feature_server.service_arn
+  ecs_task_role_arns   = [module.feature_server.task_role_arn, module.feature_server.task_execution_role_arn]
+
   tags = local.tags
 }
 
 module "feature_server" {
-  source = "../../modules/feature_server"
+  source = "../modules/feature_server"
 
   name_prefix               = var.name_prefix
   environment               = local.environment
@@ -189,9 +211,9 @@ module "feature_server" {
   registry_object_arn       = module.registry.registry_object_arn
   access_log_bucket         = module.foundation.access_log_bucket
 
-  deletion_protection = false
-  min_count           = 1
-  max_count           = 2
+  deletion_protection = var.feature_server_deletion_protection
+  min_count           = var.feature_server_min_count
+  max_count           = var.feature_server_max_count
 
   tags = local.tags
 }
