@@ -25,7 +25,7 @@ def run_stream_stage(
     transactions: int = 5_000,
     users: int = 2_000,
     poison_rate: float = 0.002,
-    timeout_s: float = 90.0,
+    timeout_s: float = 180.0,  # the first burst includes JVM and Python worker start-up on a busy machine
 ) -> dict[str, Any]:
     """Start tansu, produce a burst, stream it until it is served, print what happened; returns the numbers."""
     from examples.cash_advance.balance_checker import BalanceChecker

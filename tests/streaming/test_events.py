@@ -142,3 +142,13 @@ def test_declared_rules_optional_fields_booleans_and_time_bounds():
     ]
     assert "before 2026-01-01" in out["error"][2] and "0:00:30" in out["error"][3]
     assert schema.json_schema()["required"] == ["id", "flag", "ts"]
+
+
+def test_default_rules_are_the_declarations_defaults():
+    from featurekit.repo import streams
+    from featurekit.streaming import events
+
+    assert (events.DEFAULT_MIN_EVENT_TIME, events.DEFAULT_MAX_FUTURE_SKEW) == (
+        streams.DEFAULT_MIN_EVENT_TIME,
+        streams.DEFAULT_MAX_FUTURE_SKEW,
+    )

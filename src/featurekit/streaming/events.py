@@ -22,13 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurekit.repo.streams import DEFAULT_MAX_FUTURE_SKEW, DEFAULT_MIN_EVENT_TIME, Kind, StreamSpec
+if TYPE_CHECKING:  # Spark's Python workers import this module: keep it free of the repo/config layers
+    from featurekit.repo.streams import Kind, StreamSpec
+
+DEFAULT_MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # = featurekit.repo.streams' defaults (tested)
+DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 # "expectation": a well-formed event rejected by its view's expectations (featurekit.quality.stream_gate).
 REASONS = ("unparseable", "missing_field", "wrong_type", "impossible_timestamp", "expectation")
