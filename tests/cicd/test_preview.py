@@ -36,9 +36,11 @@ def test_changed_view_shows_current_and_proposed_figures_and_a_failed_suite(proj
     edit(project, "user_txn_30d", "COUNT(t.txn_id)", "COUNT(t.no_such_column)")
     base = str(REPO_ROOT / "feature_repo")
 
-    result = CliRunner().invoke(app, ["plan", "--preview", "--preview-base", base, "--format", "json"])
+    out = project.root / "out"
+    args = ["plan", "--preview", "--preview-base", base, "--format", "json", "--output", str(out / "plan.json")]
+    result = CliRunner().invoke(app, [*args, "--markdown-file", str(out / "plan.md")])
     assert result.exit_code == 0, result.output
-    preview = json.loads(result.stdout)["preview"]
+    preview = json.loads((out / "plan.json").read_text())["preview"]
     views = {v["view"]: v for v in preview["views"]}
     assert sorted(views) == ["user_profile", "user_txn_30d"]  # only what changed against the base
 
@@ -57,15 +59,14 @@ def test_changed_view_shows_current_and_proposed_figures_and_a_failed_suite(proj
     assert broken["proposed"]["error"] and "no_such_column" in broken["proposed"]["error"]
     assert broken["current"]["error"] is None and broken["current"]["suite"]["passed"] is True
 
-    markdown = CliRunner().invoke(app, ["plan", "--preview", "--preview-base", base, "--format", "markdown"]).stdout
+    markdown = (out / "plan.md").read_text()
     assert markdown.startswith("<!-- featurekit-plan -->")
     assert "| | current | proposed |" in markdown and "❌ 1 of" in markdown and "✅ passed" in markdown
     assert "⚠️ preview failed" in markdown
-    text = CliRunner().invoke(app, ["plan", "--preview", "--preview-base", base]).stdout
-    assert "data preview (local warehouse" in text and "user_profile (changed)" in text
+    assert "data preview (local warehouse" in result.stdout and "user_profile (changed)" in result.stdout  # text
 
 
-def test_row_limit_bounds_the_preview(project: BatchProject, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_row_limit_bounds_the_preview(project: BatchProject) -> None:
     edit(project, "user_profile", "WHERE u.signup_at", "WHERE u.user_id > 0 AND u.signup_at")
     config = project.root / "config" / "local.yaml"
     config.write_text(config.read_text().replace("max_rows: 100000", "max_rows: 10"))
