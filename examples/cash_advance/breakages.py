@@ -49,12 +49,16 @@ def sandbox(settings: Settings) -> Settings:
 
 def run_breakage_stage(settings: Settings, console: Console) -> list[dict[str, Any]]:
     """Inject each breakage, run extract + monitor, print what was caught; returns one summary per breakage."""
+    from featurekit.config.settings import ParquetOfflineStore
     from featurekit.monitoring.impact import Lineage, blast_radius
     from featurekit.monitoring.monitor import SourceBrokenError, monitor_view
     from featurekit.monitoring.profile import read_profiles
     from featurekit.pipelines.extract import extract_view
     from featurekit.repo.loader import load_repo
 
+    if not isinstance(settings.offline_store, ParquetOfflineStore):
+        console.print(f"  skipped: the breakage sandbox copies a local offline store, env {settings.env} has none")
+        return []
     box = sandbox(settings)
     repo = load_repo(box)
     view = next(v for v in repo.batch_views if v.name == VIEW)

@@ -57,6 +57,7 @@ class GroupProfile:
 
     rows: int
     features: dict[str, FeatureProfile]
+    newest: datetime | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -71,6 +72,9 @@ class PartitionProfile:
 
     def to_json(self) -> str:
         data = asdict(self)
+        for groups in data["slices"].values():
+            for group in groups.values():
+                group.pop("newest", None)  # the partition's newest event is kept once, at the top
         data["newest_event"] = self.newest_event.isoformat() if self.newest_event else None
         data["profiled_at"] = self.profiled_at.isoformat()
         return json.dumps(data, sort_keys=True)
@@ -148,12 +152,8 @@ def profile_by(view: Any, table: pa.Table, key: str) -> dict[str, PartitionProfi
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         con.register("t", table.select([*features, *slices, TIMESTAMP_FIELD]))
-        newest = dict(con.execute(f'SELECT {key} AS k, max("{TIMESTAMP_FIELD}") FROM t GROUP BY k').fetchall())
         whole = _groups(con, key, features, numeric)
-        out = {
-            k: PartitionProfile(view.name, k, g.rows, _utc(newest.get(k)), now, g.features, {})
-            for k, g in whole.items()
-        }
+        out = {k: PartitionProfile(view.name, k, g.rows, _utc(g.newest), now, g.features, {}) for k, g in whole.items()}
         for column in slices:
             value = f"coalesce(CAST({_q(column)} AS VARCHAR), '{NULL}')"
             top = [r[0] for r in con.execute(
@@ -176,40 +176,34 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _groups(con: Any, bucket: str, features: list[str], numeric: set[str]) -> dict[str, GroupProfile]:
-    """Counts, nulls and quantiles of every feature per value of ``bucket``, in one aggregate query; then the top
-    values of the categorical features per bucket."""
+    """Rows, newest event, and per feature the null count plus quantiles (numerics) or value counts (the others) for
+    every value of ``bucket``: one aggregate query, one scan. Only the top values are kept (bounded JSON)."""
     quantiles = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
-    parts = ["count(*)"]
+    parts = ["count(*)", f'max("{TIMESTAMP_FIELD}")']
     for f in features:
         parts.append(f"count({_q(f)})")
-        if f in numeric:
-            parts.append(f"quantile_cont(CAST({_q(f)} AS DOUBLE), {quantiles})")
+        parts.append(
+            f"quantile_cont(CAST({_q(f)} AS DOUBLE), {quantiles})" if f in numeric
+            else f"histogram(CAST({_q(f)} AS VARCHAR))"
+        )  # fmt: skip
     rows = con.execute(f"SELECT {bucket} AS g, {', '.join(parts)} FROM t GROUP BY g").fetchall()
     out: dict[str, GroupProfile] = {}
     for row in rows:
-        group, total, values = row[0], int(row[1]), list(row[2:])
+        group, total, newest, values = row[0], int(row[1]), row[2], list(row[3:])
         profiles = {}
         for f in features:
-            count = int(values.pop(0))
-            quantile = values.pop(0) if f in numeric else None
-            profiles[f] = FeatureProfile(
-                kind="numeric" if f in numeric else "categorical",
-                count=total,
-                nulls=total - count,
-                quantiles=[float(v) for v in quantile] if quantile else [],
+            count, summary = int(values.pop(0)), values.pop(0)
+            profile = FeatureProfile(
+                kind="numeric" if f in numeric else "categorical", count=total, nulls=total - count
             )
-        out[group] = GroupProfile(total, profiles)
-    for f in (f for f in features if f not in numeric):
-        top = con.execute(
-            f"SELECT g, v, n FROM (SELECT {bucket} AS g, CAST({_q(f)} AS VARCHAR) AS v, count(*) AS n FROM t "
-            f"WHERE {_q(f)} IS NOT NULL GROUP BY g, v) "
-            f"QUALIFY row_number() OVER (PARTITION BY g ORDER BY n DESC, v) <= {TOP_VALUES}"
-        ).fetchall()
-        for group, value, n in top:
-            out[group].features[f].top[value] = int(n)
-        for profile in out.values():
-            p = profile.features[f]
-            p.other = p.count - p.nulls - sum(p.top.values())
+            if f in numeric:
+                profile.quantiles = [float(v) for v in summary] if summary else []
+            else:
+                ranked = sorted((summary or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+                profile.top = {str(v): int(n) for v, n in ranked[:TOP_VALUES]}
+                profile.other = count - sum(profile.top.values())
+            profiles[f] = profile
+        out[group] = GroupProfile(total, profiles, newest)
     return out
 
 

@@ -40,8 +40,8 @@ def print_drift(reports: dict[str, list[DriftReport]], console: Console, *, top:
 
 
 def plot_drift(reports: dict[str, list[DriftReport]], path: Path, *, worst: int = 6) -> Path:
-    """Lines of score/threshold over partitions for the ``worst`` (view, feature, slice) series of the newest
-    partitions, with the alert line at 1.0."""
+    """Lines of score/threshold over partitions for the ``worst`` features of the newest partitions (each with its
+    worst slice, or all rows), with the alert line at 1.0."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,11 +53,16 @@ def plot_drift(reports: dict[str, list[DriftReport]], path: Path, *, worst: int 
             for s in report.scores:
                 series.setdefault((s.view, s.feature, s.slice), []).append(s)
     newest = {v: h[-1].partition for v, h in reports.items() if h}
-    ranked = sorted(
-        series.items(),
-        key=lambda kv: max((s.score / s.threshold for s in kv[1] if s.partition == newest.get(kv[0][0])), default=0),
-        reverse=True,
-    )[:worst]
+
+    def now(kv: tuple[tuple[str, str, str], list[DriftScore]]) -> float:
+        return max((s.score / s.threshold for s in kv[1] if s.partition == newest.get(kv[0][0])), default=0.0)
+
+    ranked, seen = [], set()
+    for key, scores in sorted(series.items(), key=now, reverse=True):
+        if (key[0], key[1]) not in seen:  # one line per feature: its worst slice (or all rows)
+            seen.add((key[0], key[1]))
+            ranked.append((key, scores))
+    ranked = ranked[:worst]
     fig, ax = plt.subplots(figsize=(10, 4.8))
     for (view, feature, slice_), scores in ranked:
         ax.plot([s.partition for s in scores], [s.score / s.threshold for s in scores], marker="o",
