@@ -166,3 +166,23 @@ def test_stream_views_are_profiled_per_hour_and_an_hour_outage_is_named(history:
     ]  # the same hour on the previous days
     outages = [(r.partition, o.slice, o.feature) for r in report.drift for o in r.outages]
     assert outages == [(f"{hour:%Y-%m-%dT%H}", "*", "balance")], report.summary
+
+
+def test_slices_are_bounded_and_a_pinned_reference_is_used(history: History) -> None:
+    from featurekit.monitoring.drift import evaluate
+    from featurekit.monitoring.profile import profile_names, profile_table, read_profiles
+    from featurekit.offline.storage import offline_location
+
+    view = history.view("user_profile")
+    names = profile_names(history.settings, "user_profile")
+    table = offline_location(history.settings.offline_store).read_partition("user_profile", names[-1])
+    view.tags["slice_top_n"] = "3"
+
+    profile = profile_table(view, names[-1], table)
+
+    slices = profile.slices["state"]
+    assert set(slices) == {"CA", "TX", "FL", "__other__"}  # the three largest states, the rest pooled
+    assert sum(g.rows for g in slices.values()) == profile.rows == table.num_rows
+    view.tags["drift_reference"] = f"pinned:{names[0]},{names[1]}"
+    report = evaluate(view, profile, read_profiles(history.settings, "user_profile"))
+    assert report.reference == names[:2]
