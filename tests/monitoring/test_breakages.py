@@ -132,7 +132,7 @@ def test_demo_stage_catches_one_breakage_of_each_kind(history: History) -> None:
     by_kind = {c["breakage"]: c for c in caught}
     assert any("FeatureDrift" in a and "declared_monthly_income" in a for a in by_kind["drifted feature"]["alerts"])
     (outage,) = [a for a in by_kind["one-slice outage"]["alerts"] if "FeatureSliceOutage" in a]
-    assert "state=GA" in outage and "declared_monthly_income" in outage, out.getvalue()
+    assert "state=IL" in outage and "declared_monthly_income" in outage, out.getvalue()
     (empty,) = by_kind["empty source"]["alerts"]
     assert "FeatureSourceBroken" in empty and "empty" in empty and "users" in empty
     assert all(c["services"] == ["cash_advance_v1"] and c["owners"] == [OWNER] for c in caught)
