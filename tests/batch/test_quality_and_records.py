@@ -75,7 +75,7 @@ def test_failing_batch_summary_names_view_interval_and_expectation(settings: Set
     message = str(failure.value)
     for part in ("validate user_profile", DAY.start.isoformat(), "expect_column_values_to_be_in_set", "astronaut"):
         assert part in message, message
-    assert "1 of 16 expectations failed" in message and "NOT materialized" in message
+    assert "1 of 17 expectations failed" in message and "NOT materialized" in message
     location = offline_location(settings.offline_store)
     assert location.files(partition_dir("user_profile", "2026-02-09"), BATCH_PREFIX) == []
     report = json.loads(quarantined_report(location, "user_profile", "2026-02-09"))

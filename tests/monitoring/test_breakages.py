@@ -132,7 +132,7 @@ def test_demo_stage_catches_one_breakage_of_each_kind(history: History) -> None:
     by_kind = {c["breakage"]: c for c in caught}
     assert any("FeatureDrift" in a and "declared_monthly_income" in a for a in by_kind["drifted feature"]["alerts"])
     (outage,) = [a for a in by_kind["one-slice outage"]["alerts"] if "FeatureSliceOutage" in a]
-    assert "state=GA" in outage and "declared_monthly_income" in outage, out.getvalue()
+    assert "state=IL" in outage and "declared_monthly_income" in outage, out.getvalue()
     (empty,) = by_kind["empty source"]["alerts"]
     assert "FeatureSourceBroken" in empty and "empty" in empty and "users" in empty
     assert all(c["services"] == ["cash_advance_v1"] and c["owners"] == [OWNER] for c in caught)
@@ -166,3 +166,23 @@ def test_stream_views_are_profiled_per_hour_and_an_hour_outage_is_named(history:
     ]  # the same hour on the previous days
     outages = [(r.partition, o.slice, o.feature) for r in report.drift for o in r.outages]
     assert outages == [(f"{hour:%Y-%m-%dT%H}", "*", "balance")], report.summary
+
+
+def test_slices_are_bounded_and_a_pinned_reference_is_used(history: History) -> None:
+    from featurekit.monitoring.drift import evaluate
+    from featurekit.monitoring.profile import profile_names, profile_table, read_profiles
+    from featurekit.offline.storage import offline_location
+
+    view = history.view("user_profile")
+    names = profile_names(history.settings, "user_profile")
+    table = offline_location(history.settings.offline_store).read_partition("user_profile", names[-1])
+    view.tags["slice_top_n"] = "3"
+
+    profile = profile_table(view, names[-1], table)
+
+    slices = profile.slices["state"]
+    assert set(slices) == {"CA", "TX", "FL", "__other__"}  # the three largest states, the rest pooled
+    assert sum(g.rows for g in slices.values()) == profile.rows == table.num_rows
+    view.tags["drift_reference"] = f"pinned:{names[0]},{names[1]}"
+    report = evaluate(view, profile, read_profiles(history.settings, "user_profile"))
+    assert report.reference == names[:2]
