@@ -51,7 +51,7 @@ def dead_letters(events: DataFrame) -> DataFrame:
 
 def latest_rows(spec: StreamSpec, events: pa.Table) -> pa.Table:
     """Valid events of one micro-batch -> the newest row per entity in the view's shape (Arrow in, Arrow out)."""
-    if "error" in events.column_names:
+    if "error" in events.column_names and events.column("error").null_count < events.num_rows:
         events = events.filter(pc.is_null(events.column("error")))
     keep = [f.name for f in spec.fields] + (["offset"] if "offset" in events.column_names else [])
     events = events.select(keep)
