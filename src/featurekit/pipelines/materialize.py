@@ -7,7 +7,6 @@ old interval therefore never overwrites values the stream or a later run wrote.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,6 @@ from featurekit.offline.storage import offline_location
 from featurekit.pipelines.records import record_materialization
 from featurekit.repo.feast_config import repo_config
 from featurekit.repo.tags import grain_of
-
-logger = logging.getLogger(__name__)
 
 
 class MaterializeError(RuntimeError):
@@ -49,14 +46,6 @@ def latest_per_entity(table: pa.Table, join_keys: list[str]) -> pa.Table:
         ).to_arrow_table()
 
 
-def warn_if_badly_sized(store: Any, config: Any, view: Any) -> None:
-    """Compare the view's declared size with its bucket fill after a write (docs/online-store.md#layout)."""
-    from featurekit.online_store.sizing import check_sizing
-
-    for problem in check_sizing(store, config, view).problems:
-        logger.warning(problem)
-
-
 def materialize_view(
     settings: Settings,
     view: Any,
@@ -74,12 +63,7 @@ def materialize_view(
             f"materialize {view.name} {interval}: offline partition ds={partition} does not exist; extract it first"
         )
     latest = latest_per_entity(table, [c.name for c in view.entity_columns])
-    store, config = TieredRedisOnlineStore(), repo_config(settings)
-    try:
-        store.write_arrow(config, view, latest, progress=progress)
-        warn_if_badly_sized(store, config, view)
-    finally:
-        store.close()
+    TieredRedisOnlineStore().write_arrow(repo_config(settings), view, latest, progress=progress)
     result = MaterializeResult(
         view=view.name, partition=partition, source_rows=table.num_rows, entities=latest.num_rows
     )
