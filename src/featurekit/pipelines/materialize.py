@@ -95,14 +95,6 @@ def require_validated(
     raise UnvalidatedPartitionError(f"{where} {problem}: refusing to write it to the online store; {todo}")
 
 
-def warn_if_badly_sized(store: Any, config: Any, view: Any) -> None:
-    """Compare the view's declared size with its bucket fill after a write (docs/online-store.md#layout)."""
-    from featurekit.online_store.sizing import check_sizing
-
-    for problem in check_sizing(store, config, view).problems:
-        log.warning(problem)
-
-
 def materialize_view(
     settings: Settings,
     view: Any,
@@ -131,12 +123,7 @@ def materialize_view(
             f"materialize {view.name} {interval}: offline partition ds={partition} does not exist; extract it first"
         )
     latest = latest_per_entity(table, [c.name for c in view.entity_columns])
-    store, config = TieredRedisOnlineStore(), repo_config(settings)
-    try:
-        store.write_arrow(config, view, latest, progress=progress)
-        warn_if_badly_sized(store, config, view)
-    finally:
-        store.close()
+    TieredRedisOnlineStore().write_arrow(repo_config(settings), view, latest, progress=progress)
     result = MaterializeResult(
         view=view.name, partition=partition, source_rows=table.num_rows, entities=latest.num_rows
     )

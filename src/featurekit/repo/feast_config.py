@@ -57,6 +57,7 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
     return {
         "project": settings.project,
         "provider": PROVIDER_TYPE,
+        "batch_engine": {"type": ENGINE_TYPE},
         "registry": {
             "registry_type": "file",
             "path": settings.registry.path,
@@ -64,7 +65,6 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
         },
         "online_store": online,
         "offline_store": _with_quality(offline_store_block(settings.offline_store), settings),
-        "batch_engine": {"type": ENGINE_TYPE},
         "entity_key_serialization_version": settings.entity_key_serialization_version,
     }
 
