@@ -72,4 +72,4 @@ def test_every_online_value_equals_the_latest_offline_value(built) -> None:
                 want = None if row is None else row[name]
                 assert online[name][index] == want, f"{view.name}.{name} user {user_id}"
                 compared += 1
-    assert compared == USERS * 20  # 20 features over the five views, every user
+    assert compared == USERS * 21  # 21 features over the five views, every user
