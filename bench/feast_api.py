@@ -231,25 +231,47 @@ def request_bytes(ids: list[int]) -> bytes:
     return head + body
 
 
-def serve_phase(scale: FeastApiScale, fs: Any, entities: int) -> dict[str, Any]:
-    """``feast serve -w 1 --max-requests 0`` on the system's repo: sequential batch-1 latency, then req/s."""
+def serve_phase(scale: FeastApiScale, fss: dict[str, Any], entities: int, rounds: int = 3) -> dict[str, Any]:
+    """``feast serve -w 1 --max-requests 0`` on each system's repo, both running: sequential batch-1 latency per
+    system, then ``rounds`` alternating rounds of 8 keep-alive clients (stock, featurekit, stock, ...) so that load
+    from other jobs hits both alike; req/s is the total over the rounds."""
     from featurekit.services.ports import free_port
 
-    port = free_port()
     feast_bin = str(Path(sys.executable).with_name("feast"))
-    command = [feast_bin, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1", "--max-requests", "0"]
-    proc = start_server([*command, "--no-access-log"], port, Path(fs.repo_path))
+    rng = np.random.default_rng(11)
+    requests = [request_bytes([int(i)]) for i in rng.integers(1, entities + 1, 5000)]
+    servers: dict[str, tuple[int, Any]] = {}
     try:
-        rng = np.random.default_rng(11)
-        requests = [request_bytes([int(i)]) for i in rng.integers(1, entities + 1, 5000)]
-        load(port, requests, clients=1, seconds=2.0, limit=200)
-        wait_for_idle()
-        sequential = load(port, requests, clients=1, seconds=60.0, limit=scale.server_sequential)
-        wait_for_idle(timeout_s=10)
-        concurrent = load(port, requests, clients=CONCURRENCY, seconds=scale.server_seconds)
-        return {"sequential_b1": sequential, "concurrent_b1": concurrent}
+        for name, fs in fss.items():
+            port = free_port()
+            command = [feast_bin, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1", "--max-requests", "0"]
+            servers[name] = (port, start_server([*command, "--no-access-log"], port, Path(fs.repo_path)))
+            load(port, requests, clients=1, seconds=2.0, limit=200)  # warm-up
+        out: dict[str, Any] = {}
+        for name, (port, _) in servers.items():
+            wait_for_idle()
+            out[name] = {"sequential_b1": load(port, requests, clients=1, seconds=60.0, limit=scale.server_sequential)}
+        per_round = scale.server_seconds / rounds
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(rounds):
+            for name, (port, _) in servers.items():
+                runs[name].append(load(port, requests, clients=CONCURRENCY, seconds=per_round))
+        for name, parts in runs.items():
+            total = sum(p["requests"] for p in parts)
+            seconds = sum(p["seconds"] for p in parts)
+            out[name]["concurrent_b1"] = {
+                "requests": total,
+                "seconds": seconds,
+                "rps": total / seconds,
+                "rounds_rps": [p["rps"] for p in parts],
+                "latency_ms": max((p["latency_ms"] for p in parts), key=lambda m: m["p99"]),  # worst round
+                "errors": sum(p["errors"] for p in parts),
+                "first_error": next((p["first_error"] for p in parts if p["first_error"]), None),
+            }
+        return out
     finally:
-        stop_server(proc)
+        for _, proc in servers.values():
+            stop_server(proc)
 
 
 def run(
@@ -327,10 +349,8 @@ def run(
                         seconds = timed(lambda fs=fs, data=data, call=call: [call(fs, v, f) for v, f in data.items()])
                     result[phase][name] = {"seconds": seconds, "rows_per_s": pushed / seconds}
             if not skip_server:
-                result["server"] = {}
-                for name, fs in fss.items():
-                    with progress(f"{name}: feast serve"):
-                        result["server"][name] = serve_phase(scale, fs, size)
+                with progress("feast serve, both systems"):
+                    result["server"] = serve_phase(scale, fss, size)
         result["ratios"] = ratios(result)
         result["targets"] = targets(result["ratios"])
         result["elapsed_s"] = time.time() - started
