@@ -65,10 +65,12 @@ class RedisHealth:
             SERVING_REDIS_UP.labels(name).set(1 if seen[server]["status"] == "ok" else 0)
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"status": "ok" | "degraded", "redis": {tier: {...}}}`` from the last probes (never blocks)."""
+        """``{"status": "ok" | "degraded" | "starting", "redis": {tier: {...}}}`` from the last probes (never
+        blocks): ``degraded`` while a tier is unavailable, ``starting`` until every tier has been probed once."""
         state = dict(self.state)
-        ok = all(s["status"] in ("ok", "not configured") for s in state.values())
-        return {"status": "ok" if ok else "degraded", "redis": state}
+        statuses = {s["status"] for s in state.values()}
+        overall = "degraded" if "unavailable" in statuses else "starting" if "unknown" in statuses else "ok"
+        return {"status": overall, "redis": state}
 
     def _run(self) -> None:
         while not self._stop.is_set():
