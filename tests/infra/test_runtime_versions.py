@@ -23,12 +23,15 @@ SCALA_OF_SPARK_MAJOR = {"4": "2.13", "3": "2.12"}
 # (component, deployed major.minor, locked major.minor): why the deployed runtime is not the tested one yet.
 KNOWN_DIVERGENCES = {
     ("spark", "4.0", "4.3"): (
-        "EMR Serverless offers Spark 4.0 at most (emr-spark-8.0.0 = 4.0.2); pyspark stays 4.3 in uv.lock until the "
-        "streaming suite has run under pyspark 4.0.x (docs/deploy.md, 'Runtimes')"
+        "EMR Serverless offers Spark 4.0 at most (emr-spark-8.0.0 = 4.0.2). pyspark 4.0.2 locks, but the "
+        "featurekit-kafka source the streaming tests use cannot load on it: 4.0 has no pyspark.sql.streaming."
+        "datasource (ReadLimit/ReadMaxRows admission control, latestOffset(start, limit), SupportsTriggerAvailableNow) "
+        "(docs/deploy.md, 'Runtimes')"
     ),
     ("airflow", "3.0", "3.3"): (
-        "MWAA offers Airflow 3.0.6 as its newest 3.x; the DAGs use only airflow.sdk APIs present in 3.0 "
-        "(docs/deploy.md, 'Runtimes')"
+        "MWAA offers Airflow 3.0.6 as its newest 3.x. apache-airflow==3.0.6 locks with feast 0.67, but feast needs "
+        "starlette>=1.0.1, hence fastapi>=0.132, whose strict Content-Type check rejects the task SDK's JSON bodies "
+        "(sent without Content-Type): every task fails under dag.test() (docs/deploy.md, 'Runtimes')"
     ),
 }
 
