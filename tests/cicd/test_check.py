@@ -50,6 +50,6 @@ def test_check_names_file_object_and_rule_for_each_violation(project_copy: Path)
         f"feature_views/transactions.py: feature view 'user_txn_24h': [sql-athena] feature view 'user_txn_24h' has "
         f"no SQL file: expected {repo / 'feature_views' / 'user_txn_24h.sql'}",
         "feature_views/transactions.py: feature view 'user_txn_30d': [expectation-suite] add "
-        "feature_views/user_txn_30d.expectations.yaml: batch data is validated against it before it is published",
+        "feature_views/user_txn_30d.expectations.yaml: the view's data is validated against it before it is published",
         "6 violation(s)",
     ]

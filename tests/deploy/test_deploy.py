@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from featurekit.config import load_settings
 from featurekit.config.loader import project_root
-from featurekit.deploy.artifacts import DeployError, build_streaming_env, build_wheel
+from featurekit.deploy.artifacts import DeployError, build_streaming_env, build_wheel, uv_executable
 from featurekit.deploy.run import deploy
 from featurekit.services.ports import free_port
 
@@ -46,8 +46,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def streaming_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real relocatable uv venv with the featurekit wheel (no dependencies: keeps the test fast)."""
-    if shutil.which("uv") is None:
-        pytest.fail("uv must be on PATH (it builds the wheel and exports uv.lock)")
+    uv_executable()  # fails naming uv when neither `uv run`'s UV nor PATH has it
     base = tmp_path_factory.mktemp("venv")
     wheel = build_wheel(project_root(), base / "dist")
     return build_streaming_env(base / "venv", wheel, [])

@@ -71,12 +71,20 @@ SELECT
 WHERE FALSE
 """
 
+# Checked on every micro-batch of the generated job (and on the backfill): what a data scientist adds with the view.
+SUITE = """view: user_logins_10m
+expectations:
+  - expect_column_values_to_not_be_null: {column: user_id}
+  - expect_column_values_to_be_between: {column: login_count_10m, min_value: 1}
+"""
+
 
 def add_view(tmp_path: Path) -> Path:
     repo = tmp_path / "feature_repo"
     shutil.copytree(project_root() / "feature_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "feature_views" / "logins.py").write_text(VIEW)
     (repo / "feature_views" / "user_logins_10m.sql").write_text(SQL)
+    (repo / "feature_views" / "user_logins_10m.expectations.yaml").write_text(SUITE)
     return repo
 
 

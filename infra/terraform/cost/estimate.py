@@ -22,7 +22,7 @@ HOURS = 730  # hours per month
 STOCK_BYTES_PER_ENTITY = 491.3  # stock Feast 0.67: one Redis hash per entity
 FEATUREKIT_BYTES_PER_ENTITY = 205.4  # featurekit: bucketed hashes of packed rows (0.42x stock)
 BENCH_FEATURES = 20
-TIER_FEATURES = {"hot": 10, "warm": 10}  # hot: user_balance_live 3 + user_txn_24h 4 + user_txn_1h 3; warm: 5 + 5
+TIER_FEATURES = {"hot": 10, "warm": 11}  # hot: user_balance_live 3 + user_txn_24h 4 + user_txn_1h 3; warm: 6 + 5
 
 HEADROOM = 1.25  # growth and fragmentation
 RESERVED = 0.25  # ElastiCache reserved-memory-percent (fork/replication buffer)

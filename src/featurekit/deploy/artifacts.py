@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -39,10 +40,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        raise DeployError("deploy needs `uv` on PATH to build the wheel and export uv.lock (https://docs.astral.sh/uv)")
+def uv_executable() -> str:
+    """The uv that runs this process (``uv run`` exports its own path as ``UV``: the Makefile's uv need not be on
+    PATH), else ``uv`` on PATH."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if not uv or not Path(uv).exists():
+        raise DeployError(
+            "deploy needs uv (run it through `uv run`, or put uv on PATH) to build the wheel and export uv.lock"
+        )
     return uv
 
 
@@ -56,7 +61,7 @@ def _run(command: list[str], cwd: Path) -> str:
 def build_wheel(root: Path, out_dir: Path) -> Path:
     """Build the featurekit wheel of the checkout at ``root`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    _run([_uv(), "build", "--wheel", "--out-dir", str(out_dir), str(root)], root)
+    _run([uv_executable(), "build", "--wheel", "--out-dir", str(out_dir), str(root)], root)
     wheels = sorted(out_dir.glob("featurekit-*.whl"))
     if len(wheels) != 1:
         raise DeployError(f"expected one featurekit wheel in {out_dir}, found {[w.name for w in wheels]}")
@@ -65,7 +70,9 @@ def build_wheel(root: Path, out_dir: Path) -> Path:
 
 def locked_pins(root: Path) -> dict[str, str]:
     """``{normalized name: version}`` of every runtime package in ``uv.lock`` (``uv export --frozen --no-dev``)."""
-    text = _run([_uv(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header"], root)
+    text = _run(
+        [uv_executable(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header"], root
+    )
     pins = {}
     for line in text.splitlines():
         match = _REQUIREMENT.match(line.strip())
@@ -130,7 +137,7 @@ def dag_bundle(root: Path) -> dict[str, bytes]:
 
 def build_streaming_env(venv: Path, wheel: Path, requirements: list[str], python: str = "3.11") -> Path:
     """A relocatable virtual environment with the wheel (``--no-deps``) and ``requirements`` (exact pins)."""
-    uv = _uv()
+    uv = uv_executable()
     _run([uv, "venv", "--relocatable", "--python", python, str(venv)], venv.parent)
     interpreter = str(venv / "bin" / "python")
     if requirements:

@@ -124,18 +124,19 @@ EXPECTATIONS_DIR = "feature_views"
 
 
 def expectation_suite_path(view_name: str) -> str:
-    """Where a batch view's expectation suite lives, relative to the feature repo."""
+    """Where a view's expectation suite lives, relative to the feature repo."""
     return f"{EXPECTATIONS_DIR}/{view_name}.expectations.yaml"
 
 
 @rule
 def expectation_suite_next_to_batch_view(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str, str]]:
-    """Batch data is validated before it reaches the offline and online stores, so every batch view needs a suite."""
-    if kind != "feature view":
+    """Batch data is validated before it reaches the offline and online stores, and every streamed micro-batch passes
+    its view's expectations (``featurekit.quality.stream_gate``), so every batch and stream view needs a suite."""
+    if kind not in ("feature view", "stream feature view"):
         return
     suite = expectation_suite_path(obj.name)
     if not (repo.root / suite).is_file():
-        yield "expectation-suite", f"add {suite}: batch data is validated against it before it is published"
+        yield "expectation-suite", f"add {suite}: the view's data is validated against it before it is published"
 
 
 @rule
