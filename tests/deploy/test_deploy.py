@@ -196,10 +196,14 @@ def test_deploy_ships_everything_then_is_idempotent_and_restarts_jobs_on_change(
     assert aws.object(MWAA_BUCKET, "dags/feature_repo/feature_services.py")
 
     running = aws.runs(["RUNNING"])
-    assert sorted(r["name"].rsplit("-", 1)[0] for r in running) == ["featurekit-balances", "featurekit-transactions"]
+    assert sorted(r["name"].rsplit("-", 1)[0] for r in running) == [
+        "featurekit-user_balance_live",
+        "featurekit-user_txn_1h",
+    ]
     run = aws.emr.get_job_run(applicationId=aws.app_id, jobRunId=running[0]["id"])["jobRun"]
     assert run["executionRole"] == settings.deploy.emr_job_role_arn
     submit = run["jobDriver"]["sparkSubmit"]
+    assert submit["entryPoint"].endswith("/stream_job.py") and submit["entryPointArguments"][1:] == ["--env", "dev"]
     archive_uri = submit["sparkSubmitParameters"].split("spark.archives=")[1].split("#")[0]
     assert (
         "spark.sql.streaming.checkpointLocation=s3://featurekit-dev-checkpoints/checkpoints"
@@ -242,10 +246,10 @@ def test_deploy_ships_everything_then_is_idempotent_and_restarts_jobs_on_change(
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=MWAA_BUCKET, Prefix=retired_key)
     order = [(a.verb, a.resource.rsplit("-", 1)[0]) for a in changed if a.target == "emr" and a.verb != "upload"]
     assert order == [
-        ("cancel", "job run featurekit-balances"),
-        ("start", "job run featurekit-balances"),
-        ("cancel", "job run featurekit-transactions"),
-        ("start", "job run featurekit-transactions"),
+        ("cancel", "job run featurekit-user_balance_live"),
+        ("start", "job run featurekit-user_balance_live"),
+        ("cancel", "job run featurekit-user_txn_1h"),
+        ("start", "job run featurekit-user_txn_1h"),
     ]
     assert len(aws.updates) == 1
     now_running = aws.runs(["RUNNING"])
@@ -272,7 +276,7 @@ def test_a_job_run_that_does_not_stop_blocks_its_replacement(
         return application_id, job_run_id
 
     monkeypatch.setattr(emr_models.EMRServerlessBackend, "cancel_job_run", stuck)
-    (root / "streaming" / "balances.py").write_text((root / "streaming" / "balances.py").read_text() + "\n")
+    (root / "streaming" / "stream_job.py").write_text((root / "streaming" / "stream_job.py").read_text() + "\n")
     with pytest.raises(DeployError, match=r"still CANCELLING .* not starting its replacement"):
         deploy(
             settings,

@@ -1,25 +1,27 @@
-"""Deploy the streaming applications to EMR Serverless: upload the packed environment and entry points, then restart
-each application's job run from its checkpoints, never letting two runs write at once.
+"""Deploy the streaming jobs to EMR Serverless: upload the packed environment and the entry point, then restart each
+job's run from its checkpoints, never letting two runs write at once.
 
-A job run is named ``featurekit-<application>-<artifact hash>``; the hash covers the packed environment (the wheel,
-its locked dependencies, config and feature repo) and the entry point. If the one active run of an application
-already has this commit's hash, nothing happens. Otherwise every active run of the application is cancelled and
-waited for until it is no longer active, and only then is the new run started (``mode=STREAMING``), with the same
-checkpoint location (``streaming.checkpoint_location``), so it resumes where the old run stopped. A run that does not
-stop in time aborts the deploy before anything is started.
+There is one job per stream view of the feature repo (``featurekit.streaming.jobs.stream_jobs``), each run as
+``streaming/stream_job.py <view> --env <env>``. A job run is named ``featurekit-<view>-<artifact hash>``; the hash
+covers the packed environment (the wheel, its locked dependencies, config and feature repo) and the entry point.
+If the one active run of a job already has this commit's hash, nothing happens. Otherwise every active run of the
+job is cancelled and waited for until it is no longer active, and only then is the new run started
+(``mode=STREAMING``), with the same checkpoint location (``streaming.checkpoint_location``), so it resumes where the
+old run stopped. A run that does not stop in time aborts the deploy before anything is started.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+from featurekit.config.settings import Settings
 from featurekit.deploy.artifacts import DeployError, sha256
 from featurekit.deploy.context import DeployContext, split_s3
 
 ACTIVE_STATES = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "CANCELLING", "QUEUED"]
 ENV_ALIAS = "environment"
 PYTHON = f"./{ENV_ALIAS}/bin/python"
+ENTRY_POINT = "stream_job.py"  # streaming/stream_job.py <view>: one generated stream job
 
 
 def spark_submit_parameters(ctx: DeployContext, archive_uri: str) -> str:
@@ -49,11 +51,11 @@ def deploy_emr(
     archive_key = f"{prefix}/streaming/{archive_hash[:16]}/environment.tar.gz"
     ctx.put_if_changed("emr", bucket, archive_key, archive)
     emr = ctx.aws("emr-serverless")
+    entry = (ctx.root / "streaming" / ENTRY_POINT).read_bytes()
+    entry_key = f"{prefix}/streaming/{archive_hash[:16]}/{ENTRY_POINT}"
+    ctx.put_if_changed("emr", bucket, entry_key, entry)
     for name in applications:
-        entry = (ctx.root / "streaming" / f"{name}.py").read_bytes()
         digest = sha256(archive_hash.encode() + entry)[:16]
-        entry_key = f"{prefix}/streaming/{archive_hash[:16]}/{name}.py"
-        ctx.put_if_changed("emr", bucket, entry_key, entry)
         run_name = f"featurekit-{name}-{digest}"
         active = [r for r in _active_runs(emr, app_id) if r["name"].startswith(f"featurekit-{name}-")]
         if [r["name"] for r in active] == [run_name]:
@@ -75,6 +77,7 @@ def deploy_emr(
             jobDriver={
                 "sparkSubmit": {
                     "entryPoint": f"s3://{bucket}/{entry_key}",
+                    "entryPointArguments": [name, "--env", ctx.settings.env],
                     "sparkSubmitParameters": spark_submit_parameters(ctx, f"s3://{bucket}/{archive_key}"),
                 }
             },
@@ -104,6 +107,8 @@ def _wait_stopped(emr, app_id: str, run: dict, timeout_s: float, poll_s: float) 
         time.sleep(max(0.05, min(poll_s, deadline - time.monotonic())))
 
 
-def streaming_applications(root: Path) -> list[str]:
-    """The applications with an entry point in ``streaming/`` (one Spark application each)."""
-    return sorted(p.stem for p in (root / "streaming").glob("*.py"))
+def streaming_applications(settings: Settings) -> list[str]:
+    """The stream jobs generated from the feature repo's stream views (one Spark application each)."""
+    from featurekit.streaming.jobs import stream_jobs
+
+    return sorted(stream_jobs(settings))

@@ -63,7 +63,9 @@ def deploy(
             deploy_mwaa(ctx, wheel, pins)
         if "emr" in targets:
             venv = streaming_venv or build_streaming_env(Path(work) / "venv", wheel, streaming_requirements(pins))
-            deploy_emr(ctx, pack_streaming_env(venv, root), streaming_applications(root), timeout_s=emr_timeout_s)
+            deploy_emr(
+                ctx, pack_streaming_env(venv, root), streaming_applications(ctx.settings), timeout_s=emr_timeout_s
+            )
         if "ecs" in targets:
             deploy_ecs(ctx, ctx.commit)
     return ctx.actions
