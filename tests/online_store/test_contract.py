@@ -182,7 +182,7 @@ def test_wrong_entity_key_type_on_read_names_the_key(store, config, now):
 def test_corrupt_bytes_under_a_key_are_an_error_for_that_key_only(
     store, config, read_values, write_rows, redis_client, now
 ):
-    from featurekit.online_store.row_format import decode_rows
+    from featurekit.online_store.row_decode import decode_rows
 
     view = user_view()
     write_rows(view, user_rows([1, 2, 3], at=now))
@@ -214,7 +214,8 @@ def test_rows_record_format_version_and_order_key(store, config, redis_client, n
 def test_schema_change_is_reported_not_misread(store, config, now):
     from feast.types import Float32
 
-    from featurekit.online_store.row_format import build_schema, decode_rows
+    from featurekit.online_store.row_decode import decode_rows
+    from featurekit.online_store.row_format import build_schema
 
     view = user_view()
     store.write_arrow(config, view, user_rows([1], at=now))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from feast.types import Array, Int64, String, UnixTimestamp
 
-from featurekit.online_store.row_format import build_schema, decode_rows, pack_rows
+from featurekit.online_store.row_decode import decode_rows
+from featurekit.online_store.row_format import build_schema, pack_rows
 
 SCHEMA = build_schema([("seen_at", UnixTimestamp), ("name", String), ("tags", Array(Int64)), ("n", Int64)])
 EVENT_US = 1_700_000_000_000_000

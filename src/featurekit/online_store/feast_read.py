@@ -257,7 +257,8 @@ class PerViewRead:
 
     def result(self, rows: list[Any], expire_before_us: int | None) -> list[tuple[Any, dict[str, Any] | None]]:
         from featurekit.observability.metrics import ONLINE_ROW_ERRORS_TOTAL
-        from featurekit.online_store.row_format import decode_rows, us_to_datetime
+        from featurekit.online_store.row_decode import decode_rows
+        from featurekit.online_store.row_format import us_to_datetime
 
         view, names = self.view, self.names
         wanted = [view.schema.index[n] for n in names]

@@ -23,7 +23,7 @@ from featurekit.online_store.errors import EntityRowsError, SchemaMismatchError
 from featurekit.online_store.fetch import fetch_packed, fetch_rows, packed_hgets, packed_hgets_int
 from featurekit.online_store.keyspace import ViewKeyspace
 from featurekit.online_store.read_plan import OdfvStep, ReadPlan, ViewStep
-from featurekit.online_store.row_format import DecodedRows, decode_rows
+from featurekit.online_store.row_decode import DecodedRows, decode_rows
 
 _VECTORIZE_FROM = 16  # below this many rows, per-row Python encoding is cheaper than numpy call overhead
 
