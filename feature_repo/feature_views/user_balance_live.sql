@@ -11,7 +11,7 @@ FROM (
         b.user_id,
         b.balance,
         b.source AS balance_source,
-        CAST(to_unixtime(b.checked_at) AS BIGINT) AS balance_observed_at,
+        CAST(floor(to_unixtime(b.checked_at)) AS BIGINT) AS balance_observed_at,
         b.checked_at AS event_timestamp,
         row_number() OVER (PARTITION BY b.user_id ORDER BY b.checked_at DESC, b.check_id DESC) AS rn
     FROM balance_checks AS b
