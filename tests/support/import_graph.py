@@ -17,6 +17,7 @@ import ast
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "featurekit"
@@ -88,8 +89,9 @@ def _statements(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def imports() -> list[Import]:
-    """Every edge from one featurekit module to another (self-imports dropped)."""
+@cache
+def _read() -> tuple[Import, ...]:
+    """Every edge from one featurekit module to another (self-imports dropped), read once per process."""
     known = modules()
     edges: list[Import] = []
     for name, path in known.items():
@@ -108,7 +110,12 @@ def imports() -> list[Import]:
                     target = target.rpartition(".")[0]
                 if target.startswith("featurekit") and target not in (name, "featurekit"):
                     edges.append(Import(name, target, path, node.lineno))
-    return edges
+    return tuple(edges)
+
+
+def imports() -> list[Import]:
+    """Every edge from one featurekit module to another (self-imports dropped)."""
+    return list(_read())
 
 
 def unit(module: str) -> str:
