@@ -84,3 +84,15 @@ def test_athena_backend_names_its_glue_table_and_feast_athena_store() -> None:
                      "data_source": "AwsDataCatalog", "workgroup": store.workgroup,
                      "s3_staging_location": store.results_location}  # fmt: skip
     assert "training_requires_validation" not in block
+
+
+def test_the_online_store_model_is_loaded_by_its_feast_type_path(tmp_path: Path) -> None:
+    from featurekit.config.backends import ONLINE_STORES
+    from featurekit.online_store.config import STORE_TYPE, TieredRedisOnlineStoreConfig
+
+    assert list(ONLINE_STORES) == [STORE_TYPE]
+    local = load_settings("local", environ={})
+    assert type(local.online_store) is TieredRedisOnlineStoreConfig and local.online_store.type == STORE_TYPE
+    root = _env_with(tmp_path, ("online_store:\n", "online_store:\n  type: my.module.RedisStore\n"))
+    with pytest.raises(ConfigError, match=r"online_store\.type: unknown backend 'my\.module\.RedisStore'"):
+        load_settings("local", root=root, environ={})
