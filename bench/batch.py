@@ -100,7 +100,7 @@ def daily_run(data: Path, redis_url: str, users: int) -> dict[str, Any]:
     from featurekit.pipelines.materialize import latest_per_entity
     from featurekit.repo.apply import apply_repo, checked_repo
     from featurekit.repo.feast_config import repo_config
-    from featurekit.repo.tags import grain_of
+    from featurekit.tags import grain_of
     from featurekit.warehouse.load import load_duckdb
 
     settings = _settings(data, redis_url)
@@ -149,7 +149,7 @@ def daily_run(data: Path, redis_url: str, users: int) -> dict[str, Any]:
         entities += latest.num_rows
     # Profiling's share of the extract: the same profile_table call on the same partitions, timed on its own.
     from featurekit.monitoring.profile import profile_table
-    from featurekit.repo.tags import schedule_of
+    from featurekit.tags import schedule_of
 
     profile_s = 0.0
     for view in views:

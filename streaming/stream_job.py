@@ -1,7 +1,8 @@
 """Spark entry point of one generated stream job: ``python streaming/stream_job.py <view> --env prod [options]``.
 
 Thin script for spark-submit or a container command; the job is generated from the feature repo's stream view of
-that name by ``featurekit.streaming.jobs``. Equivalent to ``featurekit stream run <view> --env $FEATUREKIT_ENV``.
+that name by ``featurekit.streaming.jobs``. Equivalent to ``featurekit stream run <view> --env $FEATUREKIT_ENV``:
+both call ``featurekit.streaming.run.run_stream_job``, and this script never imports the CLI.
 """
 
 import sys

@@ -49,10 +49,10 @@ def sandbox(settings: Settings) -> Settings:
 
 def run_breakage_stage(settings: Settings, console: Console) -> list[dict[str, Any]]:
     """Inject each breakage, run extract + monitor, print what was caught; returns one summary per breakage."""
-    from featurekit.config.settings import ParquetOfflineStore
     from featurekit.monitoring.impact import Lineage, blast_radius
     from featurekit.monitoring.monitor import SourceBrokenError, monitor_view
     from featurekit.monitoring.profile import read_profiles
+    from featurekit.offline.parquet import ParquetOfflineStore
     from featurekit.pipelines.extract import extract_view
     from featurekit.repo.loader import load_repo
 

@@ -18,6 +18,8 @@ import pyarrow as pa
 from feast import types as ft
 from feast.value_type import ValueType
 
+from featurekit.errors import FeaturekitError
+
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 
 # Feast primitive type -> Arrow type of its values.
@@ -41,7 +43,7 @@ PRIMITIVES: dict[Any, pa.DataType] = {
 _AS_TEXT = {ft.Json: lambda v: json.dumps(v, ensure_ascii=False), ft.Uuid: str, ft.TimeUuid: str, ft.Decimal: str}
 
 
-class UnsupportedFeastTypeError(TypeError):
+class UnsupportedFeastTypeError(FeaturekitError, TypeError):
     """A Feast type with no Arrow form in the kit (maps, scalar maps, structs, sets, zoned timestamps)."""
 
 

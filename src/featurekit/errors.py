@@ -1,64 +1,32 @@
-"""The kit's expected failures: each carries a message that names what is wrong and where.
+"""The kit's expected failures: one base class, each error carrying a message that names what is wrong and where.
 
-The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+Every error the kit raises on purpose (bad configuration, a failing data-quality suite, an unreachable service)
+derives from :class:`FeaturekitError`. The CLI prints these without a traceback (anything else is a bug and keeps
+its traceback); the generated DAGs fail a task at once when ``permanent`` says a retry cannot fix it, and let
+Airflow retry otherwise. Because the marker travels with the class, no list of error types is kept by hand
+anywhere: a new error picks its base and its ``permanent`` value where it is defined.
+
+This module is a leaf of the layer order (docs/architecture.md): it imports nothing from featurekit, so every
+layer may derive its errors from it.
 """
 
 from __future__ import annotations
 
-from featurekit.config.loader import ConfigError
-from featurekit.services.redis_server import ServiceUnavailableError
+from typing import ClassVar
 
 
-def _expected() -> tuple[type[BaseException], ...]:
-    from featurekit.deploy.artifacts import DeployError
-    from featurekit.monitoring.impact import UnknownTargetError
-    from featurekit.monitoring.monitor import SourceBrokenError
-    from featurekit.observability.errors import OpsError
-    from featurekit.offline.availability import AvailabilityModeError
-    from featurekit.offline.schema import SchemaDriftError
-    from featurekit.offline.training_filter import UnvalidatedSourceError
-    from featurekit.orchestration.manifest import ManifestError
-    from featurekit.pipelines.extract import ExtractError
-    from featurekit.pipelines.materialize import MaterializeError
-    from featurekit.quality.stream_gate import StreamQualityError
-    from featurekit.quality.suites import SuiteError
-    from featurekit.quality.validate import DataQualityError
-    from featurekit.repo.apply import BreakingChangeError, ProtectedEnvironmentError, RepoRuleError
-    from featurekit.repo.fingerprint import FingerprintError, StalePlanError
-    from featurekit.repo.loader import RepoLoadError
-    from featurekit.repo.registry_lock import RegistryAccessError, RegistryConflictError
-    from featurekit.streaming.errors import StreamingError
-    from featurekit.warehouse.engines import WarehouseQueryError
-    from featurekit.warehouse.sql import FeatureSQLError
+class FeaturekitError(Exception):
+    """An expected failure whose message names what is wrong and where.
 
-    return (
-        UnknownTargetError,
-        SourceBrokenError,
-        AvailabilityModeError,
-        ConfigError,
-        ServiceUnavailableError,
-        RepoRuleError,
-        BreakingChangeError,
-        ProtectedEnvironmentError,
-        RegistryConflictError,
-        RegistryAccessError,
-        RepoLoadError,
-        FeatureSQLError,
-        WarehouseQueryError,
-        SchemaDriftError,
-        UnvalidatedSourceError,
-        ExtractError,
-        MaterializeError,
-        OpsError,
-        SuiteError,
-        DataQualityError,
-        StreamQualityError,
-        ManifestError,
-        StreamingError,
-        FingerprintError,
-        StalePlanError,
-        DeployError,
-    )
+    ``permanent`` is ``True`` when running the same step again cannot succeed (bad SQL, schema drift, a failing
+    suite, a configuration mistake) and ``False`` when the cause may go away by itself (a service not reachable
+    yet, a concurrent writer); orchestration fails permanent errors at once and retries the others.
+    """
+
+    permanent: ClassVar[bool] = True
 
 
-EXPECTED_ERRORS = _expected()
+class TransientError(FeaturekitError):
+    """An expected failure that a later retry may not meet (a service down, throttled or busy)."""
+
+    permanent: ClassVar[bool] = False

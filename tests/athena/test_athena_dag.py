@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from featurekit.offline.glue import ensure_table
+from featurekit.offline.athena import ensure_table
 from featurekit.offline.layout import partition_value
+from featurekit.offline.records import latest_record
 from featurekit.offline.schema import offline_schema
 from featurekit.offline.storage import offline_location
-from featurekit.pipelines.records import latest_record
 from featurekit.repo.apply import apply_repo, checked_repo
 from featurekit.repo.feast_config import feature_store
 from support.batch_project import HOUR

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from featurekit.intervals import DataInterval
-from featurekit.offline.glue import ensure_table
+from featurekit.offline.athena import ensure_table
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir, partition_value
 from featurekit.offline.schema import offline_schema
 from featurekit.offline.storage import offline_location

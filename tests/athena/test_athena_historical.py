@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from featurekit.offline.glue import ensure_table
+from featurekit.offline.athena import ensure_table
 from featurekit.offline.schema import offline_schema
 from featurekit.pipelines.backfill import backfill
 from featurekit.repo.apply import apply_repo, checked_repo

@@ -14,10 +14,10 @@ from examples.cash_advance.warehouse import WarehouseSpec, generate
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.offline.availability import AvailabilityModeError, get_historical_features
+from featurekit.offline.records import record_materialization
 from featurekit.offline.storage import offline_location
 from featurekit.pipelines.extract import extract_view
 from featurekit.pipelines.materialize import MaterializeResult
-from featurekit.pipelines.records import record_materialization
 from featurekit.warehouse.load import load_duckdb
 
 END = floor_to(datetime.now(UTC), "daily") - timedelta(days=1)
@@ -131,7 +131,7 @@ def test_mode_from_the_feature_service_tag_and_bad_modes(store, settings: Settin
 
 def brute_force(settings: Settings, rows: list[tuple[int, datetime]]) -> dict[str, list]:
     """Availability-time values by the definition, row by row, in plain Python."""
-    from featurekit.pipelines.records import read_records
+    from featurekit.offline.records import read_records
 
     location = offline_location(settings.offline_store)
     out: dict[str, list] = {"spend_30d": [], "txn_count_30d": [], "balance": []}

@@ -13,10 +13,10 @@ from featurekit import duckdb_utc
 from featurekit.config import Settings
 from featurekit.intervals import DataInterval
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir
+from featurekit.offline.records import latest_record, read_records, record_materialization
 from featurekit.offline.storage import offline_location
 from featurekit.pipelines.extract import extract_view
 from featurekit.pipelines.materialize import MaterializeResult
-from featurekit.pipelines.records import latest_record, read_records, record_materialization
 from featurekit.quality.quarantine import quarantined_report
 from featurekit.quality.suites import RowCountRule, SuiteError, load_suite
 from featurekit.quality.validate import DataQualityError, validate_partition

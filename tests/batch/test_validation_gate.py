@@ -18,15 +18,15 @@ from typer.testing import CliRunner
 
 from featurekit.cli.main import app
 from featurekit.intervals import DataInterval
-from featurekit.observability.metrics import MATERIALIZATION_VALIDATION_SKIPPED_TOTAL
+from featurekit.metrics import MATERIALIZATION_VALIDATION_SKIPPED_TOTAL
 from featurekit.offline.layout import partition_dir
+from featurekit.offline.records import read_records
 from featurekit.offline.storage import offline_location
 from featurekit.offline.training_filter import SkippedPartitionsWarning, UnvalidatedSourceError
 from featurekit.offline.validation import read_record
 from featurekit.pipelines.backfill import backfill
 from featurekit.pipelines.extract import extract_view
 from featurekit.pipelines.materialize import UnvalidatedPartitionError, materialize_view
-from featurekit.pipelines.records import read_records
 from featurekit.quality.validate import DataQualityError, validate_partition
 from featurekit.repo.feast_config import feature_store
 from support.batch_project import DAY, BatchProject, make_project

@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 
 from featurekit.intervals import DataInterval
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir, partition_value
+from featurekit.offline.records import latest_record, read_records
 from featurekit.offline.storage import offline_location
-from featurekit.pipelines.records import latest_record, read_records
 from support.batch_project import DAY, BatchProject
 
 VIEWS = ("user_profile", "user_txn_30d", "user_balance_live", "user_txn_1h")

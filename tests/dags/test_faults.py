@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from featurekit.offline.layout import partition_value
+from featurekit.offline.records import latest_record
 from featurekit.offline.storage import offline_location
-from featurekit.pipelines.records import latest_record
 from support.batch_project import DAY, HOUR, BatchProject
 from support.redis_state import redis_snapshot
 from support.tcp_proxy import TcpProxy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from featurekit.pipelines.records import latest_record
+from featurekit.offline.records import latest_record
 from support.batch_project import HOUR, BatchProject
 from support.redis_state import redis_snapshot
 

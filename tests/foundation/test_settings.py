@@ -9,7 +9,8 @@ import pytest
 from featurekit.config import ConfigError, load_settings
 from featurekit.config.interpolation import MissingVariableError, interpolate
 from featurekit.config.loader import environment_names, project_root
-from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore
+from featurekit.offline.athena import AthenaOfflineStore
+from featurekit.offline.parquet import ParquetOfflineStore
 
 SECRETS = {"FEATUREKIT_REDIS_PASSWORD": "s3cret"}
 

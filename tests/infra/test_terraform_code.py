@@ -485,7 +485,7 @@ def _feature_repo_views() -> dict[str, dict[str, Any]]:
 
 
 def test_feature_view_catalog_matches_feature_repo() -> None:
-    from featurekit.repo.tags import BACKFILL_GRAIN
+    from featurekit.tags import BACKFILL_GRAIN
 
     catalog = json.loads((TF_ROOT / "shared" / "feature_views.json").read_text())["feature_views"]
     views = _feature_repo_views()

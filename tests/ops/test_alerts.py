@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import featurekit.observability.metrics  # noqa: F401 - registers every featurekit_* metric
+import featurekit.metrics  # noqa: F401 - registers every featurekit_* metric
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "ops" / "prometheus" / "featurekit-rules.yml"

@@ -8,12 +8,12 @@ import pytest
 from prometheus_client import REGISTRY
 
 from featurekit.intervals import DataInterval
-from featurekit.observability.errors import InvalidSLOError, UnknownFeatureViewError
+from featurekit.observability.errors import UnknownFeatureViewError
 from featurekit.observability.freshness import NO_DATA, OK, STALE, check_freshness
 from featurekit.observability.jobs import observed_materialize
-from featurekit.observability.slo import format_duration, parse_duration
 from featurekit.pipelines.materialize import MaterializeError
 from featurekit.repo.loader import load_repo
+from featurekit.repo.slo import InvalidSLOError, format_duration, parse_duration
 
 from .cli import run_cli
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from featurekit.config.settings import ParquetOfflineStore
+from featurekit.offline.parquet import ParquetOfflineStore
 from featurekit.offline.storage import offline_location
 from featurekit.streaming.compaction import COMPACTED_PREFIX, compact_view
 
@@ -32,7 +32,7 @@ def test_closed_partitions_become_one_file_with_the_same_rows(tmp_path):
 
 
 def test_compaction_on_s3(s3_endpoint):
-    from featurekit.config.settings import AthenaOfflineStore
+    from featurekit.offline.athena import AthenaOfflineStore
 
     store = AthenaOfflineStore(
         s3_root="s3://checkpoints/offline", database="d", workgroup="w", results_location="s3://x/", region="us-east-1"

@@ -12,7 +12,7 @@ from typing import Any
 
 from featurekit.catalog.lineage import view_tables
 from featurekit.repo.loader import LoadedRepo
-from featurekit.repo.tags import ON_DEMAND_SCHEDULE
+from featurekit.tags import ON_DEMAND_SCHEDULE
 
 
 @dataclass(frozen=True)

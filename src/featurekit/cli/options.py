@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from featurekit.errors import FeaturekitError
+
 EnvOption = Annotated[
     str | None,
     typer.Option("--env", "-e", envvar="FEATUREKIT_ENV", help="Environment: a file in config/ (local, dev, prod)."),
@@ -28,11 +30,7 @@ def friendly_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:
-            from featurekit.errors import EXPECTED_ERRORS  # imported on failure only: it pulls in pipelines
-
-            if not isinstance(exc, EXPECTED_ERRORS):
-                raise
+        except FeaturekitError as exc:
             # escape(): messages name rules as "[rule-id]", which rich would otherwise swallow as markup tags.
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(code=1) from exc

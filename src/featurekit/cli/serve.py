@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from featurekit.cli.options import EnvOption, err_console, friendly_errors
+from featurekit.cli.options import EnvOption, friendly_errors
 
 
 @friendly_errors
@@ -39,14 +39,9 @@ def serve(
     if env is not None:
         os.environ["FEATUREKIT_ENV"] = env
     os.environ["FEATUREKIT_SERVE_TOKEN_ENV"] = token_env
-    from featurekit.online_store.errors import OnlineStoreError
     from featurekit.serving.wiring import feature_store_from_env, preflight
 
     store = feature_store_from_env()
-    try:
-        preflight(store)
-    except OnlineStoreError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from exc
+    preflight(store)  # an unreachable or misconfigured tier is a FeaturekitError: one red line, exit 1
     # One worker serves from this process with the store just checked; more workers are spawned processes.
     run_workers(functools.partial(build_from_env, store) if workers <= 1 else build_from_env, host, port, workers)

@@ -3,9 +3,6 @@ topics, replay the DLQ, compact the offline files."""
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -15,15 +12,6 @@ from featurekit.cli.options import EnvOption, console, friendly_errors
 app = typer.Typer(
     help="Spark Structured Streaming from Kafka into the online and offline stores.", no_args_is_help=True
 )
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("py4j", "feast", "urllib3", "botocore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command("list")
@@ -79,41 +67,19 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run one stream job until interrupted (SIGINT/SIGTERM stop it gracefully)."""
-    from featurekit.config import load_settings
-    from featurekit.repo.apply import silence_feast_preview_warnings
-    from featurekit.streaming.jobs import StreamApplication, stream_job, stream_topics
-    from featurekit.streaming.producer import ensure_topics
+    from featurekit.streaming.run import configure_logging, run_stream_job
 
-    _logging(verbose)
-    silence_feast_preview_warnings()
-    settings = load_settings(env)
-    stream = stream_job(settings, name)  # unknown names and invalid declarations fail before Spark starts
-    if create_topics:
-        ensure_topics(settings, stream_topics(settings, {name: stream}))
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port)
-        console.print(f"  metrics on http://0.0.0.0:{metrics_port}/metrics")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    job = StreamApplication(
-        settings,
-        stream,
-        starting_offsets=starting_offsets,
+    configure_logging(verbose)
+    run_stream_job(
+        name,
+        env=env,
         available_now=available_now,
+        starting_offsets=starting_offsets,
         max_offsets_per_trigger=max_offsets_per_trigger,
-        max_restarts=3 if available_now else None,  # a catch-up run reports failure; a service keeps retrying
+        create_topics=create_topics,
+        metrics_port=metrics_port,
+        report=console.print,
     )
-    console.print(f"[bold]stream {name}[/] env={settings.env} source={settings.streaming.source_format}")
-    job.run(stop=stop)
-    for query, stats in job.stats.items():
-        console.print(
-            f"  {query}: {stats.input_rows:,} records in {stats.batches} batches, {stats.online_rows:,} online rows, "
-            f"{sum(stats.dead_letters.values()):,} dead letters, {stats.late_events:,} late events dropped, "
-            f"{stats.restarts} restarts"
-        )
 
 
 @app.command("produce")

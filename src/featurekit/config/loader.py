@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from featurekit.config.interpolation import MissingVariableError, interpolate
 from featurekit.config.merge import deep_merge
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 
 ENV_VAR = "FEATUREKIT_ENV"
 ROOT_VAR = "FEATUREKIT_ROOT"
@@ -31,7 +32,7 @@ _PATH_FIELDS = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(FeaturekitError, ValueError):
     """The environment file is missing, malformed, or references an unset variable; the message says which."""
 
 

@@ -1,7 +1,7 @@
 """The typed settings model shared by every environment file.
 
-Backends are discriminated unions on ``type``: an environment chooses DuckDB or Athena by configuration, and the code
-asks the chosen model to do the work: no code compares environment names.
+Backends are chosen by ``type``: an environment chooses DuckDB or Athena by configuration, and the code asks the
+chosen model to do the work: no code compares environment names.
 """
 
 from __future__ import annotations
@@ -9,15 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from featurekit.online_store.config import TieredRedisOnlineStoreConfig
-
-
-class _Strict(BaseModel):
-    """Unknown keys fail loudly: a typo in an environment file is an error, not a silent default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from featurekit.config.backends import OfflineStoreField, OnlineStoreField
+from featurekit.config.model import AthenaConnection
+from featurekit.config.model import StrictModel as _Strict
 
 
 class RegistrySettings(_Strict):
@@ -36,16 +32,7 @@ class DuckDBWarehouse(_Strict):
     path: Path
 
 
-class _Athena(_Strict):
-    """Where Athena queries run: a Glue database, a workgroup and its result location."""
-
-    database: str
-    workgroup: str
-    results_location: str
-    region: str
-
-
-class AthenaWarehouse(_Athena):
+class AthenaWarehouse(AthenaConnection):
     """The warehouse as Glue tables queried through Athena."""
 
     type: Literal["athena"] = "athena"
@@ -54,21 +41,9 @@ class AthenaWarehouse(_Athena):
 Warehouse = Annotated[DuckDBWarehouse | AthenaWarehouse, Field(discriminator="type")]
 
 
-class ParquetOfflineStore(_Strict):
-    """Offline store as partitioned parquet on the local disk, read by DuckDB (Feast's ``duckdb`` store)."""
-
-    type: Literal["parquet"] = "parquet"
-    root: Path
-
-
-class AthenaOfflineStore(_Athena):
-    """Offline store as partitioned parquet on S3, registered in Glue and read by Athena."""
-
-    type: Literal["athena"] = "athena"
-    s3_root: str
-
-
-OfflineStore = Annotated[ParquetOfflineStore | AthenaOfflineStore, Field(discriminator="type")]
+# Offline backends keep their config beside their implementation (featurekit.offline.parquet, .athena); the
+# field loads the class the environment names by ``type`` (featurekit.config.backends).
+OfflineStore = OfflineStoreField
 
 
 class KafkaSettings(_Strict):
@@ -167,6 +142,9 @@ class QualitySettings(_Strict):
 class Settings(_Strict):
     """Everything the kit needs to know about one environment."""
 
+    # The offline store is any object implementing the backend protocol (checked with isinstance).
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
     env: str
     project: str
     provider: Literal["local", "aws"] = "local"
@@ -175,7 +153,7 @@ class Settings(_Strict):
     registry: RegistrySettings
     warehouse: Warehouse
     offline_store: OfflineStore
-    online_store: TieredRedisOnlineStoreConfig
+    online_store: OnlineStoreField  # featurekit.online_store.config.TieredRedisOnlineStoreConfig, loaded by path
     kafka: KafkaSettings
     streaming: StreamingSettings
     serving: ServingSettings = ServingSettings()

@@ -82,7 +82,7 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             from featurekit.intervals import DataInterval
             from featurekit.orchestration.runner import run_dags
             from featurekit.pipelines.backfill import backfill
-            from featurekit.repo.tags import grain_of
+            from featurekit.tags import grain_of
 
             # History is backfilled as the past runs would have left it (extracted, validated, materialized: a stream
             # view's latest value may be days old and must be served as well as trained on); the last whole day and

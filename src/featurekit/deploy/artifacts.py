@@ -24,6 +24,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from featurekit.errors import FeaturekitError
+
 MWAA_PLUGINS_DIR = "/usr/local/airflow/plugins"
 PROJECT_DIR = "featurekit-project"  # inside the streaming archive
 _SKIPPED = {"__pycache__", "data", ".feast"}
@@ -32,7 +34,7 @@ _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;]+)")
 SPARK_PROVIDED = {"pyspark"}
 
 
-class DeployError(RuntimeError):
+class DeployError(FeaturekitError, RuntimeError):
     """A deploy step failed or would be unsafe; the message names the step and the resource."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from featurekit.catalog.lineage import view_tables
+from featurekit.errors import FeaturekitError
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Lineage:
         )
 
 
-class UnknownTargetError(LookupError):
+class UnknownTargetError(FeaturekitError, LookupError):
     """``featurekit impact`` was given a name that is neither a feature view nor a table one reads."""
 
 

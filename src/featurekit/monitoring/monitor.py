@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval
 from featurekit.monitoring.drift import DriftReport, evaluate, reference_names
 from featurekit.monitoring.impact import BlastRadius, Lineage, blast_radius
 from featurekit.monitoring.profile import PartitionProfile, profile_names, profile_stream_hours, read_profiles
 from featurekit.monitoring.sources import SourceHealth, check_source
 from featurekit.offline.layout import partition_value
-from featurekit.repo.tags import grain_of, schedule_of
+from featurekit.tags import grain_of, schedule_of
 
 
-class SourceBrokenError(RuntimeError):
+class SourceBrokenError(FeaturekitError, RuntimeError):
     """The extract of a view looks broken (empty, partial or late); the message names tables, services, owners."""
 
 
@@ -85,7 +86,7 @@ def broken_message(report: MonitorReport) -> str:
 
 
 def record_metrics(report: MonitorReport) -> None:
-    from featurekit.observability.metrics import (
+    from featurekit.metrics import (
         FEATURE_DRIFT_SCORE,
         FEATURE_DRIFT_THRESHOLD,
         SLICE_OUTAGE,

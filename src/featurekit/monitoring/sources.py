@@ -20,10 +20,10 @@ import pyarrow.parquet as pq
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval, grain_length
-from featurekit.observability.slo import parse_duration
 from featurekit.offline.layout import BATCH_PREFIX, TIMESTAMP_FIELD, partition_dir, partition_value
 from featurekit.offline.storage import OfflineLocation, offline_location
-from featurekit.repo.tags import grain_of
+from featurekit.repo.slo import parse_duration
+from featurekit.tags import grain_of
 
 DEFAULT_MIN_ROWS_VS_MEDIAN = 0.5
 DEFAULT_WINDOW = 7

@@ -30,8 +30,8 @@ from featurekit.observability.offline_latest import join_keys, latest_rows, offl
 from featurekit.observability.online_reads import read_online
 from featurekit.observability.registry_views import deployed_views
 from featurekit.offline.layout import TIMESTAMP_FIELD
-from featurekit.pipelines.records import latest_record
-from featurekit.repo.tags import schedule_of
+from featurekit.offline.records import latest_record
+from featurekit.tags import schedule_of
 
 DEFAULT_SAMPLE = 200
 DEFAULT_STREAM_GRACE = timedelta(minutes=10)
@@ -125,7 +125,7 @@ def check_consistency(
 
     Raises the same expected errors as :func:`featurekit.observability.freshness.check_freshness`; mismatches are
     results. Updates the ``featurekit_consistency_*`` gauges."""
-    from featurekit.observability.metrics import CONSISTENCY_COMPARED_ENTITIES, CONSISTENCY_MISMATCH_RATIO
+    from featurekit.metrics import CONSISTENCY_COMPARED_ENTITIES, CONSISTENCY_MISMATCH_RATIO
 
     deployed = deployed_views(settings)
     chosen = deployed.select(views)

@@ -1,21 +1,24 @@
 """Errors of the operations commands (``freshness``, ``consistency``, ``catalog``, metric export).
 
 Each names what could not be reached or found and where, so an on-call engineer can act on the message alone; the
-CLI prints them without a traceback (they are listed in :mod:`featurekit.errors`).
+CLI prints them without a traceback (they derive from :class:`featurekit.errors.FeaturekitError`; the ones about
+something unreachable are transient, so a DAG task retries them).
 """
 
 from __future__ import annotations
 
+from featurekit.errors import FeaturekitError, TransientError
 
-class OpsError(RuntimeError):
+
+class OpsError(FeaturekitError, RuntimeError):
     """Base class of the operations commands' expected failures."""
 
 
-class RegistryUnavailableError(OpsError):
+class RegistryUnavailableError(OpsError, TransientError):
     """The Feast registry could not be read (missing file, unreachable bucket, no objects for the project)."""
 
 
-class OnlineStoreUnavailableError(OpsError):
+class OnlineStoreUnavailableError(OpsError, TransientError):
     """The online store could not be read for a feature view (Redis unreachable, tier not configured)."""
 
 
@@ -26,9 +29,5 @@ class UnknownFeatureViewError(OpsError, KeyError):
         return str(self.args[0])
 
 
-class InvalidSLOError(OpsError, ValueError):
-    """A ``freshness_slo`` tag is not a duration such as ``30h``, ``2h`` or ``5m``."""
-
-
-class MetricsExportError(OpsError):
+class MetricsExportError(OpsError, TransientError):
     """Metrics could not be pushed to the Pushgateway or written to the textfile directory."""

@@ -22,15 +22,14 @@ import pyarrow.dataset as ds
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import utc
-from featurekit.observability.errors import InvalidSLOError
 from featurekit.observability.offline_latest import join_keys
 from featurekit.observability.online_reads import read_online
 from featurekit.observability.registry_views import deployed_views
-from featurekit.observability.slo import format_duration, freshness_slo
 from featurekit.offline.layout import TIMESTAMP_FIELD, partition_dir
+from featurekit.offline.records import MaterializationRecord, latest_record
 from featurekit.offline.storage import offline_location
-from featurekit.pipelines.records import MaterializationRecord, latest_record
-from featurekit.repo.tags import schedule_of, tier_of
+from featurekit.repo.slo import InvalidSLOError, format_duration, freshness_slo
+from featurekit.tags import schedule_of, tier_of
 
 OK, STALE, NO_DATA, NO_SLO, INVALID_SLO = "ok", "stale", "no_data", "no_slo", "invalid_slo"
 FAILING = frozenset({STALE, NO_DATA, INVALID_SLO})
@@ -121,7 +120,7 @@ def check_freshness(
     :class:`~featurekit.observability.errors.OnlineStoreUnavailableError`; a view out of SLO is a result, not an
     error (``report.ok``). Updates the ``featurekit_freshness_*`` gauges.
     """
-    from featurekit.observability.metrics import (
+    from featurekit.metrics import (
         FRESHNESS_AGE_SECONDS,
         FRESHNESS_LAST_CHECK,
         FRESHNESS_OUT_OF_SLO,

@@ -17,9 +17,7 @@ from typing import Any
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval
-from featurekit.observability.errors import MetricsExportError
-from featurekit.observability.exporter import ExportResult, export_metrics
-from featurekit.observability.metrics import (
+from featurekit.metrics import (
     MATERIALIZATION_DURATION_SECONDS,
     MATERIALIZATION_FAILURES_TOTAL,
     MATERIALIZATION_LAG_SECONDS,
@@ -28,6 +26,8 @@ from featurekit.observability.metrics import (
     VALIDATION_FAILED_EXPECTATIONS_TOTAL,
     VALIDATION_RUNS_TOTAL,
 )
+from featurekit.observability.errors import MetricsExportError
+from featurekit.observability.exporter import ExportResult, export_metrics
 
 log = logging.getLogger(__name__)
 _FAILED = re.compile(r"(\d+) of \d+ expectations failed")

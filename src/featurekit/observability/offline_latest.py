@@ -20,7 +20,7 @@ from featurekit.intervals import grain_length, utc
 from featurekit.offline.layout import TIMESTAMP_FIELD, partition_dir
 from featurekit.offline.storage import offline_location
 from featurekit.pipelines.materialize import latest_per_entity
-from featurekit.repo.tags import grain_of
+from featurekit.tags import grain_of
 
 _FORMATS = {"daily": "%Y-%m-%d", "hourly": "%Y-%m-%dT%H"}
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from featurekit.observability.consistency import ConsistencyReport
 from featurekit.observability.freshness import OK, FreshnessReport
-from featurekit.observability.slo import format_duration
+from featurekit.repo.slo import format_duration
 
 _STATUS_STYLE = {"ok": "green", "no_slo": "dim", "stale": "red", "no_data": "red", "invalid_slo": "red"}
 

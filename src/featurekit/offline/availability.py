@@ -6,15 +6,16 @@ fresher values than it gets in production. In availability mode a feature row co
 it was *available* at ``t``:
 
 * batch rows: the ``finished_at`` of the kit's materialization record of their partition
-  (:mod:`featurekit.pipelines.records`); without a record, event time plus the view's interval (one day, one hour);
+  (:mod:`featurekit.offline.records`); without a record, event time plus the view's interval (one day, one hour);
 * rows the stream sink wrote (``stream-*`` files): their ``created`` time, the stream's processing time.
 
 Among available rows the one served is what the online store keeps: the newest by (event time, created), since its
 writes are newer-wins; and it expires after the view's ttl counted from the event time, as online. Event time stays
 the default; the mode is chosen per call (``mode=``) or per feature service (tag ``training_time: availability``).
 
-The mode travels to the kit's offline store (:mod:`featurekit.offline.retrieval`) in a context variable set around
-Feast's own ``get_historical_features``, so nothing in Feast is patched.
+The mode travels to the kit's offline store (:mod:`featurekit.offline.retrieval`, whose
+``AvailabilityRetrievalJob`` writes the query) in a context variable set around Feast's own
+``get_historical_features``, so nothing in Feast is patched.
 """
 
 from __future__ import annotations
@@ -28,17 +29,14 @@ from typing import Any
 import pandas as pd
 
 from featurekit.config.settings import Settings
-from featurekit.intervals import grain_length
-from featurekit.offline.layout import STREAM_PREFIX
-from featurekit.offline.retrieval import _CREATED_OFFSET, _ROW, _SHIFT, _TS, AsofRetrievalJob, _quote
-from featurekit.repo.tags import grain_of
+from featurekit.errors import FeaturekitError
 
 EVENT, AVAILABILITY = "event", "availability"
 MODES = (EVENT, AVAILABILITY)
 SERVICE_TAG = "training_time"
 
 
-class AvailabilityModeError(ValueError):
+class AvailabilityModeError(FeaturekitError, ValueError):
     """Availability mode was asked for where it cannot be honoured (unknown mode, unsupported store or entity_df)."""
 
 
@@ -83,7 +81,7 @@ def get_historical_features(
     full_feature_names: bool = False,
 ) -> Any:
     """Feast's ``get_historical_features`` with the training-time mode of the call or of the feature service."""
-    from featurekit.config.settings import ParquetOfflineStore
+    from featurekit.offline.parquet import ParquetOfflineStore
 
     if resolve_mode(features, mode) == EVENT:
         return store.get_historical_features(entity_df=entity_df, features=features,
@@ -98,77 +96,7 @@ def get_historical_features(
                                              full_feature_names=full_feature_names)  # fmt: skip
 
 
-def with_availability(job: AsofRetrievalJob) -> AsofRetrievalJob:
-    """The kit store's retrieval job, switched to availability time when the caller asked for it."""
-    context = current()
-    if context is None:
-        return job
-    available = AvailabilityRetrievalJob.__new__(AvailabilityRetrievalJob)
-    available.__dict__.update(job.__dict__)
-    available._settings = context.settings
-    return available
-
-
 def unsupported(reason: str) -> None:
     """Fail loudly instead of silently falling back to event time."""
     if current() is not None:
         raise AvailabilityModeError(f"availability-time retrieval needs {reason}")
-
-
-class AvailabilityRetrievalJob(AsofRetrievalJob):
-    """The ASOF job with each feature row keyed by its availability time instead of its event time."""
-
-    _settings: Settings
-
-    def _view_query(self, view: Any, features: list[str]) -> str:
-        from featurekit.pipelines.records import read_records
-
-        source = view.batch_source
-        column = {v: k for k, v in (source.field_mapping or {}).items()}  # Feast name -> source column
-        keys = [c.name for c in view.entity_columns]
-        entity_keys = [view.projection.join_key_map.get(k, k) for k in keys]
-        event = _quote(column.get(source.timestamp_field, source.timestamp_field))
-        created_name = source.created_timestamp_column
-        created = _quote(column.get(created_name, created_name)) if created_name else event
-        created_us = f"coalesce(epoch_us({created}), 0) + {_CREATED_OFFSET}" if created_name else "0"
-        ttl = int(view.ttl.total_seconds()) if view.ttl else 0
-        prefix = f"{view.projection.name_to_use()}__" if self.full_feature_names else ""
-        select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
-        values = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
-        records = read_records(self._settings, view.name)
-        rows = ", ".join(f"('{r.partition}', TIMESTAMPTZ '{r.finished_at.isoformat()}')" for r in records)
-        finished = f"(VALUES {rows}) AS r(ds, finished)" if rows else (
-            "(SELECT NULL::VARCHAR AS ds, NULL::TIMESTAMPTZ AS finished WHERE false) AS r"
-        )  # fmt: skip
-        step = int(grain_length(grain_of(view)).total_seconds())
-        path = str(source.path).replace("'", "''")
-        key_list = ", ".join(_quote(k) for k in keys)
-        packed = ", ".join(["__event := __event", *[f"{_quote('f_' + f)} := {_quote('f_' + f)}" for f in features]])
-        on_keys = " AND ".join(f"e.{_quote(ek)} = g.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
-        alive = f"g.best.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "g.best IS NOT NULL"
-        outputs = ", ".join(
-            f"CASE WHEN {alive} THEN g.best.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
-        )
-        # A running arg_max over each key's rows ordered by availability (RANGE: rows of one partition share their
-        # finished_at and count together) is what the online store held at each instant, newer-wins by (event time,
-        # created); the ASOF join then takes the last instant at or before the entity timestamp.
-        return f"""
-            WITH f AS (
-                SELECT {select_keys}, {event} AS __event,
-                       CAST(epoch_us({event}) AS HUGEINT) * {_SHIFT} + {created_us} AS __order, {values},
-                       CASE WHEN regexp_matches(src.filename, '/{STREAM_PREFIX}[^/]*$') THEN {created}
-                            ELSE coalesce(r.finished, {event} + INTERVAL {step} SECOND) END AS __avail
-                FROM read_parquet('{path}', union_by_name = true, filename = true) AS src
-                LEFT JOIN {finished} ON r.ds = regexp_extract(src.filename, 'ds=([^/]+)/[^/]*$', 1)
-            ),
-            g AS (
-                SELECT {key_list}, __avail,
-                       arg_max(struct_pack({packed}), __order) OVER (
-                           PARTITION BY {key_list} ORDER BY __avail
-                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS best
-                FROM f WHERE __avail <= (SELECT max({_TS}) FROM entity)
-            )
-            SELECT e.{_ROW}, {outputs}
-            FROM entity AS e ASOF LEFT JOIN g ON {on_keys} AND e.{_TS} >= g.__avail
-            ORDER BY e.{_ROW}
-        """

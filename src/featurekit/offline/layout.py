@@ -16,6 +16,7 @@ TIMESTAMP_FIELD = "event_timestamp"
 CREATED_FIELD = "created"
 BATCH_PREFIX = "batch-"
 STREAM_PREFIX = "stream-"
+SOURCE_OWNER = "feature-platform@featurekit.example"  # owner of the Feast data sources the kit builds
 _FORMATS = {"daily": "%Y-%m-%d", "hourly": "%Y-%m-%dT%H"}
 
 

@@ -31,9 +31,14 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictBool, StrictStr
 
 from featurekit import duckdb_utc
+from featurekit.config.settings import Settings
+from featurekit.intervals import grain_length
+from featurekit.offline.availability import unsupported
+from featurekit.offline.layout import STREAM_PREFIX
+from featurekit.offline.parquet import STORE_TYPE
 from featurekit.offline.training_filter import refuse_unvalidated, report_skips, validated_source_files
+from featurekit.tags import grain_of
 
-STORE_TYPE = "featurekit.offline.retrieval.FeaturekitOfflineStore"
 _ROW, _TS = "__featurekit_row", "__featurekit_ts"
 _SHIFT = 2**63  # event_us * _SHIFT + created key: lexicographic (event time, created) in one HUGEINT
 _CREATED_OFFSET = 2**62  # keeps the created part positive (any date after ~146,000 BC) and below _SHIFT
@@ -64,7 +69,6 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             and not filter_by_created_timestamp
             and all(isinstance(fv.batch_source, FileSource) for fv in feature_views)
         )
-        from featurekit.offline.availability import unsupported, with_availability
 
         if not supported:
             unsupported("a pandas entity_df, parquet sources and no filter_by_created_timestamp")
@@ -234,3 +238,78 @@ def _literal(text: str) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# ---- availability-time mode (featurekit.offline.availability sets the context; this job writes the query) ----
+
+
+def with_availability(job: AsofRetrievalJob) -> AsofRetrievalJob:
+    """The kit store's retrieval job, switched to availability time when the caller asked for it."""
+    from featurekit.offline.availability import current
+
+    context = current()
+    if context is None:
+        return job
+    available = AvailabilityRetrievalJob.__new__(AvailabilityRetrievalJob)
+    available.__dict__.update(job.__dict__)
+    available._settings = context.settings
+    return available
+
+
+class AvailabilityRetrievalJob(AsofRetrievalJob):
+    """The ASOF job with each feature row keyed by its availability time instead of its event time."""
+
+    _settings: Settings
+
+    def _view_query(self, view: Any, features: list[str]) -> str:
+        from featurekit.offline.records import read_records
+
+        source = view.batch_source
+        column = {v: k for k, v in (source.field_mapping or {}).items()}  # Feast name -> source column
+        keys = [c.name for c in view.entity_columns]
+        entity_keys = [view.projection.join_key_map.get(k, k) for k in keys]
+        event = _quote(column.get(source.timestamp_field, source.timestamp_field))
+        created_name = source.created_timestamp_column
+        created = _quote(column.get(created_name, created_name)) if created_name else event
+        created_us = f"coalesce(epoch_us({created}), 0) + {_CREATED_OFFSET}" if created_name else "0"
+        ttl = int(view.ttl.total_seconds()) if view.ttl else 0
+        prefix = f"{view.projection.name_to_use()}__" if self.full_feature_names else ""
+        select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
+        values = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
+        records = read_records(self._settings, view.name)
+        rows = ", ".join(f"('{r.partition}', TIMESTAMPTZ '{r.finished_at.isoformat()}')" for r in records)
+        finished = f"(VALUES {rows}) AS r(ds, finished)" if rows else (
+            "(SELECT NULL::VARCHAR AS ds, NULL::TIMESTAMPTZ AS finished WHERE false) AS r"
+        )  # fmt: skip
+        step = int(grain_length(grain_of(view)).total_seconds())
+        path = str(source.path).replace("'", "''")
+        key_list = ", ".join(_quote(k) for k in keys)
+        packed = ", ".join(["__event := __event", *[f"{_quote('f_' + f)} := {_quote('f_' + f)}" for f in features]])
+        on_keys = " AND ".join(f"e.{_quote(ek)} = g.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
+        alive = f"g.best.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "g.best IS NOT NULL"
+        outputs = ", ".join(
+            f"CASE WHEN {alive} THEN g.best.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
+        )
+        # A running arg_max over each key's rows ordered by availability (RANGE: rows of one partition share their
+        # finished_at and count together) is what the online store held at each instant, newer-wins by (event time,
+        # created); the ASOF join then takes the last instant at or before the entity timestamp.
+        return f"""
+            WITH f AS (
+                SELECT {select_keys}, {event} AS __event,
+                       CAST(epoch_us({event}) AS HUGEINT) * {_SHIFT} + {created_us} AS __order, {values},
+                       CASE WHEN regexp_matches(src.filename, '/{STREAM_PREFIX}[^/]*$') THEN {created}
+                            ELSE coalesce(r.finished, {event} + INTERVAL {step} SECOND) END AS __avail
+                FROM read_parquet('{path}', union_by_name = true, filename = true) AS src
+                LEFT JOIN {finished} ON r.ds = regexp_extract(src.filename, 'ds=([^/]+)/[^/]*$', 1)
+            ),
+            g AS (
+                SELECT {key_list}, __avail,
+                       arg_max(struct_pack({packed}), __order) OVER (
+                           PARTITION BY {key_list} ORDER BY __avail
+                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS best
+                FROM f WHERE __avail <= (SELECT max({_TS}) FROM entity)
+            )
+            SELECT e.{_ROW}, {outputs}
+            FROM entity AS e ASOF LEFT JOIN g ON {on_keys} AND e.{_TS} >= g.__avail
+            ORDER BY e.{_ROW}
+        """

@@ -11,10 +11,11 @@ from typing import Any
 import pyarrow as pa
 
 from featurekit.arrow_types import TIMESTAMP_TYPE, arrow_type
+from featurekit.errors import FeaturekitError
 from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD
 
 
-class SchemaDriftError(TypeError):
+class SchemaDriftError(FeaturekitError, TypeError):
     """A column is missing or cannot be cast to the view's declared type."""
 
 

@@ -1,63 +1,25 @@
 """Feast data sources for the feature repo, built from the environment's offline store settings.
 
-The feature repo calls :func:`offline_source` and :func:`kafka_source`; locally they point Feast at the parquet
-partitions (read by Feast's DuckDB offline store), on AWS at the Glue tables over the same layout in S3 (read by
-Feast's Athena offline store). The definitions themselves are identical in every environment.
+The feature repo calls :func:`offline_source` and :func:`kafka_source`; the configured offline backend builds the
+source (locally Feast's file source over the parquet partitions, read by DuckDB; on AWS the Glue table over the same
+layout in S3, read by Athena). The definitions themselves are identical in every environment.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import singledispatch
 
-from feast import FileSource, KafkaSource
-from feast.data_format import JsonFormat, ParquetFormat
+from feast import KafkaSource
+from feast.data_format import JsonFormat
 from feast.data_source import DataSource
-from feast.infra.offline_stores.contrib.athena_offline_store.athena_source import AthenaSource
 
-from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore, Settings
-from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD
-
-OWNER = "feature-platform@featurekit.example"
+from featurekit.config.settings import Settings
+from featurekit.offline.layout import SOURCE_OWNER, TIMESTAMP_FIELD
 
 
 def offline_source(settings: Settings, view: str, description: str) -> DataSource:
     """The offline source holding ``view``'s rows (``event_timestamp``, ``created``, join keys, features)."""
-    return _offline_source(settings.offline_store, view, description)
-
-
-@singledispatch
-def _offline_source(store: object, view: str, description: str) -> DataSource:
-    raise TypeError(f"no offline source for {type(store).__name__}")
-
-
-@_offline_source.register
-def _(store: ParquetOfflineStore, view: str, description: str) -> DataSource:
-    return FileSource(
-        name=f"{view}_offline",
-        path=str(store.root / view / "*" / "*.parquet"),
-        file_format=ParquetFormat(),
-        timestamp_field=TIMESTAMP_FIELD,
-        created_timestamp_column=CREATED_FIELD,
-        description=description,
-        owner=OWNER,
-        tags={"feature_view": view},
-    )
-
-
-@_offline_source.register
-def _(store: AthenaOfflineStore, view: str, description: str) -> DataSource:
-    return AthenaSource(
-        name=f"{view}_offline",
-        table=view,
-        database=store.database,
-        data_source="AwsDataCatalog",
-        timestamp_field=TIMESTAMP_FIELD,
-        created_timestamp_column=CREATED_FIELD,
-        description=description,
-        owner=OWNER,
-        tags={"feature_view": view},
-    )
+    return settings.offline_store.feast_source(view, description)
 
 
 def kafka_source(
@@ -82,6 +44,6 @@ def kafka_source(
         batch_source=batch_source,
         watermark_delay_threshold=watermark,
         description=description,
-        owner=OWNER,
+        owner=SOURCE_OWNER,
         tags={"topic": topic, **(rules or {})},
     )

@@ -8,14 +8,13 @@ joins pick one row per key, so the overlap is harmless, and a crashed run leaves
 from __future__ import annotations
 
 import uuid
-from functools import singledispatch
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore
+from featurekit.config.backends import OfflineBackend
 from featurekit.offline.layout import BATCH_PREFIX, PARTITION_KEY, partition_dir
 
 
@@ -107,23 +106,6 @@ class OfflineLocation:
         )  # fmt: skip
 
 
-@singledispatch
-def offline_location(store: object) -> OfflineLocation:
-    """Where the configured offline store keeps its partitions."""
-    raise TypeError(f"no offline location for {type(store).__name__}")
-
-
-@offline_location.register
-def _(store: ParquetOfflineStore) -> OfflineLocation:
-    store.root.mkdir(parents=True, exist_ok=True)
-    return OfflineLocation(pafs.LocalFileSystem(), str(store.root), str(store.root))
-
-
-@offline_location.register
-def _(store: AthenaOfflineStore) -> OfflineLocation:
-    # S3 endpoint and credentials come from the standard AWS environment (AWS_ENDPOINT_URL in tests).
-    import os
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    fs = pafs.S3FileSystem(region=store.region, endpoint_override=endpoint)
-    return OfflineLocation(fs, store.s3_root.removeprefix("s3://"), store.s3_root)
+def offline_location(store: OfflineBackend) -> OfflineLocation:
+    """Where the configured offline store keeps its partitions (the backend names the filesystem and base)."""
+    return OfflineLocation(*store.filesystem())

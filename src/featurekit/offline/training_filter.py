@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from featurekit.observability.metrics import TRAINING_PARTITIONS_SKIPPED_TOTAL
+from featurekit.errors import FeaturekitError
+from featurekit.metrics import TRAINING_PARTITIONS_SKIPPED_TOTAL
 from featurekit.offline.layout import BATCH_PREFIX, PARTITION_KEY, partition_dir
 from featurekit.offline.storage import OfflineLocation
 from featurekit.offline.validation import RECORDS_DIR, batch_id_of, read_record
@@ -33,7 +34,7 @@ from featurekit.offline.validation import RECORDS_DIR, batch_id_of, read_record
 log = logging.getLogger(__name__)
 
 
-class UnvalidatedSourceError(RuntimeError):
+class UnvalidatedSourceError(FeaturekitError, RuntimeError):
     """Feast's own ``materialize`` was asked to read batches that have not passed validation."""
 
 

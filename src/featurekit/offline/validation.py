@@ -1,7 +1,7 @@
 """Validation records: the outcome of the quality gate, kept as a property of the offline partition it judged.
 
 Validating a partition writes one small JSON object per (view, partition) under the offline root, stored the way
-materialization records are (:mod:`featurekit.pipelines.records`: one object per key, a rerun overwrites its own,
+materialization records are (:mod:`featurekit.offline.records`: one object per key, a rerun overwrites its own,
 nothing races)::
 
     <offline root>/_validations/<view>/ds=<partition>.json

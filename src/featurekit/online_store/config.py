@@ -1,8 +1,9 @@
 """Configuration of the tiered Redis online store: one connection block per tier.
 
 A feature view's ``tier`` tag picks the block (``hot``: in-memory Redis for streaming and small, frequently read
-views; ``warm``: ElastiCache data tiering for large batch views). Feast instantiates this model from the
-``online_store`` section of ``feature_store.yaml``; the kit's settings embed the same model, so it is defined once.
+views; ``warm``: ElastiCache data tiering for large batch views). The kit's settings embed this model; Feast
+instantiates it from the ``online_store`` section of ``feature_store.yaml`` through the subclass of the same name in
+``store.py`` (Feast looks for the store class in its config class's module), so it is defined once.
 """
 
 from __future__ import annotations
@@ -64,17 +65,3 @@ class TieredRedisOnlineStoreConfig(BaseModel):
         if self.default_tier not in self.tiers:
             raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
         return self
-
-
-def __getattr__(name: str) -> object:
-    """Resolve the store class lazily from this module.
-
-    Feast looks for the online store class in the module of its config class (``get_online_store_from_config``),
-    so it must be reachable here; importing it lazily keeps this module (read by the settings and by Airflow's DAG
-    parser) free of Feast imports.
-    """
-    if name == "TieredRedisOnlineStore":
-        from featurekit.online_store.store import TieredRedisOnlineStore
-
-        return TieredRedisOnlineStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,8 +6,10 @@ can act on the message alone, without reading a stack trace.
 
 from __future__ import annotations
 
+from featurekit.errors import FeaturekitError, TransientError
 
-class OnlineStoreError(RuntimeError):
+
+class OnlineStoreError(FeaturekitError, RuntimeError):
     """Base class of every featurekit online-store error."""
 
 
@@ -23,7 +25,7 @@ class TierNotConfiguredError(OnlineStoreError):
         self.tier = tier
 
 
-class RedisUnavailableError(OnlineStoreError):
+class RedisUnavailableError(OnlineStoreError, TransientError):
     """Redis could not be reached or the connection broke during a command."""
 
 
@@ -39,7 +41,7 @@ class RowDecodeError(OnlineStoreError):
     """Bytes stored under a featurekit key are not a row of this feature view (corrupt, foreign, old schema)."""
 
 
-class ServingRequestError(ValueError):
+class ServingRequestError(FeaturekitError, ValueError):
     """A read request cannot be answered as asked (a caller mistake, HTTP 400); the message says what to change.
 
     Raised by both read paths over this store (:mod:`featurekit.serving` and Feast's ``get_online_features``),

@@ -256,7 +256,7 @@ class PerViewRead:
             self.buckets.append(b)
 
     def result(self, rows: list[Any], expire_before_us: int | None) -> list[tuple[Any, dict[str, Any] | None]]:
-        from featurekit.observability.metrics import ONLINE_ROW_ERRORS_TOTAL
+        from featurekit.metrics import ONLINE_ROW_ERRORS_TOTAL
         from featurekit.online_store.row_decode import decode_rows
         from featurekit.online_store.row_format import us_to_datetime
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from featurekit.observability.metrics import ONLINE_ROW_ERRORS_TOTAL
+from featurekit.metrics import ONLINE_ROW_ERRORS_TOTAL
 from featurekit.online_store.connection import Tier
 from featurekit.online_store.errors import EntityRowsError, SchemaMismatchError
 from featurekit.online_store.fetch import fetch_packed, fetch_rows, packed_hgets, packed_hgets_int

@@ -30,12 +30,13 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type
 
 from featurekit.arrow_types import arrow_type, python_values_to_arrow
-from featurekit.observability.metrics import (
+from featurekit.metrics import (
     ONLINE_WRITE_APPLIED_TOTAL,
     ONLINE_WRITE_ROWS_TOTAL,
 )
 from featurekit.online_store.aio import close_loop_connections, execute_packed_async
-from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
+from featurekit.online_store.config import RedisTierConfig
+from featurekit.online_store.config import TieredRedisOnlineStoreConfig as StoreConfig
 from featurekit.online_store.connection import Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
 from featurekit.online_store.feast_read import FeastReadPath, PerViewRead
@@ -47,6 +48,15 @@ from featurekit.online_store.writer import prepare, write_prepared
 __all__ = ["TieredRedisOnlineStore", "TieredRedisOnlineStoreConfig"]
 
 _DELETE_CHUNK = 1_000
+
+
+class TieredRedisOnlineStoreConfig(StoreConfig):
+    """The ``online_store`` model as Feast instantiates it from ``feature_store.yaml``.
+
+    Feast finds the store class in the module of its config class (``get_online_store_from_config``), so the model
+    Feast builds is declared here, beside the store; ``config.py`` keeps the model itself (read by the kit's
+    settings without importing Feast) and never imports this module.
+    """
 
 
 class TieredRedisOnlineStore(OnlineStore):
@@ -61,18 +71,18 @@ class TieredRedisOnlineStore(OnlineStore):
     # ---- configuration -------------------------------------------------------------------------------------
 
     @staticmethod
-    def store_config(config: RepoConfig) -> TieredRedisOnlineStoreConfig:
+    def store_config(config: RepoConfig) -> StoreConfig:
         cfg = config.online_store
-        if isinstance(cfg, TieredRedisOnlineStoreConfig):
+        if isinstance(cfg, StoreConfig):
             return cfg
         if isinstance(cfg, dict):
-            return TieredRedisOnlineStoreConfig.model_validate(cfg)
+            return StoreConfig.model_validate(cfg)
         raise OnlineStoreError(
             f"online_store config is {type(cfg).__name__}, expected TieredRedisOnlineStoreConfig "
             f"(type: featurekit.online_store.store.TieredRedisOnlineStore)"
         )
 
-    def tier(self, store_config: TieredRedisOnlineStoreConfig, name: str) -> Tier:
+    def tier(self, store_config: StoreConfig, name: str) -> Tier:
         """The connection to tier ``name`` (created once per configuration and reused)."""
         cfg = store_config.tiers.get(name)
         if cfg is None:

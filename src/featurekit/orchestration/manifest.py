@@ -21,12 +21,14 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from featurekit.errors import FeaturekitError
+
 CACHE_VAR = "FEATUREKIT_CACHE_DIR"
 FORMAT_VERSION = 1
 DAG_SCHEDULES = ("hourly", "daily")
 
 
-class ManifestError(RuntimeError):
+class ManifestError(FeaturekitError, RuntimeError):
     """The manifest could not be derived (the feature repo failed to load); carries the child's error."""
 
 
@@ -108,7 +110,7 @@ def derive_manifest(env: str | None = None) -> Manifest:
     """Load the feature repo (imports Feast) and list every batch and stream view with its tags."""
     from featurekit.config import load_settings
     from featurekit.repo.loader import load_repo
-    from featurekit.repo.tags import grain_of, schedule_of, tier_of
+    from featurekit.tags import grain_of, schedule_of, tier_of
 
     settings = load_settings(env)
     repo = load_repo(settings)

@@ -4,10 +4,11 @@ Airflow-specific decisions live here and nowhere else:
 
 * The view comes from the **registry** (written by CI alone), never from importing the feature repo: workers run
   what was applied, and they only ever read the registry.
-* Failures that a retry cannot fix (SQL error, missing table, schema drift, a batch failing its suite, a missing
-  partition) become ``AirflowFailException``: the task fails at once with the kit's message, which names the view,
-  the interval and the cause. Anything else (Redis or S3 unreachable, Athena throttling) is re-raised unchanged so
-  Airflow retries it with exponential backoff.
+* Failures that a retry cannot fix (the kit's errors marked ``permanent``, :mod:`featurekit.errors`: SQL error,
+  missing table, schema drift, a batch failing its suite, a missing partition) become ``AirflowFailException``: the
+  task fails at once with the kit's message, which names the view, the interval and the cause. Anything else
+  (transient kit errors such as Redis or S3 unreachable, Athena throttling, any other exception) is re-raised
+  unchanged so Airflow retries it with exponential backoff.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval
 
 CONSISTENCY_SAMPLE = 200
 
 
-class ConsistencyError(RuntimeError):
+class ConsistencyError(FeaturekitError, RuntimeError):
     """Online values differ from the offline store's point-in-time latest values."""
 
 
@@ -29,31 +31,7 @@ log = logging.getLogger(__name__)
 _STORES: dict[tuple[str, str], Any] = {}
 
 
-def _permanent_errors() -> tuple[type[BaseException], ...]:
-    from featurekit.monitoring.monitor import SourceBrokenError
-    from featurekit.offline.schema import SchemaDriftError
-    from featurekit.pipelines.extract import ExtractError
-    from featurekit.pipelines.materialize import MaterializeError
-    from featurekit.quality.suites import SuiteError
-    from featurekit.quality.validate import DataQualityError
-    from featurekit.warehouse.engines import WarehouseQueryError
-    from featurekit.warehouse.sql import FeatureSQLError
-
-    return (
-        ExtractError,
-        SchemaDriftError,
-        FeatureSQLError,
-        WarehouseQueryError,
-        DataQualityError,
-        SuiteError,
-        MaterializeError,
-        UnknownViewError,
-        ConsistencyError,
-        SourceBrokenError,
-    )
-
-
-class UnknownViewError(LookupError):
+class UnknownViewError(FeaturekitError, LookupError):
     """The DAG names a view the registry does not have (the repo change was merged but not applied yet)."""
 
 
@@ -94,7 +72,9 @@ def _fail_permanently(step: str, view: str, interval: DataInterval):
     def guard():
         try:
             yield
-        except _permanent_errors() as exc:
+        except FeaturekitError as exc:
+            if not exc.permanent:
+                raise  # Airflow retries it
             message = str(exc)
             if view not in message:
                 message = f"{step} {view} {interval}: {message}"
@@ -173,11 +153,11 @@ def freshness(view_name: str, interval: DataInterval, env: str | None = None) ->
     A backfill run of an old interval is naturally behind, so this reports (log, gauges, exported metrics) rather
     than fails; the ``FeatureFreshnessOutOfSLO`` alert acts on the gauges.
     """
+    from featurekit.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
     from featurekit.observability.exporter import export_metrics
     from featurekit.observability.freshness import check_freshness
     from featurekit.observability.jobs import export_quietly
-    from featurekit.observability.metrics import BATCH_FRESHNESS_LAG_SECONDS, BATCH_MATERIALIZED_UNTIL_SECONDS
-    from featurekit.pipelines.records import latest_record
+    from featurekit.offline.records import latest_record
 
     settings = _settings(env)
     record = latest_record(settings, view_name)

@@ -20,7 +20,7 @@ from featurekit.intervals import DataInterval, floor_to
 from featurekit.pipelines.extract import ExtractResult, extract_view
 from featurekit.pipelines.materialize import MaterializeResult, materialize_view
 from featurekit.quality.validate import QualityReport, validate_partition
-from featurekit.repo.tags import grain_of
+from featurekit.tags import grain_of
 
 
 @dataclass

@@ -13,18 +13,18 @@ from typing import Any
 import pyarrow as pa
 
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval
 from featurekit.monitoring.profile import profile_partition
-from featurekit.offline.glue import publish_partition
 from featurekit.offline.layout import CREATED_FIELD, partition_value
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
-from featurekit.repo.tags import grain_of, schedule_of
+from featurekit.tags import grain_of, schedule_of
 from featurekit.warehouse.engines import WarehouseQueryError, engine_for
 from featurekit.warehouse.sql import load_feature_sql
 
 
-class ExtractError(RuntimeError):
+class ExtractError(FeaturekitError, RuntimeError):
     """Extraction of one view and interval failed; the message names both and the cause."""
 
 
@@ -53,7 +53,7 @@ def extract_view(settings: Settings, view: Any, interval: DataInterval) -> Extra
             profile_partition(settings, view, partition, table)  # the table is in memory: no second read
         except ValueError as exc:
             raise ExtractError(f"{where}: profiling failed: {exc}") from exc
-    publish_partition(settings.offline_store, view.name, partition)  # Glue partition on AWS; no-op locally
+    settings.offline_store.publish_partition(view.name, partition)  # Glue partition on AWS; no-op locally
     return ExtractResult(view=view.name, partition=partition, rows=table.num_rows, path=path)
 
 

@@ -17,20 +17,21 @@ import pyarrow as pa
 
 from featurekit import duckdb_utc
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval
-from featurekit.observability.metrics import MATERIALIZATION_VALIDATION_SKIPPED_TOTAL
+from featurekit.metrics import MATERIALIZATION_VALIDATION_SKIPPED_TOTAL
 from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD, partition_value
+from featurekit.offline.records import record_materialization
 from featurekit.offline.storage import OfflineLocation, offline_location
 from featurekit.offline.validation import ValidationRecord, current_batch_id, read_record
-from featurekit.pipelines.records import record_materialization
 from featurekit.quality.suites import SuiteError, load_suite
 from featurekit.repo.feast_config import repo_config
-from featurekit.repo.tags import grain_of
+from featurekit.tags import grain_of
 
 log = logging.getLogger(__name__)
 
 
-class MaterializeError(RuntimeError):
+class MaterializeError(FeaturekitError, RuntimeError):
     """Materialization of one view and interval failed; the message names both and the cause."""
 
 

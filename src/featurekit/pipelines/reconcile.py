@@ -152,7 +152,7 @@ def _unlink(tier: Any, keys: list[bytes]) -> int:
 def _record_metrics(result: ReconcileResult) -> None:
     import time
 
-    from featurekit.observability.metrics import (
+    from featurekit.metrics import (
         RECONCILE_KEYS_DELETED_TOTAL,
         RECONCILE_KEYS_REMAINING,
         RECONCILE_LAST_SUCCESS,

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from featurekit.config.settings import Settings
 from featurekit.intervals import DataInterval, floor_to, grain_length
-from featurekit.repo.tags import grain_of
+from featurekit.tags import grain_of
 
 _VIEW_KINDS = ("feature view", "stream feature view")
 

@@ -34,14 +34,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurekit.observability.metrics import STREAM_EXPECTATION_FAILURES_TOTAL, STREAM_QUALITY_STOPS_TOTAL
+from featurekit.errors import FeaturekitError
+from featurekit.metrics import STREAM_EXPECTATION_FAILURES_TOTAL, STREAM_QUALITY_STOPS_TOTAL
 from featurekit.quality.suites import SuiteSpec
 
 EXPECTATION_COLUMN = "expectation"
 DEAD_LETTER_REASON = "expectation"  # the rule name a rejected record carries in the dead-letter topic
 
 
-class StreamQualityError(RuntimeError):
+class StreamQualityError(FeaturekitError, RuntimeError):
     """A micro-batch's share of rows failing the view's expectations crossed the configured threshold."""
 
 

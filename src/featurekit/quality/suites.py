@@ -27,10 +27,12 @@ from typing import Any
 
 import yaml
 
+from featurekit.errors import FeaturekitError
+
 SUFFIX = ".expectations.yaml"
 
 
-class SuiteError(ValueError):
+class SuiteError(FeaturekitError, ValueError):
     """A view's expectation file is missing or malformed; the message names the file and the problem."""
 
 

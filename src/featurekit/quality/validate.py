@@ -21,16 +21,17 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval, grain_length
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir, partition_value
 from featurekit.offline.storage import OfflineLocation, offline_location
 from featurekit.offline.validation import Outcome, ValidationRecord, batch_id_of, report_path, write_record
 from featurekit.quality.quarantine import quarantine_batch
 from featurekit.quality.suites import SuiteError, SuiteSpec, load_suite
-from featurekit.repo.tags import grain_of
+from featurekit.tags import grain_of
 
 
-class DataQualityError(RuntimeError):
+class DataQualityError(FeaturekitError, RuntimeError):
     """A batch failed its expectation suite (and was quarantined); the message is the readable summary."""
 
 

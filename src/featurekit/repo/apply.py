@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 from featurekit.repo.breaking import breaking_changes
 from featurekit.repo.feast_config import feature_store_dict, repo_config
 from featurekit.repo.fingerprint import PlanFingerprint, StalePlanError, fingerprint_of
@@ -36,7 +37,7 @@ from featurekit.repo.rules import Violation, check_repo
 MAIN_REF = "refs/heads/main"
 
 
-class RepoRuleError(ValueError):
+class RepoRuleError(FeaturekitError, ValueError):
     """The feature repo breaks repository rules; ``violations`` lists each with file, object and rule."""
 
     def __init__(self, violations: list[Violation]) -> None:
@@ -45,7 +46,7 @@ class RepoRuleError(ValueError):
         super().__init__(f"{len(violations)} feature definition rule violation(s):\n{lines}")
 
 
-class BreakingChangeError(RuntimeError):
+class BreakingChangeError(FeaturekitError, RuntimeError):
     """The plan contains breaking changes and they were not allowed; ``plan`` holds them."""
 
     def __init__(self, plan: Plan) -> None:
@@ -58,7 +59,7 @@ class BreakingChangeError(RuntimeError):
         )
 
 
-class ProtectedEnvironmentError(RuntimeError):
+class ProtectedEnvironmentError(FeaturekitError, RuntimeError):
     """Applying to a protected environment from anywhere but ``main`` in CI, without ``--force``."""
 
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from featurekit.observability.slo import parse_duration
 from featurekit.repo.plan import BreakingChange, RepoState, format_ttl, view_features
+from featurekit.repo.slo import parse_duration
 
 MIN_TTL_TAG = "min_ttl"
 FRESHNESS_TAG = "freshness_slo"

@@ -1,51 +1,21 @@
 """Feast's ``RepoConfig`` built from the kit's settings, so no ``feature_store.yaml`` is typed by hand.
 
-The offline store block is chosen by the type of ``settings.offline_store``; the online store is always the kit's
-tiered Redis store, loaded by Feast through its import path. The provider and batch engine are the kit's Feast
-extensions (``featurekit.online_store.feast_write``) so that Feast's own ``materialize``, ``write_to_online_store``
-and ``push`` write Arrow straight into the store; the provider is Feast's passthrough provider otherwise, which is
-what Feast's ``local`` and ``aws`` providers are, so ``settings.provider`` changes nothing Feast does.
+The offline store block comes from the configured offline backend (``settings.offline_store``); the online store
+is always the kit's tiered Redis store, loaded by Feast through its import path. The provider and batch engine are
+the kit's Feast extensions (``featurekit.online_store.feast_write``) so that Feast's own ``materialize``,
+``write_to_online_store`` and ``push`` write Arrow straight into the store; the provider is Feast's passthrough
+provider otherwise, which is what Feast's ``local`` and ``aws`` providers are, so ``settings.provider`` changes
+nothing Feast does.
 """
 
 from __future__ import annotations
 
-from functools import singledispatch
 from typing import Any
 
 import yaml
 
-from featurekit.config.settings import AthenaOfflineStore, ParquetOfflineStore, Settings
+from featurekit.config.settings import Settings
 from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE
-
-
-@singledispatch
-def offline_store_block(store: object) -> dict[str, Any]:
-    raise TypeError(f"no Feast offline store for {type(store).__name__}")
-
-
-@offline_store_block.register
-def _(store: ParquetOfflineStore) -> dict[str, Any]:
-    # Feast's DuckDB store with an ASOF point-in-time join (featurekit/offline/retrieval.py), loaded by path.
-    return {"type": "featurekit.offline.retrieval.FeaturekitOfflineStore"}
-
-
-@offline_store_block.register
-def _(store: AthenaOfflineStore) -> dict[str, Any]:
-    return {
-        "type": "athena",
-        "region": store.region,
-        "database": store.database,
-        "data_source": "AwsDataCatalog",
-        "workgroup": store.workgroup,
-        "s3_staging_location": store.results_location,
-    }
-
-
-def _with_quality(block: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The kit's own store reads only validated partitions unless the environment turns that off."""
-    if block["type"] == "featurekit.offline.retrieval.FeaturekitOfflineStore":
-        return {**block, "training_requires_validation": settings.quality.training_requires_validation}
-    return block
 
 
 def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> dict[str, Any]:
@@ -64,7 +34,7 @@ def feature_store_dict(settings: Settings, *, reveal_secrets: bool = True) -> di
             "cache_ttl_seconds": settings.registry.cache_ttl_seconds,
         },
         "online_store": online,
-        "offline_store": _with_quality(offline_store_block(settings.offline_store), settings),
+        "offline_store": settings.offline_store.feast_store_block(settings.quality.training_requires_validation),
         "entity_key_serialization_version": settings.entity_key_serialization_version,
     }
 

@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from featurekit.errors import FeaturekitError
+
 FORMAT = "featurekit-plan-fingerprint/v1"
 _SKIPPED_PARTS = {"__pycache__", "data", ".feast"}
 
 
-class FingerprintError(ValueError):
+class FingerprintError(FeaturekitError, ValueError):
     """A fingerprint file that cannot be read (missing, not JSON, wrong format); the message names the file."""
 
 
@@ -104,7 +106,7 @@ def fingerprint_of(settings: Any, registry_version: str | None) -> PlanFingerpri
     )
 
 
-class StalePlanError(RuntimeError):
+class StalePlanError(FeaturekitError, RuntimeError):
     """The merge apply is not what was reviewed; nothing was written. ``plan`` is the fresh plan (job summary)."""
 
     def __init__(self, problems: list[str], plan: Any) -> None:

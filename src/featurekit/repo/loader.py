@@ -17,6 +17,7 @@ from typing import Any
 
 from featurekit.config.active import use_settings
 from featurekit.config.settings import Settings
+from featurekit.errors import FeaturekitError
 
 KINDS = {
     "entities": "entity",
@@ -28,7 +29,7 @@ KINDS = {
 }
 
 
-class RepoLoadError(RuntimeError):
+class RepoLoadError(FeaturekitError, RuntimeError):
     """A feature repo file failed to import; the message names the file and the error."""
 
 

@@ -31,14 +31,16 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from featurekit.errors import TransientError
+
 STORE_TYPE = "featurekit.repo.registry_lock.TransactionalRegistryStore"
 
 
-class RegistryConflictError(RuntimeError):
+class RegistryConflictError(TransientError, RuntimeError):
     """The registry changed between our read and our write (another apply won); nothing was written."""
 
 
-class RegistryAccessError(RuntimeError):
+class RegistryAccessError(TransientError, RuntimeError):
     """The registry location cannot be read or written (missing bucket, no permission); the message says which."""
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from featurekit.repo.loader import LoadedRepo
 from featurekit.repo.streams import view_problems
-from featurekit.repo.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS, monitoring_tag_problems
+from featurekit.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS, monitoring_tag_problems
 from featurekit.warehouse.sql import FeatureSQLError, load_feature_sql
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

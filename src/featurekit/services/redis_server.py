@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from featurekit.errors import TransientError
 from featurekit.services.ports import free_port, wait_for_port
 
 INSTALL_HINT = "redis-server not found: install it with `apt-get install -y redis-server` (Debian/Ubuntu)."
@@ -25,7 +26,7 @@ def listpack_args() -> list[str]:
     return [arg for name, value in LISTPACK_SETTINGS.items() for arg in (f"--{name}", str(value))]
 
 
-class ServiceUnavailableError(RuntimeError):
+class ServiceUnavailableError(TransientError, RuntimeError):
     """A local service binary is missing or did not start; the message says what to install or check."""
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from featurekit.observability.metrics import SERVING_REDIS_UP
+from featurekit.metrics import SERVING_REDIS_UP
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from featurekit.observability.metrics import SERVING_PLAN_REFRESH_TOTAL
+from featurekit.metrics import SERVING_PLAN_REFRESH_TOTAL
 from featurekit.online_store.read import columnar, group_servers, read_columns
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 from featurekit.online_store.store import TieredRedisOnlineStore

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from featurekit.config.settings import ServingSettings
-from featurekit.observability.metrics import (
+from featurekit.metrics import (
     SERVING_ENTITIES_TOTAL,
     SERVING_ERRORS_TOTAL,
     SERVING_INFLIGHT,

@@ -134,7 +134,7 @@ class FeatureWriter:
     def _offline_copy(self, view: Any, table: pa.Table) -> None:
         from featurekit.offline.layout import CREATED_FIELD, TIMESTAMP_FIELD, partition_value
         from featurekit.offline.schema import conform, offline_schema
-        from featurekit.repo.tags import grain_of
+        from featurekit.tags import grain_of
 
         compiled = self.reader.store.compiled(self.reader.config, view)
         rows = table.rename_columns(

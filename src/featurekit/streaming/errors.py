@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from featurekit.errors import FeaturekitError
 
-class StreamingError(RuntimeError):
+
+class StreamingError(FeaturekitError, RuntimeError):
     """Base class: the message names the job, query, topic or option that is wrong."""
 
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from featurekit.config.settings import Settings
-from featurekit.observability.metrics import (
+from featurekit.metrics import (
     STREAM_BATCH_SECONDS,
     STREAM_INPUT_ROWS_TOTAL,
     STREAM_LATE_EVENTS_TOTAL,

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from featurekit.config.settings import Settings
-from featurekit.observability.metrics import (
+from featurekit.metrics import (
     STREAM_BATCHES_SKIPPED_TOTAL,
     STREAM_DEAD_LETTERS_TOTAL,
     STREAM_EVENT_LAG_SECONDS,
@@ -40,9 +40,9 @@ from featurekit.offline.layout import CREATED_FIELD, STREAM_PREFIX, TIMESTAMP_FI
 from featurekit.offline.schema import conform, offline_schema
 from featurekit.offline.storage import offline_location
 from featurekit.quality.stream_gate import GateResult, as_dead_letters, gate_batch, load_stream_gate
-from featurekit.repo.tags import grain_of
 from featurekit.streaming.dead_letters import publish_dead_letters
 from featurekit.streaming.events import META_FIELDS
+from featurekit.tags import grain_of
 
 META_COLUMNS = {f.name for f in META_FIELDS}
 

@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from featurekit.config.settings import AthenaWarehouse
-from featurekit.warehouse.engines import WarehouseQueryError, engine_for
+from featurekit.warehouse.engine import WarehouseQueryError
 
 _ATHENA_TYPES = {
     "bigint": pa.int64(),
@@ -95,8 +95,3 @@ class AthenaEngine:
             pa.field(name, _ATHENA_TYPES.get(str(kind).lower(), pa.string())) for name, kind, *_ in cursor.description
         ]
         return pa.schema(fields).empty_table()
-
-
-@engine_for.register
-def _(warehouse: AthenaWarehouse) -> AthenaEngine:
-    return AthenaEngine(warehouse)

@@ -15,13 +15,14 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from featurekit.errors import FeaturekitError
 from featurekit.intervals import DataInterval
 
 SOURCE_DIALECT = "athena"
 PARAMETERS = ("data_interval_start", "data_interval_end")
 
 
-class FeatureSQLError(ValueError):
+class FeatureSQLError(FeaturekitError, ValueError):
     """A view's SQL is missing, does not parse in the Athena dialect, or uses unknown parameters."""
 
 

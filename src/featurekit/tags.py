@@ -2,6 +2,9 @@
 
 ``tier`` picks the Redis deployment that serves a view, ``schedule`` the pipeline that fills it, ``freshness_slo``
 how stale it may get. Keeping the vocabulary here lets the rules, the DAG factory and the online store agree.
+
+It sits in the base layer (docs/architecture.md) because every layer reads it, from the offline store's partition
+grain up to the DAG factory; it imports nothing from featurekit.
 """
 
 from __future__ import annotations

@@ -1,172 +1,21 @@
-"""What an apply would change: a structured diff of the feature repo against one environment's registry.
+"""The diff behind a plan: each side's objects (registry or repo), compared with timestamps and project stripped.
 
-Feast's own diff compares protos including creation timestamps, so re-applying an unchanged repo looks like an
-update of every data source. The plan here compares definitions with timestamps and project names stripped, so an
-unchanged repo plans to nothing (and apply is a no-op), and it spells changes the way a reviewer reads them: added,
-changed and removed entities, sources, views and services, with fields, dtypes, ttl and tags one line each.
-The same :class:`Plan` renders as text (terminal), Markdown (the sticky PR comment) and JSON (machines).
+Feast's own diff compares protos including creation timestamps; here an unchanged repo diffs to nothing, and each
+object is described attribute by attribute (fields, dtypes, ttl, tags, sources) the way a reviewer reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
-Action = Literal["add", "change", "remove"]
-KIND_ORDER = (
-    "project",
-    "entity",
-    "data source",
-    "feature view",
-    "stream feature view",
-    "on-demand feature view",
-    "feature service",
-)
-PLAN_COMMENT_MARKER = "<!-- featurekit-plan -->"
+from featurekit.repo.plan.model import KIND_ORDER, Change, ObjectChange
+
 _STRIPPED_FIELDS = {"meta", "project", "created_timestamp", "last_updated_timestamp", "body"}
 _DUMMY_ENTITY = "__dummy"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One attribute of one object: ``before`` is None when it is new, ``after`` is None when it is gone."""
-
-    attribute: str
-    before: str | None
-    after: str | None
-
-    def __str__(self) -> str:
-        if self.before is None:
-            return f"+ {self.attribute}: {self.after}"
-        if self.after is None:
-            return f"- {self.attribute}: {self.before}"
-        return f"~ {self.attribute}: {self.before} -> {self.after}"
-
-
-@dataclass(frozen=True)
-class ObjectChange:
-    kind: str
-    name: str
-    action: Action
-    changes: tuple[Change, ...] = ()
-
-    @property
-    def sort_key(self) -> tuple[int, str]:
-        return KIND_ORDER.index(self.kind), self.name
-
-
-@dataclass(frozen=True)
-class BreakingChange:
-    """A change that breaks a consumer of a feature service or an entity; see :mod:`featurekit.repo.breaking`."""
-
-    rule: str
-    kind: str
-    name: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} '{self.name}': [{self.rule}] {self.message}"
-
-
-@dataclass
-class Plan:
-    env: str
-    project: str
-    registry: str
-    objects: list[ObjectChange] = field(default_factory=list)
-    breaking: list[BreakingChange] = field(default_factory=list)
-    allow_breaking: bool = False
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.objects)
-
-    @property
-    def blocked(self) -> bool:
-        """True when breaking changes are present and not explicitly allowed."""
-        return bool(self.breaking) and not self.allow_breaking
-
-    def count(self, action: Action) -> int:
-        return sum(1 for o in self.objects if o.action == action)
-
-    @property
-    def summary(self) -> str:
-        if not self.objects:
-            return "no changes"
-        return f"{self.count('add')} to add, {self.count('change')} to change, {self.count('remove')} to remove"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "env": self.env,
-            "project": self.project,
-            "registry": self.registry,
-            "summary": {a: self.count(a) for a in ("add", "change", "remove")},
-            "objects": [asdict(o) for o in self.objects],
-            "breaking": [asdict(b) for b in self.breaking],
-            "allow_breaking": self.allow_breaking,
-            "blocked": self.blocked,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
-
-    def to_text(self) -> str:
-        lines = [f"plan for project {self.project} in {self.env} ({self.registry}): {self.summary}"]
-        symbol = {"add": "+", "change": "~", "remove": "-"}
-        for obj in self.objects:
-            lines.append(f"{symbol[obj.action]} {obj.kind} {obj.name}")
-            lines.extend(f"    {c}" for c in obj.changes)
-        lines.extend(self._breaking_lines())
-        return "\n".join(lines)
-
-    def _breaking_lines(self) -> list[str]:
-        if not self.breaking:
-            return []
-        state = "ALLOWED (--allow-breaking)" if self.allow_breaking else "BLOCKED"
-        lines = [f"{len(self.breaking)} breaking change(s), {state}:"]
-        lines.extend(f"  {b}" for b in self.breaking)
-        if not self.allow_breaking:
-            lines.append("  publish a new feature service version (_vN) instead, or allow with --allow-breaking")
-        return lines
-
-    def to_markdown(self) -> str:
-        """The PR comment: starts with a hidden marker so CI updates one comment instead of adding more."""
-        title = f"### featurekit plan: `{self.env}` (project `{self.project}`)"
-        lines = [PLAN_COMMENT_MARKER, title, "", f"**{self.summary}** against `{self.registry}`", ""]
-        if self.objects:
-            lines += ["| | object | name | details |", "|---|---|---|---|"]
-            icon = {"add": "🟢 add", "change": "🟡 change", "remove": "🔴 remove"}
-            for obj in self.objects:
-                details = "<br>".join(_md(str(c)) for c in obj.changes) or " "
-                lines.append(f"| {icon[obj.action]} | {obj.kind} | `{obj.name}` | {details} |")
-            lines.append("")
-        if self.breaking:
-            if self.allow_breaking:
-                lines.append(f"#### ⚠️ {len(self.breaking)} breaking change(s), allowed by the `allow-breaking` label")
-            else:
-                lines.append(f"#### ❌ {len(self.breaking)} breaking change(s) block this PR")
-            lines.append("")
-            lines += [f"- **{b.rule}** {b.kind} `{b.name}`: {_md(b.message)}" for b in self.breaking]
-            if not self.allow_breaking:
-                lines += [
-                    "",
-                    "Publish a new feature service version (`_v2`) and keep the old one until its consumers move, "
-                    "or add the `allow-breaking` label if every consumer is ready.",
-                ]
-        else:
-            lines.append("✅ no breaking changes")
-        return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-# ---- the state on each side ----------------------------------------------------------------------------------
 
 
 @dataclass

@@ -2,6 +2,9 @@
 
 Defining every metric here, once, avoids duplicate-registration errors when several components are imported in one
 process and gives operators a single list of what is exported. Components import the objects they update.
+
+This module is a leaf of the layer order (docs/architecture.md): it imports only ``prometheus_client``, so every
+layer, from the online store up, may import it without pulling in the observability jobs that read the stores.
 """
 
 from __future__ import annotations

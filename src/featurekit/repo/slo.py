@@ -1,7 +1,8 @@
 """Freshness SLOs: the ``freshness_slo`` tag of a feature view, a duration such as ``30h``, ``2h``, ``5m``.
 
 The tag lives next to the view's definition, so the team that owns a feature owns how stale it may get; the
-freshness check, the alert rules' labels and the catalog all read it from here.
+freshness check, the alert rules' labels, the breaking-change gate and the catalog all read it from here (the repo
+layer: it is a rule about the definitions, below every job that reads it).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from featurekit.observability.errors import InvalidSLOError
+from featurekit.errors import FeaturekitError
 
 SLO_TAG = "freshness_slo"
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+class InvalidSLOError(FeaturekitError, ValueError):
+    """A ``freshness_slo`` tag is not a duration such as ``30h``, ``2h`` or ``5m``."""
 
 
 def parse_duration(text: str, *, where: str = "duration") -> timedelta:
