@@ -36,6 +36,21 @@ def grain_of(view: Any) -> str:
         ) from None
 
 
+# Sharded materialization (featurekit.pipelines.shards, docs/batch.md): how many mapped tasks write the view.
+SHARDS_TAG = "shards"
+
+
+def shards_tag(view: Any) -> int | None:
+    """The view's ``shards`` tag as a positive integer, ``None`` when unset; a clear error when malformed."""
+    raw = (view.tags or {}).get(SHARDS_TAG)
+    if raw is None or not str(raw).strip():
+        return None
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"feature view {view.name!r}: tag {SHARDS_TAG}={raw!r} must be a positive integer")
+    return int(text)
+
+
 # Data monitoring (featurekit.monitoring, docs/operations.md): numeric tags, and the slice and reference tags.
 MONITORING_NUMBER_TAGS = (
     "drift_threshold",

@@ -67,6 +67,11 @@ def test_unvalidated_partition_is_refused_by_function_and_cli(project: BatchProj
 
     result = cli("materialize", VIEW, "--start", DAY1.start.isoformat(), "--end", DAY1.end.isoformat())
     assert result.exit_code == 1 and "never validated" in result.output and "--skip-validation" in result.output
+    span = ("--start", DAY1.start.isoformat(), "--end", DAY1.end.isoformat())
+    one_shard = cli("materialize", VIEW, *span, "--shard", "1/2")
+    assert one_shard.exit_code == 1 and "never validated" in one_shard.output  # every shard is gated
+    bad_shard = cli("materialize", VIEW, *span, "--shard", "2/2")
+    assert bad_shard.exit_code == 2 and "--shard" in bad_shard.output and "[0, 2)" in bad_shard.output
     # Feast's own materialize reads through the kit's offline store: refused the same way.
     with pytest.raises(UnvalidatedSourceError, match=r"ds=\S+ \(not validated\)"):
         feature_store(settings).materialize(DAY1.start, DAY1.end, feature_views=[VIEW])
@@ -79,9 +84,17 @@ def test_unvalidated_partition_is_refused_by_function_and_cli(project: BatchProj
     record = read_record(offline_location(settings.offline_store), VIEW, DAY1.start.strftime("%Y-%m-%d"))
     assert record is not None and record.passed and record.suite_fingerprint.startswith("sha256:")
     assert json.loads(Path(record.report).read_text())["batch_id"] == record.batch_id
-    done = cli("materialize", VIEW, "--start", DAY1.start.isoformat(), "--end", DAY1.end.isoformat())
+    # Two shards by hand write what the whole run writes; only the whole run records the interval.
+    for shard in ("0/2", "1/2"):
+        done = cli("materialize", VIEW, *span, "--shard", shard)
+        assert done.exit_code == 0 and f"shard {shard}, not recorded" in done.output, done.output
+    assert read_records(settings, VIEW) == []
+    sharded = redis_snapshot(project.redis_url)
+    assert sharded != before
+    done = cli("materialize", VIEW, *span)
     assert done.exit_code == 0, done.output
-    assert redis_snapshot(project.redis_url) != before
+    assert redis_snapshot(project.redis_url) == sharded
+    assert len(read_records(settings, VIEW)) == 1
 
     # A re-extract is a new batch: the old record no longer vouches for it.
     extract_view(settings, view, DAY1)

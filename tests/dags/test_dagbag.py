@@ -12,7 +12,7 @@ from support.batch_project import REPO_ROOT, BatchProject
 
 HEAVY = ("feast", "pandas", "pyspark", "great_expectations", "duckdb")
 
-STEPS = ("extract", "monitor", "validate", "materialize", "freshness", "consistency")
+STEPS = ("extract", "monitor", "validate", "plan_shards", "materialize", "record", "freshness", "consistency")
 
 
 def test_dag_folder_imports_without_errors_and_follows_policy(project: BatchProject) -> None:

@@ -19,7 +19,7 @@ DS = partition_value(DAY.start, "daily")
 DS_FIRST = partition_value(DAY.start - timedelta(days=2), "daily")
 PROFILE = ["user_profile:declared_monthly_income", "user_profile:age_years", "user_profile:employment_type"]
 
-STEPS = ("extract", "monitor", "validate", "materialize", "freshness", "consistency")
+STEPS = ("extract", "monitor", "validate", "plan_shards", "materialize", "record", "freshness", "consistency")
 
 
 def online(project: BatchProject, features: list[str], users: list[int]) -> dict[str, list]:

@@ -123,12 +123,37 @@ class StoreApi:
     read: Callable[..., list[dict[str, Any] | None]]
 
 
-@pytest.fixture(params=["kit", "feast_api"])
-def api(request: pytest.FixtureRequest, store: TieredRedisOnlineStore, config: RepoConfig) -> StoreApi:
-    """The contract is checked through both APIs the store serves. ``kit``: ``write_arrow`` and the per-view
+@pytest.fixture
+def event_loop_runner() -> Iterator[Callable[[Any], Any]]:
+    """Run coroutines on one event loop for the whole test (as ``feast serve`` does); its pooled Redis connections
+    are closed at the end."""
+    import asyncio
+
+    from featurekit.online_store.aio import close_loop_connections
+
+    loop = asyncio.new_event_loop()
+    yield loop.run_until_complete
+
+    async def close() -> None:
+        close_loop_connections()
+
+    loop.run_until_complete(close())
+    loop.close()
+
+
+@pytest.fixture(params=["kit", "feast_api", "feast_async"])
+def api(
+    request: pytest.FixtureRequest,
+    store: TieredRedisOnlineStore,
+    config: RepoConfig,
+    event_loop_runner: Callable[[Any], Any],
+) -> StoreApi:
+    """The contract is checked through every API the store serves. ``kit``: ``write_arrow`` and the per-view
     ``online_read`` (what the kit's pipelines, stream sink and serving use). ``feast_api``: Feast's own
     ``FeatureStore.write_to_online_store`` and ``get_online_features(...).to_dict()``, with the kit's provider
-    (Arrow ingest) and the store's whole-request read."""
+    (Arrow ingest) and the store's whole-request read. ``feast_async``: Feast's async path as ``feast serve`` runs
+    it, ``write_to_online_store_async`` through Feast's stock provider (so the store's
+    ``online_write_batch_async`` gets Feast's protobuf rows) and ``get_online_features_async``, on one event loop."""
     from feast import FeatureStore
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
@@ -153,31 +178,40 @@ def api(request: pytest.FixtureRequest, store: TieredRedisOnlineStore, config: R
     stores: dict[int, FeatureStore] = {}
     applied: dict[tuple[int, str], FeatureView] = {}
 
+    is_async = request.param == "feast_async"
+    provider, provider_class = ("local", "PassthroughProvider") if is_async else (PROVIDER_TYPE, "FeaturekitProvider")
+
     def feature_store(view: FeatureView, cfg: RepoConfig | None) -> FeatureStore:
         cfg = cfg or config
         fs = stores.get(id(cfg))
         if fs is None:
-            fs = stores[id(cfg)] = FeatureStore(config=cfg.model_copy(update={"provider": PROVIDER_TYPE}))
-            assert type(fs._get_provider()).__name__ == "FeaturekitProvider"
+            fs = stores[id(cfg)] = FeatureStore(config=cfg.model_copy(update={"provider": provider}))
+            assert type(fs._get_provider()).__name__ == provider_class
         if applied.get((id(cfg), view.name)) is not view:
             fs.apply([USER, view])
             applied[(id(cfg), view.name)] = view
         return fs
 
     def write_feast(view: FeatureView, table: pa.Table, cfg: RepoConfig | None = None) -> None:
-        feature_store(view, cfg).write_to_online_store(view.name, table.to_pandas())
+        fs = feature_store(view, cfg)
+        if is_async:
+            event_loop_runner(fs.write_to_online_store_async(view.name, table.to_pandas()))
+        else:
+            fs.write_to_online_store(view.name, table.to_pandas())
 
     def read_feast(view: FeatureView, ids: list[int], cfg: RepoConfig | None = None) -> list[dict[str, Any] | None]:
         names = [f.name for f in view.features]
-        got = (
-            feature_store(view, cfg)
-            .get_online_features([f"{view.name}:{n}" for n in names], [{"user_id": i} for i in ids])
-            .to_dict(include_event_timestamps=True)
-        )
+        fs = feature_store(view, cfg)
+        features, rows = [f"{view.name}:{n}" for n in names], [{"user_id": i} for i in ids]
+        if is_async:
+            response = event_loop_runner(fs.get_online_features_async(features, rows))
+        else:
+            response = fs.get_online_features(features, rows)
+        got = response.to_dict(include_event_timestamps=True)
         assert got["user_id"] == list(ids)
         return [{n: got[n][r] for n in names} if got[f"{names[0]}__ts"][r] else None for r in range(len(ids))]
 
-    return StoreApi("feast_api", write_feast, read_feast)
+    return StoreApi(request.param, write_feast, read_feast)
 
 
 @pytest.fixture

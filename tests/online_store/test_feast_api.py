@@ -240,3 +240,66 @@ def test_feast_can_await_the_store_close_at_shutdown(stores):
     asyncio.run(serve_and_shut_down())
     fast._get_provider().online_store.close()  # and the kit's plain call still works
     assert fast.get_online_features(["stats:bal"], [{"user_id": 1}]).to_dict()["bal"] == [None]
+
+
+def test_async_writes_and_push_land_like_the_sync_ones(stores, now, redis_url):
+    """``feast serve``'s push endpoint awaits ``push_async`` once the store declares async writes: through the kit's
+    provider (Arrow) and Feast's stock provider (protobuf rows into ``online_write_batch_async``) alike."""
+    import asyncio
+
+    import redis
+
+    assert all(fs._get_provider().async_supported.online.write for fs in stores)
+    df = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3],
+            "bal": np.array([1.25, 2.5, 3.75], dtype=np.float32),
+            "cnt": pd.array([10, None, 30], dtype="Int64"),
+            "avg_amt": [0.5, 1.5, 2.5],
+            "segment": ["a", "b", None],
+            "active": [True, False, True],
+            "ts": [pd.Timestamp(now)] * 3,
+            "created": [pd.Timestamp(now)] * 3,
+        }
+    )
+    older = df.assign(bal=np.float32(-1.0), ts=pd.Timestamp(now - timedelta(hours=1)))
+    redis.Redis.from_url(redis_url).script_flush()  # a restarted Redis has no scripts: the writes load their own
+
+    async def write_all() -> None:
+        for fs in stores:
+            await fs.write_to_online_store_async("stats", df)
+            await fs.push_async("live_push", df)
+            await fs.write_to_online_store_async("stats", older)  # newer wins on the async path too
+
+    asyncio.run(write_all())
+    refs = [*FEATURES, "live:bal", "live:segment"]
+    rows = [{"user_id": i} for i in (1, 2, 3, 4)]
+    fast, stock = stores
+    got = fast.get_online_features(refs, rows, full_feature_names=True).to_dict()
+    assert got == stock.get_online_features(refs, rows, full_feature_names=True).to_dict()
+    assert got["stats__bal"] == [1.25, 2.5, 3.75, None] and got["live__segment"] == ["a", "b", None, None]
+    assert got["stats__cnt"] == [10, None, 30, None]
+
+
+def test_an_async_write_to_a_down_redis_names_view_tier_and_progress(tmp_path, now):
+    import asyncio
+
+    from featurekit.online_store.errors import RedisUnavailableError
+    from featurekit.online_store.store import TieredRedisOnlineStore
+    from featurekit.services.ports import free_port
+
+    down = config(tmp_path, f"redis://127.0.0.1:{free_port()}/0", "downp")
+    stats = views(make_source(tmp_path, now))[1]
+    table = pa.table(
+        {
+            "user_id": pa.array([1, 2], pa.int64()),
+            "bal": pa.array([1.0, 2.0], pa.float32()),
+            "cnt": pa.array([1, 2], pa.int64()),
+            "avg_amt": pa.array([1.0, 2.0]),
+            "segment": pa.array(["a", "b"]),
+            "active": pa.array([True, False]),
+            "ts": pa.array([now, now], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    with pytest.raises(RedisUnavailableError, match=r"feature view 'stats' to tier 'warm' stopped after 0 of 2 rows"):
+        asyncio.run(TieredRedisOnlineStore().write_arrow_async(down, stats, table))

@@ -54,18 +54,31 @@ def materialize(
             "featurekit_materialization_validation_skipped_total).",
         ),
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Write only shard I/N (0-based, e.g. 2/4) of the partition's entities: rerun one shard of a sharded "
+            "DAG run by hand. The interval is not recorded as materialized (the DAG's record step does that).",
+        ),
+    ] = None,
 ) -> None:
     """Write VIEW's offline partition for [start, end) into the online store (newer values win); refuses a
     partition whose batch has not passed validation."""
     from featurekit.config import load_settings
     from featurekit.intervals import DataInterval
     from featurekit.observability.jobs import observed_materialize
+    from featurekit.pipelines.shards import Shard
     from featurekit.repo.loader import load_repo
 
+    try:
+        part = Shard.parse(shard) if shard is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     settings = load_settings(env)
     if skip_validation:
         err_console.print(f"[bold yellow]warning:[/] materializing {view} WITHOUT its validation check")
     result = observed_materialize(
-        settings, load_repo(settings).view(view), DataInterval(start, end), skip_validation=skip_validation
+        settings, load_repo(settings).view(view), DataInterval(start, end), skip_validation=skip_validation, shard=part
     )
-    console.print(f"{result.view} ds={result.partition}: {result.entities:,} entities written")
+    where = f" ({part}, not recorded)" if part else ""
+    console.print(f"{result.view} ds={result.partition}{where}: {result.entities:,} entities written")

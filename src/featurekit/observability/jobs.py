@@ -41,13 +41,17 @@ def observed_materialize(
     progress: Callable[[int], None] | None = None,
     export: Callable[..., ExportResult | None] = export_metrics,
     skip_validation: bool = False,
+    shard: Any = None,
 ) -> Any:
-    """Materialize ``view`` for ``interval`` and record rows, duration, lag (interval end -> online) and failures."""
+    """Materialize ``view`` for ``interval`` (one ``shard`` of it when given) and record rows, duration, lag
+    (interval end -> online) and failures."""
     from featurekit.pipelines.materialize import materialize_view
 
     started = time.perf_counter()
     try:
-        result = materialize_view(settings, view, interval, progress=progress, skip_validation=skip_validation)
+        result = materialize_view(
+            settings, view, interval, progress=progress, skip_validation=skip_validation, shard=shard
+        )
     except BaseException:
         MATERIALIZATION_FAILURES_TOTAL.labels(view.name).inc()
         MATERIALIZATION_DURATION_SECONDS.labels(view.name).observe(time.perf_counter() - started)

@@ -241,9 +241,7 @@ class FeaturekitProvider(PassthroughProvider):
         table = self._arrow_for(feature_view, df)
         if table is None:
             return await super().ingest_df_async(feature_view, df, field_mapping)
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(self.online_store.write_arrow, self.repo_config, feature_view, table)
+        await self.online_store.write_arrow_async(self.repo_config, feature_view, table)
 
     def _arrow_for(self, feature_view: Any, df: pd.DataFrame) -> pa.Table | None:
         """The DataFrame as the Arrow table ``write_arrow`` takes, or ``None`` when Feast's path must handle it."""

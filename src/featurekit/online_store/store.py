@@ -34,7 +34,7 @@ from featurekit.metrics import (
     ONLINE_WRITE_APPLIED_TOTAL,
     ONLINE_WRITE_ROWS_TOTAL,
 )
-from featurekit.online_store.aio import close_loop_connections, execute_packed_async
+from featurekit.online_store.aio import close_loop_connections, execute_packed_async, write_table_async
 from featurekit.online_store.config import RedisTierConfig
 from featurekit.online_store.config import TieredRedisOnlineStoreConfig as StoreConfig
 from featurekit.online_store.connection import Tier, connection_settings
@@ -178,6 +178,38 @@ class TieredRedisOnlineStore(OnlineStore):
         view = self.compiled(config, table)
         self.write_arrow(config, table, _proto_rows_to_arrow(view, table, data), progress=progress)
 
+    async def write_arrow_async(
+        self,
+        config: RepoConfig,
+        feature_view: FeatureView,
+        table: pa.Table,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """:meth:`write_arrow` with the Redis exchanges awaited on the running event loop (``feast serve``'s push
+        and write endpoints): same validation, newest-row dedup, newer-wins batches and metrics. A Cluster tier's
+        write runs :meth:`write_arrow` on a worker thread."""
+        view = self.compiled(config, feature_view)
+        tier = self.tier(self.store_config(config), view.tier)
+        if tier.cluster:
+            return await asyncio.to_thread(self.write_arrow, config, feature_view, table, progress=progress)
+        batch_rows = self.store_config(config).write_batch_rows
+        return await write_table_async(view, tier.settings, table, batch_rows=batch_rows, progress=progress)
+
+    async def online_write_batch_async(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Feast's async write entry point (stock provider's ``write_to_online_store_async``/``push_async``):
+        protobuf rows as one Arrow table into :meth:`write_arrow_async`."""
+        if not data:
+            return
+        view = self.compiled(config, table)
+        await self.write_arrow_async(config, table, _proto_rows_to_arrow(view, table, data), progress=progress)
+
     # ---- reads ---------------------------------------------------------------------------------------------
 
     def online_read(
@@ -210,9 +242,9 @@ class TieredRedisOnlineStore(OnlineStore):
 
     @property
     def async_supported(self) -> SupportedAsyncMethods:
-        """Reads are native asyncio (``feast serve`` awaits them on its loop); writes go through the provider's
-        Arrow ingest (``feast_write.FeaturekitProvider``), not ``online_write_batch_async``."""
-        return SupportedAsyncMethods(read=True, write=False)
+        """Reads and writes are native asyncio: ``feast serve`` awaits them on its loop (its push endpoint uses
+        ``push_async`` once writes are declared async)."""
+        return SupportedAsyncMethods(read=True, write=True)
 
     def get_online_features(
         self,

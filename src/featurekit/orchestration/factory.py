@@ -1,7 +1,10 @@
 """Build one Airflow DAG per ``schedule`` tag from the feature repo's manifest.
 
 Each view gets a task group ``<view>``:
-``extract -> monitor -> validate -> materialize -> freshness -> consistency``.
+``extract -> monitor -> validate -> plan_shards -> materialize[0..N-1] -> record -> freshness -> consistency``.
+``materialize`` is a mapped task (dynamic task mapping): ``plan_shards`` decides at run time how many shards write
+the partition (the view's ``shards`` tag, else its validated row count; one for small views), each shard is its own
+task instance, retried alone, and ``record`` marks the interval materialized once all of them succeeded.
 The DAG's data interval is the pipeline interval, so a scheduled run, a manual run and every catchup run of a
 backfill touch exactly one partition per view. Views are independent groups: one view failing its checks does not
 hold back the others. Adding a view tagged ``schedule: daily`` adds its group on the next parse; no DAG file changes.
@@ -102,8 +105,10 @@ def _view_group(view: ViewEntry, env: str | None) -> None:
         extracted = extract_task.override(task_id="extract", owner=owner)(view.name, env)
         monitored = monitor_task.override(task_id="monitor", owner=owner)(view.name, env, extracted)
         validated = validate_task.override(task_id="validate", owner=owner)(view.name, env, monitored)
-        materialized = materialize_task.override(task_id="materialize", owner=owner)(view.name, env, validated)
-        checked = freshness_task.override(task_id="freshness", owner=owner)(view.name, env, materialized)
+        shards = plan_shards_task.override(task_id="plan_shards", owner=owner)(view.name, env, validated)
+        written = materialize_task.override(task_id="materialize", owner=owner).partial(view=view.name, env=env)
+        recorded = record_task.override(task_id="record", owner=owner)(view.name, env, written.expand(shard=shards))
+        checked = freshness_task.override(task_id="freshness", owner=owner)(view.name, env, recorded)
         consistency_task.override(task_id="consistency", owner=owner)(view.name, env, checked)
 
 
@@ -137,10 +142,26 @@ def validate_task(view: str, env: str | None, monitored: dict[str, Any]) -> dict
 
 
 @task
-def materialize_task(view: str, env: str | None, validated: dict[str, Any]) -> dict[str, Any]:
+def plan_shards_task(view: str, env: str | None, validated: dict[str, Any]) -> list[dict[str, int]]:
     from featurekit.orchestration import tasks
 
-    return tasks.materialize(view, current_interval(), env)
+    return tasks.plan_shards(view, current_interval(), env)
+
+
+@task
+def materialize_task(view: str, env: str | None, shard: dict[str, int]) -> dict[str, Any]:
+    """One shard of the view's materialization (a mapped task instance per shard)."""
+    from featurekit.orchestration import tasks
+
+    return tasks.materialize(view, current_interval(), env, shard)
+
+
+@task
+def record_task(view: str, env: str | None, shards: Any) -> dict[str, Any]:
+    """Reduce step: every shard succeeded (else this task is upstream_failed), record the interval."""
+    from featurekit.orchestration import tasks
+
+    return tasks.record_shards(view, current_interval(), env, list(shards))
 
 
 @task

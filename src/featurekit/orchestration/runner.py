@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ class DagRunResult:
     dag_id: str
     interval: DataInterval
     state: str
-    tasks: dict[str, str]
+    tasks: dict[str, str]  # a mapped task (materialize) is "success" when every instance is, else a failing state
+    mapped: dict[str, list[str]] = field(default_factory=dict)  # mapped task -> state per map index
 
     @property
     def succeeded(self) -> bool:
@@ -95,7 +96,9 @@ def run_dags(
 def _parse(line: str) -> DagRunResult:
     data = json.loads(line[len(RESULT_MARKER) :])
     interval = DataInterval(datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]))
-    return DagRunResult(dag_id=data["dag_id"], interval=interval, state=data["state"], tasks=data["tasks"])
+    return DagRunResult(
+        dag_id=data["dag_id"], interval=interval, state=data["state"], tasks=data["tasks"], mapped=data["mapped"]
+    )
 
 
 def migrate_metadata_db() -> None:
@@ -105,19 +108,28 @@ def migrate_metadata_db() -> None:
     initdb()
 
 
-def test_interval(dag: Any, interval: DataInterval) -> DagRunResult:
-    """``dag.test()`` for one data interval (a rerun of the same interval clears and repeats it)."""
+def test_interval(dag: Any, interval: DataInterval, *, mark_success: str | None = None) -> DagRunResult:
+    """``dag.test()`` for one data interval (a rerun of the same interval clears and repeats it); tasks whose id
+    matches the regex ``mark_success`` are marked successful without running (rerun only the later steps)."""
     grain = "hourly" if dag.dag_id.endswith("hourly") else "daily"
     if interval.end - interval.start != grain_length(grain) or floor_to(interval.start, grain) != interval.start:
         raise ValueError(f"{dag.dag_id} runs whole {grain} intervals; {interval} is not one")
     # The DAG's timetable infers a manual run's interval as the whole period ending at ``logical_date``.
-    run = dag.test(logical_date=interval.end)
+    run = dag.test(logical_date=interval.end, mark_success_pattern=mark_success)
     actual = DataInterval(run.data_interval_start, run.data_interval_end)
     if actual != interval:
         raise RuntimeError(f"{dag.dag_id}: ran interval {actual}, expected {interval}")
-    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    tasks: dict[str, str] = {}
+    mapped: dict[str, list[str]] = {}
+    for ti in sorted(run.get_task_instances(), key=lambda ti: (ti.task_id, ti.map_index)):
+        if ti.map_index >= 0:
+            mapped.setdefault(ti.task_id, []).append(str(ti.state))
+        else:
+            tasks[ti.task_id] = str(ti.state)
+    for task_id, states in mapped.items():
+        tasks[task_id] = next((s for s in states if s != "success"), "success")
     state = run.state.value if hasattr(run.state, "value") else str(run.state)
-    return DagRunResult(dag_id=dag.dag_id, interval=interval, state=state, tasks=tasks)
+    return DagRunResult(dag_id=dag.dag_id, interval=interval, state=state, tasks=tasks, mapped=mapped)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "end": result.interval.end.isoformat(),
             "state": result.state,
             "tasks": result.tasks,
+            "mapped": result.mapped,
         }
         print(RESULT_MARKER + json.dumps(payload), flush=True)
     return 0 if ok else 1

@@ -127,23 +127,72 @@ def validate(view_name: str, interval: DataInterval, env: str | None = None) -> 
     return {"view": report.view, "partition": report.partition, "rows": report.rows, "checks": report.evaluated}
 
 
-def materialize(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:
-    """Write exactly the interval's partition to the online store (newer-wins) and record it."""
+def plan_shards(view_name: str, interval: DataInterval, env: str | None = None) -> list[dict[str, int]]:
+    """The shards the materialize step runs as (one mapped task each); refused unless the partition is validated."""
+    from featurekit.pipelines.materialize import plan_shards
+
+    with _fail_permanently("materialize", view_name, interval):
+        settings = _settings(env)
+        shards = plan_shards(settings, registry_view(settings, view_name), interval)
+    log.info("materialize %s %s: %d shard(s)", view_name, interval, len(shards))
+    return [shard.to_dict() for shard in shards]
+
+
+def materialize(
+    view_name: str, interval: DataInterval, env: str | None = None, shard: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Write the interval's partition (one ``shard`` of its entities, when given) to the online store
+    (newer-wins); the unsharded form also records it, a sharded run is recorded by :func:`record_shards`."""
     from featurekit.observability.jobs import observed_materialize
-    from featurekit.pipelines.materialize import UnvalidatedPartitionError
+    from featurekit.pipelines.materialize import MaterializeError, UnvalidatedPartitionError
+    from featurekit.pipelines.shards import Shard
 
     with _fail_permanently("materialize", view_name, interval):
         settings = _settings(env)
         view = registry_view(settings, view_name)
+        try:
+            part = Shard.from_dict(shard) if shard is not None else None
+        except ValueError as exc:
+            raise MaterializeError(f"materialize {view_name} {interval}: {exc}") from exc
     # Outside the guard: Redis being down is transient, and Airflow retries it. observed_materialize is
-    # materialize_view plus its metrics (exported also on failure); materialize_view writes the record.
+    # materialize_view plus its metrics (exported also on failure).
     try:
-        result = observed_materialize(settings, view, interval)
+        result = observed_materialize(settings, view, interval, shard=part)
     except UnvalidatedPartitionError:  # refused by the quality gate: a retry cannot fix it
         with _fail_permanently("materialize", view_name, interval):
             raise
-    log.info("materialize %s %s: %d rows, %d entities", view_name, interval, result.source_rows, result.entities)
-    return {"view": result.view, "partition": result.partition, "entities": result.entities}
+    log.info(
+        "materialize %s %s%s: %d rows, %d entities",
+        view_name, interval, f" {part}" if part else "", result.source_rows, result.entities,
+    )  # fmt: skip
+    out: dict[str, Any] = {"view": result.view, "partition": result.partition, "entities": result.entities}
+    if part is not None:
+        out.update(rows=result.source_rows, shard=part.to_dict())
+    return out
+
+
+def record_shards(
+    view_name: str, interval: DataInterval, env: str | None, shards: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """After every shard of the plan succeeded: record the interval as materialized (what freshness reads)."""
+    from featurekit.pipelines.materialize import MaterializeError, MaterializeResult, record_shards
+    from featurekit.pipelines.shards import Shard
+
+    with _fail_permanently("materialize", view_name, interval):
+        try:
+            results = [
+                MaterializeResult(
+                    view=s["view"], partition=s["partition"], source_rows=s["rows"], entities=s["entities"],
+                    shard=Shard.from_dict(s["shard"]),
+                )
+                for s in shards
+            ]  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            message = f"materialize {view_name} {interval}: not shard results ({exc!r}): {shards}"
+            raise MaterializeError(message) from exc
+        record = record_shards(_settings(env), view_name, interval, results)
+    log.info("materialize %s %s: %d shard(s) recorded, %d entities", view_name, interval, len(results), record.entities)
+    return {"view": view_name, "partition": record.partition, "entities": record.entities, "shards": len(results)}
 
 
 def freshness(view_name: str, interval: DataInterval, env: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from featurekit.repo.loader import LoadedRepo
 from featurekit.repo.streams import view_problems
-from featurekit.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS, monitoring_tag_problems
+from featurekit.tags import ON_DEMAND_SCHEDULE, SCHEDULES, TIERS, monitoring_tag_problems, shards_tag
 from featurekit.warehouse.sql import FeatureSQLError, load_feature_sql
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -102,6 +102,15 @@ def monitoring_tags(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str
     if _is_view(kind):
         for problem in monitoring_tag_problems(obj):
             yield "monitoring-tags", problem
+
+
+@rule
+def shards_tag_is_a_count(repo: LoadedRepo, kind: str, obj: Any) -> Iterator[tuple[str, str]]:
+    if _is_view(kind):
+        try:
+            shards_tag(obj)
+        except ValueError as exc:
+            yield "shards-tag", str(exc)
 
 
 @rule
