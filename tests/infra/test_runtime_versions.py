@@ -22,12 +22,6 @@ SCALA_OF_SPARK_MAJOR = {"4": "2.13", "3": "2.12"}
 
 # (component, deployed major.minor, locked major.minor): why the deployed runtime is not the tested one yet.
 KNOWN_DIVERGENCES = {
-    ("spark", "4.0", "4.3"): (
-        "EMR Serverless offers Spark 4.0 at most (emr-spark-8.0.0 = 4.0.2). pyspark 4.0.2 locks, but the "
-        "featurekit-kafka source the streaming tests use cannot load on it: 4.0 has no pyspark.sql.streaming."
-        "datasource (ReadLimit/ReadMaxRows admission control, latestOffset(start, limit), SupportsTriggerAvailableNow) "
-        "(docs/deploy.md, 'Runtimes')"
-    ),
     ("airflow", "3.0", "3.3"): (
         "MWAA offers Airflow 3.0.6 as its newest 3.x. apache-airflow==3.0.6 locks with feast 0.67, but feast needs "
         "starlette>=1.0.1, hence fastapi>=0.132, whose strict Content-Type check rejects the task SDK's JSON bodies "
@@ -75,6 +69,12 @@ def test_deployed_runtimes_match_the_lock_or_the_gap_is_declared(tf: TerraformCo
     assert not stale, f"declared divergences that no longer exist (remove them): {sorted(stale)}"
     assert versions["spark"].split(".")[0] == locked["spark"].split(".")[0], "never across a Spark major version"
     assert versions["airflow"].split(".")[0] == locked["airflow"].split(".")[0], "never across an Airflow major"
+
+
+def test_locked_pyspark_is_the_spark_emr_runs(tf: TerraformCode) -> None:
+    """Exact, not only major.minor: on EMR the jobs' Python code runs on EMR's own pyspark (the packed environment
+    leaves pyspark out), so the version the tests run is the one production runs."""
+    assert _locked("pyspark") == deployed(tf)["spark"], "pin pyspark in pyproject.toml to the EMR release's Spark"
 
 
 def test_versions_are_ones_aws_offers_and_the_connector_matches_spark(tf: TerraformCode) -> None:
