@@ -8,15 +8,19 @@ UV_RUN = $(UV) run --frozen
 # The suite runs east of UTC so that code depending on the host's time zone fails in CI, not in production.
 TEST_TZ ?= Asia/Tokyo
 
-.PHONY: setup demo test lint format bench-online bench-batch bench-stream clean
+.PHONY: setup mwaa-airflow demo test lint format bench-online bench-batch bench-stream clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
+# The Airflow version MWAA runs, in its own venv, for tests/dags/test_mwaa_airflow.py (cached; seconds when unchanged).
+mwaa-airflow: setup
+	@UV="$(UV)" bash scripts/mwaa_airflow_env.sh
+
 demo: setup
 	$(UV_RUN) featurekit demo
 
-test: setup
+test: setup mwaa-airflow
 	$(UV_RUN) ruff check .
 	TZ=$(TEST_TZ) $(UV_RUN) pytest -q
 

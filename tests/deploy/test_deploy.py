@@ -183,10 +183,15 @@ def test_deploy_ships_everything_then_is_idempotent_and_restarts_jobs_on_change(
         assert update[version] == aws.object(MWAA_BUCKET, key)["VersionId"]
         aws.environment[version] = update[version]
     plugins = zipfile.ZipFile(io.BytesIO(aws.object(MWAA_BUCKET, "plugins.zip")["Body"].read()))
-    assert [n for n in plugins.namelist()] == ["featurekit-0.1.0-py3-none-any.whl"]
+    assert plugins.namelist() == ["featurekit-0.1.0-py3-none-any.whl", "featurekit-requirements.txt"]
+    # the task environment (startup script): the locked runtime, markers kept, Spark left out
+    task_env = plugins.read("featurekit-requirements.txt").decode().splitlines()
+    assert "feast==0.67.0" in task_env and "apache-airflow==3.3.2" in task_env
+    assert "pywin32==312 ; sys_platform == 'win32'" in task_env
+    assert not any(line.startswith("pyspark==") for line in task_env)
+    # MWAA's own Airflow gets nothing of the kit's dependencies (they cannot share its constrained environment)
     requirements = aws.object(MWAA_BUCKET, "requirements.txt")["Body"].read().decode()
-    assert "--find-links /usr/local/airflow/plugins" in requirements and "featurekit==0.1.0" in requirements
-    assert "feast[aws,redis]==0.67.0" in requirements and "apache-airflow" not in requirements
+    assert [line for line in requirements.splitlines() if not line.startswith("#")] == []
     for key, source in (
         ("dags/featurekit_dags.py", "dags/featurekit_dags.py"),
         ("dags/featurekit_maintenance.py", "dags/featurekit_maintenance.py"),
@@ -343,6 +348,5 @@ def test_locked_requirements_are_exact_pins_and_leave_spark_to_emr(tmp_path: Pat
     root = tmp_path / "root"
     (root / "infra" / "terraform" / "shared").mkdir(parents=True)
     (root / "infra" / "terraform" / "shared" / "mwaa-requirements.txt").write_text("not-in-the-lock==1.0\n")
-    wheel = tmp_path / "featurekit-0.1.0-py3-none-any.whl"
     with pytest.raises(DeployError, match=r"not-in-the-lock is not in uv\.lock"):
-        mwaa_requirements(root, wheel, pins)
+        mwaa_requirements(root, pins)

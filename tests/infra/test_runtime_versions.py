@@ -1,10 +1,15 @@
-"""The runtimes deployed on AWS against the ones the tests run (uv.lock), read from the Terraform code.
+"""The runtimes deployed on AWS against the ones the tests run, read from the Terraform code, ``uv.lock`` and the
+MWAA-version Airflow requirements (``tests/mwaa/requirements.txt``).
 
-Rule: Spark and Airflow must agree on **major.minor** between what Terraform deploys and what ``uv.lock`` pins.
-Patch releases of both keep their APIs; a newer minor adds APIs (and Spark 4.x minors added Python data source and
-streaming features the kit uses), so code tested on a newer minor can fail on an older one. Where AWS does not offer
-the locked line yet, the gap is declared below with its reason, so it is visible and reviewed: the test fails on any
-undeclared divergence, and on a declared one that no longer exists (then remove it).
+Spark: the streaming jobs' Python code runs on EMR's own pyspark (the packed environment leaves pyspark out), so the
+locked pyspark must be exactly the Spark of the EMR release label the tests run against.
+
+Airflow: on MWAA, Airflow only parses and schedules the DAGs; every task body runs in the kit's locked environment
+(``FEATUREKIT_TASK_PYTHON``, built by MWAA's startup script from the wheel and ``uv.lock``). So two versions matter:
+the locked one, under which the task bodies run (every DAG test), and MWAA's, which must equal the Airflow that
+``tests/dags/test_mwaa_airflow.py`` installs to parse the DAG files and run a DAG whose tasks execute in the locked
+environment. Any remaining gap between deployed and tested would be declared in ``KNOWN_DIVERGENCES`` with its
+reason; the test fails on an undeclared divergence and on a declared one that no longer exists.
 """
 
 from __future__ import annotations
@@ -19,30 +24,21 @@ from tfcode import REPO_ROOT, TerraformCode
 # EMR Serverless release label -> Spark version (AWS EMR release notes). Add a label here when adopting it.
 EMR_SPARK = {"emr-spark-8.0.0": "4.0.2", "emr-7.5.0": "3.5.2"}
 SCALA_OF_SPARK_MAJOR = {"4": "2.13", "3": "2.12"}
+MWAA_AIRFLOW_REQUIREMENTS = REPO_ROOT / "tests" / "mwaa" / "requirements.txt"
 
-# (component, deployed major.minor, locked major.minor): why the deployed runtime is not the tested one yet.
-KNOWN_DIVERGENCES = {
-    ("spark", "4.0", "4.3"): (
-        "EMR Serverless offers Spark 4.0 at most (emr-spark-8.0.0 = 4.0.2). pyspark 4.0.2 locks, but the "
-        "featurekit-kafka source the streaming tests use cannot load on it: 4.0 has no pyspark.sql.streaming."
-        "datasource (ReadLimit/ReadMaxRows admission control, latestOffset(start, limit), SupportsTriggerAvailableNow) "
-        "(docs/deploy.md, 'Runtimes')"
-    ),
-    ("airflow", "3.0", "3.3"): (
-        "MWAA offers Airflow 3.0.6 as its newest 3.x. apache-airflow==3.0.6 locks with feast 0.67, but feast needs "
-        "starlette>=1.0.1, hence fastapi>=0.132, whose strict Content-Type check rejects the task SDK's JSON bodies "
-        "(sent without Content-Type): every task fails under dag.test() (docs/deploy.md, 'Runtimes')"
-    ),
-}
-
-
-def _major_minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
+# (component, deployed, tested): why the deployed runtime is not the tested one. Nothing remains.
+KNOWN_DIVERGENCES: dict[tuple[str, str, str], str] = {}
 
 
 def _locked(name: str) -> str:
     lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
     (version,) = [p["version"] for p in lock["package"] if p["name"] == name]
+    return version
+
+
+def _mwaa_test_airflow() -> str:
+    """The Airflow version the MWAA-version DAG test installs (scripts/mwaa_airflow_env.sh)."""
+    (version,) = re.findall(r"^apache-airflow==(\S+)$", MWAA_AIRFLOW_REQUIREMENTS.read_text(), re.M)
     return version
 
 
@@ -61,20 +57,23 @@ def deployed(tf: TerraformCode) -> dict[str, str]:
     return {"spark": EMR_SPARK[label], "airflow": attr(orchestration.variables["airflow_version"], "default")}
 
 
-def test_deployed_runtimes_match_the_lock_or_the_gap_is_declared(tf: TerraformCode) -> None:
-    versions = deployed(tf)
-    locked = {"spark": _locked("pyspark"), "airflow": _locked("apache-airflow")}
-    found = {
-        (name, _major_minor(versions[name]), _major_minor(locked[name]))
-        for name in versions
-        if _major_minor(versions[name]) != _major_minor(locked[name])
-    }
+def tested() -> dict[str, str]:
+    return {"spark": _locked("pyspark"), "airflow": _mwaa_test_airflow()}
+
+
+def test_deployed_runtimes_are_the_tested_ones_or_the_gap_is_declared(tf: TerraformCode) -> None:
+    versions, tests = deployed(tf), tested()
+    found = {(name, versions[name], tests[name]) for name in versions if versions[name] != tests[name]}
     undeclared = found - set(KNOWN_DIVERGENCES)
     stale = set(KNOWN_DIVERGENCES) - found
-    assert not undeclared, f"deployed runtime differs from uv.lock: {sorted(undeclared)}"
+    assert not undeclared, f"deployed runtime differs from the tested one: {sorted(undeclared)}"
     assert not stale, f"declared divergences that no longer exist (remove them): {sorted(stale)}"
-    assert versions["spark"].split(".")[0] == locked["spark"].split(".")[0], "never across a Spark major version"
-    assert versions["airflow"].split(".")[0] == locked["airflow"].split(".")[0], "never across an Airflow major"
+
+
+def test_task_bodies_run_the_locked_airflow_major(tf: TerraformCode) -> None:
+    """The tasks run under the locked Airflow (3.3), scheduled by MWAA's (3.0): never across a major version,
+    whose task SDK and DAG API differ."""
+    assert deployed(tf)["airflow"].split(".")[0] == _locked("apache-airflow").split(".")[0]
 
 
 def test_versions_are_ones_aws_offers_and_the_connector_matches_spark(tf: TerraformCode) -> None:

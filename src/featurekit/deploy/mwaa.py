@@ -1,5 +1,6 @@
-"""Deploy to MWAA: the DAG bundle into ``dags/``, the wheel as ``plugins.zip``, ``requirements.txt``, then point the
-environment at the new object versions.
+"""Deploy to MWAA: the DAG bundle into ``dags/``, ``plugins.zip`` (the wheel and the task environment's pinned
+requirements, which MWAA's startup script installs into the kit's own environment), ``requirements.txt`` (what
+parsing the DAGs needs beyond MWAA's Airflow), then point the environment at the new object versions.
 
 MWAA picks up ``dags/`` by itself (it syncs the prefix continuously); a new ``plugins.zip`` or ``requirements.txt``
 only takes effect through ``UpdateEnvironment`` with their S3 object versions, which restarts the workers. So the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from featurekit.deploy.artifacts import dag_bundle, mwaa_requirements, plugins_zip
+from featurekit.deploy.artifacts import dag_bundle, mwaa_requirements, plugins_zip, task_env_requirements
 from featurekit.deploy.context import DeployContext
 
 PLUGINS_KEY = "plugins.zip"
@@ -26,10 +27,8 @@ def deploy_mwaa(ctx: DeployContext, wheel: Path, pins: dict[str, str]) -> None:
         ctx.put_if_changed("mwaa", bucket, key, data)
     _delete_stale(ctx, bucket, set(bundle))
 
-    plugins = ctx.put_if_changed("mwaa", bucket, PLUGINS_KEY, plugins_zip(wheel))
-    requirements = ctx.put_if_changed(
-        "mwaa", bucket, REQUIREMENTS_KEY, mwaa_requirements(ctx.root, wheel, pins).encode()
-    )
+    plugins = ctx.put_if_changed("mwaa", bucket, PLUGINS_KEY, plugins_zip(wheel, task_env_requirements(ctx.root)))
+    requirements = ctx.put_if_changed("mwaa", bucket, REQUIREMENTS_KEY, mwaa_requirements(ctx.root, pins).encode())
 
     environment = ctx.aws("mwaa").get_environment(Name=name)["Environment"]
     desired = {

@@ -20,12 +20,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, get_current_context, task
+from airflow.sdk import DAG, TaskGroup, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable  # airflow.sdk re-exports it only from 3.1 on
 
 from featurekit.intervals import DataInterval
 from featurekit.orchestration.manifest import DAG_SCHEDULES, ViewEntry, load_manifest
+from featurekit.orchestration.task_process import run_step
 
 CRONS = {"hourly": "0 * * * *", "daily": "0 0 * * *"}
+
+
+def _retry_backoff() -> float | bool:
+    """Exponential retry backoff: a multiplier since Airflow 3.1, a flag (base 2) in 3.0, the version MWAA runs."""
+    from airflow import __version__
+
+    major, minor = (int(part) for part in __version__.split(".")[:2])
+    return 2.0 if (major, minor) >= (3, 1) else True
+
+
+RETRY_BACKOFF = _retry_backoff()
 OWNER = "feature-platform"
 
 
@@ -88,7 +101,7 @@ def build_dag(schedule: str, views: list[ViewEntry], policy: DagPolicy, *, env: 
             "owner": OWNER,
             "retries": policy.retries,
             "retry_delay": policy.retry_delay,
-            "retry_exponential_backoff": 2.0,
+            "retry_exponential_backoff": RETRY_BACKOFF,
             "max_retry_delay": policy.max_retry_delay,
             "execution_timeout": timeout,
         },
@@ -122,57 +135,41 @@ def current_interval() -> DataInterval:
 
 @task
 def extract_task(view: str, env: str | None) -> dict[str, Any]:
-    from featurekit.orchestration import tasks
-
-    return tasks.extract(view, current_interval(), env)
+    return run_step("extract", view, current_interval(), env)
 
 
 @task
 def monitor_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
-    from featurekit.orchestration import tasks
-
-    return tasks.monitor(view, current_interval(), env)
+    return run_step("monitor", view, current_interval(), env)
 
 
 @task
 def validate_task(view: str, env: str | None, monitored: dict[str, Any]) -> dict[str, Any]:
-    from featurekit.orchestration import tasks
-
-    return tasks.validate(view, current_interval(), env)
+    return run_step("validate", view, current_interval(), env)
 
 
 @task
 def plan_shards_task(view: str, env: str | None, validated: dict[str, Any]) -> list[dict[str, int]]:
-    from featurekit.orchestration import tasks
-
-    return tasks.plan_shards(view, current_interval(), env)
+    return run_step("plan_shards", view, current_interval(), env)
 
 
 @task
 def materialize_task(view: str, env: str | None, shard: dict[str, int]) -> dict[str, Any]:
     """One shard of the view's materialization (a mapped task instance per shard)."""
-    from featurekit.orchestration import tasks
-
-    return tasks.materialize(view, current_interval(), env, shard)
+    return run_step("materialize", view, current_interval(), env, shard)
 
 
 @task
 def record_task(view: str, env: str | None, shards: Any) -> dict[str, Any]:
     """Reduce step: every shard succeeded (else this task is upstream_failed), record the interval."""
-    from featurekit.orchestration import tasks
-
-    return tasks.record_shards(view, current_interval(), env, list(shards))
+    return run_step("record_shards", view, current_interval(), env, list(shards))
 
 
 @task
 def freshness_task(view: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
-    from featurekit.orchestration import tasks
-
-    return tasks.freshness(view, current_interval(), env)
+    return run_step("freshness", view, current_interval(), env)
 
 
 @task
 def consistency_task(view: str, env: str | None, freshness: dict[str, Any]) -> dict[str, Any]:
-    from featurekit.orchestration import tasks
-
-    return tasks.consistency(view, current_interval(), env)
+    return run_step("consistency", view, current_interval(), env)

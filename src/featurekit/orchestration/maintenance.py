@@ -16,7 +16,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, CronTriggerTimetable, task
+from airflow.sdk import DAG, task
+from airflow.timetables.trigger import CronTriggerTimetable  # airflow.sdk re-exports it only from 3.1 on
+
+from featurekit.orchestration.factory import RETRY_BACKOFF
+from featurekit.orchestration.task_process import run_step
 
 DAG_ID = "featurekit_maintenance"
 CRON = "30 * * * *"  # hourly, away from the top of the hour when the batch DAGs start
@@ -41,7 +45,7 @@ def build_maintenance_dag(env: str | None = None) -> DAG:
             "owner": OWNER,
             "retries": int(os.environ.get("FEATUREKIT_DAG_RETRIES", "3")),
             "retry_delay": timedelta(seconds=float(os.environ.get("FEATUREKIT_DAG_RETRY_DELAY_SECONDS", "60"))),
-            "retry_exponential_backoff": 2.0,
+            "retry_exponential_backoff": RETRY_BACKOFF,
             "max_retry_delay": timedelta(minutes=15),
             "execution_timeout": timedelta(minutes=45),
         },
@@ -53,6 +57,11 @@ def build_maintenance_dag(env: str | None = None) -> DAG:
 
 @task
 def reconcile_task(env: str | None) -> dict[str, Any]:
+    return run_step("reconcile", None, None, env)
+
+
+def reconcile(env: str | None) -> dict[str, Any]:
+    """The task body (in the kit's environment, see :mod:`featurekit.orchestration.task_process`)."""
     from featurekit.config import load_settings
     from featurekit.observability.exporter import export_metrics
     from featurekit.observability.jobs import export_quietly

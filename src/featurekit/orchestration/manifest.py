@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from featurekit.errors import FeaturekitError
+from featurekit.orchestration.task_process import TASK_PYTHON_ENV
 
 CACHE_VAR = "FEATUREKIT_CACHE_DIR"
 FORMAT_VERSION = 1
@@ -89,7 +90,8 @@ def manifest_path(fingerprint: str) -> Path:
 
 
 def load_manifest(feature_repo: Path, env: str | None = None) -> Manifest:
-    """The manifest for ``feature_repo``: from the cache when the hash matches, else derived in a child process."""
+    """The manifest for ``feature_repo``: from the cache when the hash matches, else derived in a child process
+    (with the kit's interpreter, ``FEATUREKIT_TASK_PYTHON``, when set)."""
     fingerprint = repo_fingerprint(feature_repo)
     path = manifest_path(fingerprint)
     if path.is_file():
@@ -99,7 +101,9 @@ def load_manifest(feature_repo: Path, env: str | None = None) -> Manifest:
                 return manifest
         except (ValueError, KeyError, TypeError):
             pass  # a corrupt or old-format cache entry is re-derived below
-    command = [sys.executable, "-m", "featurekit.orchestration.manifest", *(["--env", env] if env else [])]
+    # Deriving imports the feature repo (Feast): on MWAA only the kit's environment has it (see task_process).
+    python = os.environ.get(TASK_PYTHON_ENV) or sys.executable
+    command = [python, "-m", "featurekit.orchestration.manifest", *(["--env", env] if env else [])]
     child = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if child.returncode != 0:
         raise ManifestError(f"deriving the DAG manifest for {feature_repo} failed:\n{child.stderr.strip()[-4000:]}")

@@ -75,14 +75,16 @@ def run_dags(
     env: str | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float = 1800,
+    python: str | None = None,
 ) -> tuple[list[DagRunResult], str]:
     """Run ``(schedule, interval)`` pairs in order in one child process (Airflow starts once); returns the
-    results and the child's log. Raises if the child died before reporting every run."""
+    results and the child's log. Raises if the child died before reporting every run. ``python``: the child's
+    interpreter (default: this one), e.g. one with the Airflow version MWAA runs."""
     home.mkdir(parents=True, exist_ok=True)
     child_env = {**os.environ, **airflow_env(home, dags_folder()), **(extra_env or {})}
     if env:
         child_env["FEATUREKIT_ENV"] = env
-    command = [sys.executable, "-m", "featurekit.orchestration.runner"]
+    command = [python or sys.executable, "-m", "featurekit.orchestration.runner"]
     for schedule, interval in runs:
         command += [schedule, f"{interval.start.isoformat()}/{interval.end.isoformat()}"]
     child = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=timeout)

@@ -32,6 +32,7 @@ from featurekit.metrics import (
     STREAM_QUERY_RESTARTS_TOTAL,
 )
 from featurekit.repo.streams import StreamSpec
+from featurekit.streaming import available_now
 from featurekit.streaming.errors import StreamConfigError, StreamingError
 from featurekit.streaming.events import EventSchema
 from featurekit.streaming.sink import BatchOutcome, FeatureSink, checkpoint_uri
@@ -164,6 +165,7 @@ class StreamApplication:
         self._retry_at: dict[str, float] = {}
         self._failures: dict[str, int] = defaultdict(int)
         self._store: Any = None
+        self._ending: dict[str, dict[str, int]] | None = None  # available-now target of the kit's Kafka source
         self._lock = threading.Lock()
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
@@ -175,6 +177,8 @@ class StreamApplication:
         if self.spark is None:
             self.spark = spark_session(self.settings, f"featurekit-stream-{self.name}")
         self._store = feature_store(self.settings)
+        if self.available_now and available_now.emulated(self.settings):
+            self._ending = available_now.ending_offsets(self.settings, self.job.topic)
         for spec in self.specs:
             self._start(spec)
         return self
@@ -190,6 +194,7 @@ class StreamApplication:
             self.job.topic,
             starting_offsets=self.starting_offsets,
             max_offsets_per_trigger=self.max_offsets_per_trigger,
+            ending_offsets=self._ending,
         )
         events = parse_events(records, self.schema)
         sink = FeatureSink(
@@ -214,7 +219,7 @@ class StreamApplication:
             .foreachBatch(sink)
             .option("checkpointLocation", checkpoint_uri(self.settings, spec.name))
         )
-        if self.available_now:
+        if self.available_now and self._ending is None:
             writer = writer.trigger(availableNow=True)
         else:
             writer = writer.trigger(processingTime=f"{int(self.trigger_seconds * 1000)} milliseconds")
@@ -276,6 +281,8 @@ class StreamApplication:
             if query is None:
                 continue
             self._record_progress(spec.name, query)
+            if query.isActive and self._ending is not None and available_now.reached(query.lastProgress, self._ending):
+                query.stop()  # an emulated available-now run that has read its target offsets: finished
             if query.isActive:
                 running = True
                 continue

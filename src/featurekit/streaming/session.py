@@ -7,6 +7,7 @@ columns, so nothing downstream knows which one ran.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -61,6 +62,15 @@ def pin_python_workers() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+def kafka_options(settings: Settings, topic: str) -> dict[str, str]:
+    """The client options of the topic's reader (both source formats take them)."""
+    return {
+        "kafka.bootstrap.servers": settings.kafka.bootstrap_servers,
+        "kafka.security.protocol": settings.kafka.security_protocol,
+        "subscribe": topic,
+    }
+
+
 def kafka_records(
     spark: Any,
     settings: Settings,
@@ -68,17 +78,20 @@ def kafka_records(
     *,
     starting_offsets: str = "earliest",
     max_offsets_per_trigger: int | None = None,
+    ending_offsets: dict[str, dict[str, int]] | None = None,
 ) -> Any:
-    """A streaming DataFrame of Kafka records (key, value, topic, partition, offset, timestamp, timestampType)."""
+    """A streaming DataFrame of Kafka records (key, value, topic, partition, offset, timestamp, timestampType).
+
+    ``ending_offsets``: where the query stops reading (the kit's source only; see :mod:`.available_now`)."""
     limit = max_offsets_per_trigger or settings.streaming.max_offsets_per_trigger
     reader = (
         spark.readStream.format(settings.streaming.source_format)
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
-        .option("kafka.security.protocol", settings.kafka.security_protocol)
-        .option("subscribe", topic)
+        .options(**kafka_options(settings, topic))
         .option("startingOffsets", starting_offsets)
         .option("maxOffsetsPerTrigger", str(limit))
     )
+    if ending_offsets is not None:
+        reader = reader.option("endingOffsets", json.dumps(ending_offsets))
     try:
         return reader.load()
     except Exception as exc:

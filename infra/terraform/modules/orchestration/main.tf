@@ -1,5 +1,6 @@
 # Orchestration: an Amazon MWAA (managed Airflow) environment running the kit's DAGs from `dags/`,
-# its DAG bucket, the Python requirements pinned from the repository's uv.lock, and an execution role
+# its DAG bucket, a startup script that builds the kit's task environment (the DAGs' tasks run there, in the
+# locked versions, while MWAA's Airflow only schedules), and an execution role
 # limited to what the DAGs do (materialize: Athena/Glue/S3 offline store -> Redis, registry updates,
 # starting the streaming jobs on EMR Serverless).
 
@@ -17,10 +18,24 @@ locals {
 
   startup_script = <<-EOT
     #!/bin/sh
-    # Sourced by MWAA on every scheduler/worker/webserver start.
+    # Sourced by MWAA on every scheduler/worker/webserver start, before requirements.txt is installed.
     export FEATUREKIT_ENV="${var.environment}"
-    # The deploy job syncs src/featurekit, config/ and feature_repo/ next to the DAGs (dags/ is on sys.path).
+    # featurekit deploy syncs config/ and feature_repo/ next to the DAGs.
     export FEATUREKIT_ROOT="/usr/local/airflow/dags"
+    # MWAA's Airflow only schedules (docs/deploy.md, "Runtimes"): it imports the kit's own code to parse the DAG
+    # files (the wheel from plugins.zip, unpacked onto PYTHONPATH without its dependencies), and every task body
+    # runs in the kit's locked environment, built here from the same wheel and its uv.lock pins.
+    plugins=/usr/local/airflow/plugins
+    kit_src=/usr/local/airflow/featurekit-src
+    kit_venv=/usr/local/airflow/featurekit-venv
+    wheel="$(ls "$plugins"/featurekit-*.whl | head -n 1)"
+    rm -rf "$kit_src" && python3 -m zipfile -e "$wheel" "$kit_src"
+    export PYTHONPATH="$kit_src$${PYTHONPATH:+:$PYTHONPATH}"
+    if [ "$${MWAA_AIRFLOW_COMPONENT:-}" != "webserver" ]; then
+      rm -rf "$kit_venv" && python3 -m venv "$kit_venv"
+      "$kit_venv/bin/pip" install --quiet --no-deps -r "$plugins/featurekit-requirements.txt" "$wheel"
+      export FEATUREKIT_TASK_PYTHON="$kit_venv/bin/python"
+    fi
   EOT
 }
 
