@@ -19,6 +19,7 @@ from feast.types import Bool, Float32, Float64, Int64, String
 from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE, STORE_TYPE
 from featurekit.online_store.feast_read import ColumnarOnlineResponse
 from featurekit.online_store.feast_write import FeaturekitMaterializationEngine
+from online_store.conftest import Backend
 
 USER = Entity(name="user", join_keys=["user_id"])
 N_USERS = 300
@@ -77,13 +78,17 @@ def views(source: FileSource) -> list:
     return [USER, stats, push, live, service]
 
 
-def config(tmp_path: Path, redis_url: str, project: str, *, fast: bool = True) -> RepoConfig:
+def config(tmp_path: Path, redis_url: str, project: str, *, fast: bool = True, cluster: bool = False) -> RepoConfig:
     extra = {"provider": PROVIDER_TYPE, "batch_engine": {"type": ENGINE_TYPE}} if fast else {"provider": "local"}
     return RepoConfig(
         project=project,
         registry=str(tmp_path / f"{project}.db"),
         entity_key_serialization_version=3,
-        online_store={"type": STORE_TYPE, "tiers": {"warm": {"url": redis_url}}, "default_tier": "warm"},
+        online_store={
+            "type": STORE_TYPE,
+            "tiers": {"warm": {"url": redis_url, "cluster": cluster}},
+            "default_tier": "warm",
+        },
         offline_store={"type": "duckdb"},
         repo_path=str(tmp_path),
         **extra,
@@ -96,12 +101,13 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def stores(tmp_path: Path, redis_url: str, now: datetime) -> tuple[FeatureStore, FeatureStore]:
-    """(kit engine + provider, Feast's own local engine + provider) over the same data, separate projects."""
+def stores(tmp_path: Path, backend: Backend, now: datetime) -> tuple[FeatureStore, FeatureStore]:
+    """(kit engine + provider, Feast's own local engine + provider) over the same data, separate projects, on a
+    standalone server and on a cluster."""
     source = make_source(tmp_path, now)
     out = []
     for project, fast in (("fastp", True), ("stockp", False)):
-        fs = FeatureStore(config=config(tmp_path, redis_url, project, fast=fast))
+        fs = FeatureStore(config=config(tmp_path, backend.url, project, fast=fast, cluster=backend.cluster))
         fs.apply(views(source))
         out.append(fs)
     return out[0], out[1]
