@@ -39,6 +39,7 @@ from featurekit.online_store.write_batch import WriteBatch
 SLOTS = 16384
 _RETRY_PAUSE_S = 0.05
 _MAX_ROUNDS = 16
+_SMALL = 16  # up to this many entities per view, a read is routed without numpy
 _BYTE = np.arange(256, dtype=np.uint32)
 # CRC16 of a 3-byte bucket suffix, one table per byte position (CRC16/XMODEM is linear, leading zeros are free).
 _T = [np.array([crc_hqx(bytes([v]) + b"\0" * (2 - i), 0) for v in range(256)], dtype=np.uint32) for i in range(3)]
@@ -291,6 +292,10 @@ class ClusterTier:
     # ---- TierClient ----------------------------------------------------------------------------------------
 
     def fetch(self, requests: Sequence[RowRequest]) -> list[list[Any]]:
+        if all(not isinstance(keys, np.ndarray) and len(keys) <= _SMALL for _, keys, _ in requests):
+            got = self._fetch_small(requests)
+            if got is not None:
+                return got
         groups = []
         for keyspace, keys, buckets in requests:
             arr = np.asarray(buckets, dtype=np.int64)
@@ -299,6 +304,47 @@ class ClusterTier:
             else:
                 groups.append(_Commands(self.slots_of(keyspace, arr), _field_packer(keyspace, keys, arr)))
         return self._run(groups)
+
+    def _fetch_small(self, requests: Sequence[RowRequest]) -> list[list[Any]] | None:
+        """A few entities (single-entity serving): route in plain Python, no numpy per request. Returns None when
+        anything went wrong (a redirection, a failed node): the general path then redoes the whole read."""
+        slot_node = self._slot_map()
+        per_node: dict[int, list[bytes]] = {}
+        where: dict[int, list[tuple[int, int]]] = {}
+        for gi, (keyspace, fields, buckets) in enumerate(requests):
+            table = self._bucket_slots.get(keyspace.prefix)
+            if table is None:
+                table = self._bucket_slots[keyspace.prefix] = bucket_slots(keyspace.prefix, keyspace.bucket_count)
+            resp_keys = keyspace.resp_bucket_keys()
+            for pos, (field, bucket) in enumerate(zip(fields, buckets, strict=True)):
+                node = int(slot_node[table[bucket]])
+                per_node.setdefault(node, []).append(
+                    b"*3\r\n$4\r\nHGET\r\n%s$%d\r\n%s\r\n" % (resp_keys[bucket], len(field), field)
+                )
+                where.setdefault(node, []).append((gi, pos))
+        if any(node < 0 for node in per_node):
+            return None
+        out: list[list[Any]] = [[None] * len(r[1]) for r in requests]
+        sent: list[tuple[int, RespConnection]] = []
+        ok = True
+        try:
+            for node, commands in per_node.items():
+                conn = self._pool(self._nodes[node]).acquire()
+                sent.append((node, conn))
+                conn.send(b"".join(commands))
+            while sent:
+                node, conn = sent[0]
+                for (gi, pos), reply in zip(where[node], conn.read(len(per_node[node])), strict=True):
+                    out[gi][pos] = reply
+                    ok = ok and not isinstance(reply, Exception)
+                sent.pop(0)
+                self._pool(self._nodes[node]).release(conn)
+        except RedisUnavailableError:
+            return None
+        finally:
+            for _, conn in sent:  # not read (failed or interrupted): never reuse
+                conn.close()
+        return out if ok else None
 
     async def fetch_async(self, requests: Sequence[RowRequest]) -> list[list[Any]]:
         return await asyncio.to_thread(self.fetch, requests)

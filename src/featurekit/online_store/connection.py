@@ -202,7 +202,9 @@ class TierPool:
             self.close()
         else:
             with self._lock:
-                conn = self._idle.pop() if self._idle else None
+                while self._idle and conn is None:
+                    conn = self._idle.pop()
+                    conn = None if conn.broken else conn
             if conn is not None:
                 conn.reused = True
         return conn if conn is not None else RespConnection(self.settings)
