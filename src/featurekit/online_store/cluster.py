@@ -50,12 +50,19 @@ def bucket_slots(prefix: bytes, count: int) -> np.ndarray:
     computes it (``redis.crc.key_slot``), for the whole keyspace at once."""
     b = np.arange(count, dtype=np.uint32)
     digits = [(b >> 16) & 0xFF, (b >> 8) & 0xFF, b & 0xFF]
-    if b"{" in prefix:  # a hash tag starting in the prefix: rare, compute each key
-        return np.array([key_slot(prefix + int(i).to_bytes(3, "big")) for i in range(count)], dtype=np.int64)
+    opened = prefix.find(b"{")
+    closed = prefix.find(b"}", opened + 1) if opened >= 0 else -1
+    if closed > opened + 1:  # a hash tag inside the prefix: every bucket in one slot
+        return np.full(count, key_slot(prefix), dtype=np.int64)
     base = crc_hqx(prefix + b"\0\0\0", 0)
     slots = ((base ^ _T[0][digits[0]] ^ _T[1][digits[1]] ^ _T[2][digits[2]]) & (SLOTS - 1)).astype(np.int64)
-    tagged = np.flatnonzero((digits[0] == 0x7B) | (digits[1] == 0x7B))  # "{" in the suffix may open a hash tag
-    for i in tagged.tolist():
+    if closed == opened + 1 and opened >= 0:  # "{}": Redis hashes the whole key
+        return slots
+    if opened >= 0:  # a "}" in the suffix closes the prefix's "{": those keys hash a tag
+        odd = np.flatnonzero((digits[0] == 0x7D) | (digits[1] == 0x7D) | (digits[2] == 0x7D))
+    else:  # a "{" in the suffix may open a tag that a later suffix byte closes
+        odd = np.flatnonzero((digits[0] == 0x7B) | (digits[1] == 0x7B))
+    for i in odd.tolist():
         slots[i] = key_slot(prefix + i.to_bytes(3, "big"))
     return slots
 

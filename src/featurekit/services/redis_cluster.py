@@ -81,9 +81,9 @@ class LocalRedisCluster:
                 for server in cluster.primaries[1:]:
                     seed.execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
             cluster.wait_ok(timeout_s)
-            for index, count in (replicas or {}).items():
-                for _ in range(count):
-                    cluster.add_replica(index, ports, timeout_s)
+            wanted = [index for index, count in (replicas or {}).items() for _ in range(count)]
+            if wanted:
+                cluster.add_replicas(wanted, ports, timeout_s)
             return cluster
         except BaseException:
             cluster.stop()
@@ -93,23 +93,32 @@ class LocalRedisCluster:
     def _args(node_timeout_ms: int) -> tuple[str, ...]:
         return ("--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms))
 
-    def add_replica(self, index: int, ports: list[int], timeout_s: float = 30.0) -> RedisServer:
-        """Start a replica of primary ``index`` and wait until it is in sync."""
+    def add_replicas(self, primaries: list[int], ports: list[int], timeout_s: float = 30.0) -> list[RedisServer]:
+        """Start one replica for each primary index in ``primaries`` (all at once) and wait until all are in sync."""
         import redis
 
-        ports.append(cluster_port(ports))
-        server = RedisServer.start(port=ports[-1], extra_args=self._args(self.node_timeout_ms))
-        self.replicas.setdefault(index, []).append(server)
-        primary = self.primaries[index]
-        with redis.Redis(port=primary.port) as p:
-            primary_id = p.execute_command("CLUSTER", "MYID").decode()
-        with redis.Redis(port=server.port) as r:
-            r.execute_command("CLUSTER", "MEET", "127.0.0.1", primary.port)
-            _until(lambda: primary_id.encode() in r.execute_command("CLUSTER", "NODES"), timeout_s, "MEET")
-            r.execute_command("CLUSTER", "REPLICATE", primary_id)
-            _until(lambda: r.info("replication").get("master_link_status") == "up", timeout_s, "replica sync")
+        started: list[tuple[int, RedisServer]] = []
+        for index in primaries:
+            ports.append(cluster_port(ports))
+            server = RedisServer.start(port=ports[-1], extra_args=self._args(self.node_timeout_ms))
+            self.replicas.setdefault(index, []).append(server)
+            started.append((index, server))
+        ids = {}
+        for index in set(primaries):
+            with redis.Redis(port=self.primaries[index].port) as p:
+                ids[index] = p.execute_command("CLUSTER", "MYID").decode()
+        for _, server in started:
+            with redis.Redis(port=server.port) as r:
+                r.execute_command("CLUSTER", "MEET", "127.0.0.1", self.primaries[0].port)
+        for index, server in started:
+            with redis.Redis(port=server.port) as r:
+                _until(lambda r=r, i=index: ids[i].encode() in r.execute_command("CLUSTER", "NODES"), timeout_s, "MEET")
+                r.execute_command("CLUSTER", "REPLICATE", ids[index])
+        for _, server in started:
+            with redis.Redis(port=server.port) as r:
+                _until(lambda r=r: r.info("replication").get("master_link_status") == "up", timeout_s, "replica sync")
         self.wait_ok(timeout_s)
-        return server
+        return [server for _, server in started]
 
     def wait_ok(self, timeout_s: float = 30.0) -> None:
         """Wait until every running node reports ``cluster_state:ok``."""
