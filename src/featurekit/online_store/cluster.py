@@ -400,7 +400,18 @@ class ClusterTier:
             raise RedisUnavailableError(f"Redis Cluster command failed for {self.settings.describe()}: {exc}") from exc
 
     def command(self, *args: bytes | str | int | float) -> Any:
-        """Run a keyless command on every primary; the first primary's reply."""
+        """Run a keyless command on every primary; the first primary's reply. A node that cannot be reached
+        (failed over since the map was read) re-reads the map and runs the command again, once."""
+        for attempt in (0, 1):
+            try:
+                return self._on_every_primary(args)
+            except RedisUnavailableError:
+                if attempt:
+                    raise
+                self._refresh()
+        raise AssertionError("unreachable")
+
+    def _on_every_primary(self, args: tuple[bytes | str | int | float, ...]) -> Any:
         self._slot_map()
         first: Any = None
         for i, addr in enumerate(list(self._nodes)):
