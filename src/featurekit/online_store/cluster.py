@@ -198,11 +198,11 @@ class ClusterTier:
                     out = replies[gi]
                     chunk = outcome[pos : pos + len(idx)]
                     pos += len(idx)
-                    bad: list[int] = []
-                    for i, reply in zip(idx.tolist(), chunk, strict=True):
-                        out[i] = reply
-                        if isinstance(reply, Exception):
-                            bad.append(i)
+                    positions = idx.tolist()
+                    list(map(out.__setitem__, positions, chunk))  # scatter at C speed
+                    if not any(issubclass(t, Exception) for t in set(map(type, chunk))):
+                        continue
+                    bad = [i for i, reply in zip(positions, chunk, strict=True) if isinstance(reply, Exception)]
                     if bad:
                         again, r, p = self._redirected(groups[gi], out, bad)
                         refresh, pause = refresh or r, pause or p
@@ -445,12 +445,17 @@ class ClusterTier:
 
 
 def _int_packer(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarray) -> Callable[[np.ndarray], bytes]:
+    """Integer keys: every ``HGET`` has the same length, so the request is packed once as a byte matrix and each
+    node's share is a row selection of it."""
     n = len(ints)
+    packed: list[np.ndarray] = []
 
     def pack(idx: np.ndarray) -> bytes:
-        if len(idx) == n:
-            return pack_request(keyspace, ints, buckets)
-        return pack_request(keyspace, ints[idx], buckets[idx])
+        if not packed:
+            packed.append(np.frombuffer(pack_request(keyspace, ints, buckets), dtype=np.uint8).reshape(n, -1))
+        if len(idx) == n:  # indexes are sorted and unique: all of them, in order
+            return packed[0].tobytes()
+        return packed[0][idx].tobytes()
 
     return pack
 
