@@ -22,8 +22,8 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from redis.crc import key_slot
 
-from featurekit.online_store.cluster import bucket_slots
 from featurekit.online_store.errors import RedisUnavailableError
+from featurekit.online_store.slots import bucket_slots
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.services.redis_cluster import LocalRedisCluster
 from featurekit.services.redis_server import ServiceUnavailableError

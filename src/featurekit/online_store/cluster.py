@@ -5,7 +5,7 @@ the maintenance paths (``SCAN`` on every primary, keyed pipelines for vacuum and
 newer-wins writes, deletes) must not pay redis-py's per-command Python cost (~3 us a command, more than Redis), so
 they go through the same lean RESP connections as a standalone tier, one pool per node:
 
-- The slot of every bucket key of a view is computed once, vectorized (CRC16 is linear; see :func:`bucket_slots`),
+- The slot of every bucket key of a view is computed once, vectorized (``slots.py``: CRC16 is linear),
   so routing a 1,000-entity read is two numpy lookups (bucket -> slot -> node) and one ``bytes.join`` per node.
 - Every node's payload is sent before any reply is read, so the nodes work in parallel: one round trip per request.
 - ``MOVED`` refreshes the slot map and resends the command to its new owner; ``ASK`` resends it once with
@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from binascii import crc_hqx
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,49 +29,22 @@ from redis.crc import key_slot
 
 from featurekit.online_store.connection import Command, ConnectionSettings, RespConnection, TierPool, pack_command
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
-from featurekit.online_store.fetch import pack_request
 from featurekit.online_store.keyspace import ViewKeyspace
 from featurekit.online_store.scripts import PUT_NEWER
+from featurekit.online_store.slots import (
+    SLOTS,
+    Commands,
+    bucket_slots,
+    field_packer,
+    int_packer,
+    list_packer,
+)
 from featurekit.online_store.tier import Acknowledge, RowRequest
 from featurekit.online_store.write_batch import WriteBatch
 
-SLOTS = 16384
 _RETRY_PAUSE_S = 0.05
 _MAX_ROUNDS = 16
 _SMALL = 16  # up to this many entities per view, a read is routed without numpy
-_BYTE = np.arange(256, dtype=np.uint32)
-# CRC16 of a 3-byte bucket suffix, one table per byte position (CRC16/XMODEM is linear, leading zeros are free).
-_T = [np.array([crc_hqx(bytes([v]) + b"\0" * (2 - i), 0) for v in range(256)], dtype=np.uint32) for i in range(3)]
-
-
-def bucket_slots(prefix: bytes, count: int) -> np.ndarray:
-    """Cluster slot of each of the ``count`` bucket keys ``prefix + bucket.to_bytes(3)``, exactly as Redis
-    computes it (``redis.crc.key_slot``), for the whole keyspace at once."""
-    b = np.arange(count, dtype=np.uint32)
-    digits = [(b >> 16) & 0xFF, (b >> 8) & 0xFF, b & 0xFF]
-    opened = prefix.find(b"{")
-    closed = prefix.find(b"}", opened + 1) if opened >= 0 else -1
-    if closed > opened + 1:  # a hash tag inside the prefix: every bucket in one slot
-        return np.full(count, key_slot(prefix), dtype=np.int64)
-    base = crc_hqx(prefix + b"\0\0\0", 0)
-    slots = ((base ^ _T[0][digits[0]] ^ _T[1][digits[1]] ^ _T[2][digits[2]]) & (SLOTS - 1)).astype(np.int64)
-    if closed == opened + 1 and opened >= 0:  # "{}": Redis hashes the whole key
-        return slots
-    if opened >= 0:  # a "}" in the suffix closes the prefix's "{": those keys hash a tag
-        odd = np.flatnonzero((digits[0] == 0x7D) | (digits[1] == 0x7D) | (digits[2] == 0x7D))
-    else:  # a "{" in the suffix may open a tag that a later suffix byte closes
-        odd = np.flatnonzero((digits[0] == 0x7B) | (digits[1] == 0x7B))
-    for i in odd.tolist():
-        slots[i] = key_slot(prefix + i.to_bytes(3, "big"))
-    return slots
-
-
-@dataclass
-class _Commands:
-    """Commands with one reply each: the slot of each and how to pack a subset (by index, in order) as RESP."""
-
-    slots: np.ndarray
-    pack: Callable[[np.ndarray], bytes]
 
 
 class ClusterTier:
@@ -161,7 +133,7 @@ class ClusterTier:
 
     # ---- the exchange --------------------------------------------------------------------------------------
 
-    def _run(self, groups: Sequence[_Commands], *, suffix: bytes = b"") -> list[list[Any]]:
+    def _run(self, groups: Sequence[Commands], *, suffix: bytes = b"") -> list[list[Any]]:
         """Run every group's commands, one pipelined payload per node sent to all nodes before reading; resend
         what was redirected or hit an unreachable node. Replies per group in command order. ``suffix``: one more
         command sent to each node after its payload (``WAIT``), its reply checked by :meth:`_check_wait`."""
@@ -225,7 +197,7 @@ class ClusterTier:
         return replies  # redirections that never settled stay in place as errors
 
     def _exchange(
-        self, per_node: dict[int, list[tuple[int, np.ndarray]]], groups: Sequence[_Commands], suffix: bytes
+        self, per_node: dict[int, list[tuple[int, np.ndarray]]], groups: Sequence[Commands], suffix: bytes
     ) -> Iterator[tuple[list[tuple[int, np.ndarray]], list[Any] | Exception]]:
         """Send each node its payload (plus ``suffix``, one command), then read each node's replies, or the
         error that node failed with."""
@@ -270,7 +242,7 @@ class ClusterTier:
                 f"wait_replicas={s.wait_replicas} replicas within {s.wait_timeout_ms} ms"
             )
 
-    def _redirected(self, group: _Commands, out: list[Any], bad: list[int]) -> tuple[list[int], bool, bool]:
+    def _redirected(self, group: Commands, out: list[Any], bad: list[int]) -> tuple[list[int], bool, bool]:
         """Handle error replies that mean "not here": returns (indexes to resend, refresh map, pause first)."""
         again: list[int] = []
         refresh = pause = False
@@ -307,9 +279,9 @@ class ClusterTier:
         for keyspace, keys, buckets in requests:
             arr = np.asarray(buckets, dtype=np.int64)
             if isinstance(keys, np.ndarray):
-                groups.append(_Commands(self.slots_of(keyspace, arr), _int_packer(keyspace, keys, arr)))
+                groups.append(Commands(self.slots_of(keyspace, arr), int_packer(keyspace, keys, arr)))
             else:
-                groups.append(_Commands(self.slots_of(keyspace, arr), _field_packer(keyspace, keys, arr)))
+                groups.append(Commands(self.slots_of(keyspace, arr), field_packer(keyspace, keys, arr)))
         return self._run(groups)
 
     def _fetch_small(self, requests: Sequence[RowRequest]) -> list[list[Any]] | None:
@@ -363,14 +335,14 @@ class ClusterTier:
         for batch in batches():
             commands = batch.run_commands(sha)
             slots = self.slots_of(batch.keyspace, batch.buckets)
-            (replies,) = self._run([_Commands(slots, _list_packer(commands))], suffix=wait)
+            (replies,) = self._run([Commands(slots, list_packer(commands))], suffix=wait)
             acknowledged(batch, replies)
 
     def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
             return 0
         slots = np.array([key_slot(k) for k in keys], dtype=np.int64)
-        (replies,) = self._run([_Commands(slots, _list_packer([pack_command(("UNLINK", k)) for k in keys]))])
+        (replies,) = self._run([Commands(slots, list_packer([pack_command(("UNLINK", k)) for k in keys]))])
         deleted = 0
         for reply in replies:
             if isinstance(reply, Exception):
@@ -444,34 +416,4 @@ class ClusterTier:
             client.close()
 
 
-def _int_packer(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarray) -> Callable[[np.ndarray], bytes]:
-    """Integer keys: every ``HGET`` has the same length, so the request is packed once as a byte matrix and each
-    node's share is a row selection of it."""
-    n = len(ints)
-    packed: list[np.ndarray] = []
-
-    def pack(idx: np.ndarray) -> bytes:
-        if not packed:
-            packed.append(np.frombuffer(pack_request(keyspace, ints, buckets), dtype=np.uint8).reshape(n, -1))
-        if len(idx) == n:  # indexes are sorted and unique: all of them, in order
-            return packed[0].tobytes()
-        return packed[0][idx].tobytes()
-
-    return pack
-
-
-def _field_packer(
-    keyspace: ViewKeyspace, fields: Sequence[bytes], buckets: np.ndarray
-) -> Callable[[np.ndarray], bytes]:
-    def pack(idx: np.ndarray) -> bytes:
-        positions = idx.tolist()
-        return pack_request(keyspace, [fields[i] for i in positions], buckets[idx].tolist())
-
-    return pack
-
-
-def _list_packer(commands: list[bytes]) -> Callable[[np.ndarray], bytes]:
-    return lambda idx: b"".join([commands[i] for i in idx.tolist()])
-
-
-__all__ = ["ClusterTier", "bucket_slots"]
+__all__ = ["ClusterTier"]
