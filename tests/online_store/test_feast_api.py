@@ -129,6 +129,23 @@ def test_materialize_through_the_engine_matches_feasts_local_engine(stores, now)
     assert got["cnt"][1] is None and got["bal"][4] is None and got["bal__ts"][4] == 0
 
 
+@pytest.mark.parametrize("batch", [3, 40])  # below and above the size where keys are encoded with numpy
+def test_the_fast_reader_equals_feasts_per_view_reads(stores, now, batch):
+    """``featurekit.serving.OnlineFeatureReader`` (the feature server's read path) on both tier clients."""
+    from featurekit.serving import OnlineFeatureReader
+
+    fast, stock = stores
+    for fs in stores:
+        fs.materialize(now - timedelta(days=1), now + timedelta(minutes=1), feature_views=["stats"])
+    ids = [*np.random.default_rng(batch).integers(1, N_USERS + 1, batch - 1).tolist(), 999_999]  # one missing
+    rows = [{"user_id": i} for i in ids]
+    reader = OnlineFeatureReader.from_feature_store(fast)
+    got = reader.get_online_features(FEATURES, rows, include_event_timestamps=True).to_dict()
+    reader.close()
+    assert got == stock.get_online_features(FEATURES, rows).to_dict(include_event_timestamps=True)
+    assert any(v is None for v in got["bal"]) and any(v is not None for v in got["bal"])
+
+
 def test_materialize_incremental_and_an_offline_error_is_raised(stores, now, tmp_path):
     fast, _ = stores
     fast.materialize_incremental(now + timedelta(minutes=1), feature_views=["stats"])
