@@ -58,7 +58,9 @@ class ClusterTier:
         self.settings = settings
         self._client: Any = None
         self._lock = threading.Lock()
-        self._nodes: list[tuple[str, int]] = []
+        self._nodes: list[tuple[str, int]] = []  # every node ever seen; indexes into it are stable
+        self._index: dict[tuple[str, int], int] = {}
+        self._primaries: list[tuple[str, int]] = []  # the nodes serving slots in the current map
         self._slot_node: np.ndarray | None = None
         self._pools: dict[tuple[str, int], TierPool] = {}
         self._bucket_slots: dict[bytes, np.ndarray] = {}
@@ -107,13 +109,18 @@ class ClusterTier:
                     client.nodes_manager.initialize()
             except RedisError as exc:
                 raise RedisUnavailableError(f"cannot read the slot map of {self.settings.describe()}: {exc}") from exc
-            nodes: dict[tuple[str, int], int] = {}
+            # Node indexes only ever grow (``_nodes`` is append-only), so a request routed with the previous map
+            # still sends to the address it meant while another thread refreshes.
             slot_node = np.full(SLOTS, -1, dtype=np.int64)
             for slot, owners in client.nodes_manager.slots_cache.items():
                 if owners:
                     addr = (owners[0].host, int(owners[0].port))
-                    slot_node[slot] = nodes.setdefault(addr, len(nodes))
-            self._nodes = list(nodes)
+                    index = self._index.get(addr)
+                    if index is None:
+                        index = self._index[addr] = len(self._nodes)
+                        self._nodes.append(addr)
+                    slot_node[slot] = index
+            self._primaries = [self._nodes[i] for i in np.unique(slot_node[slot_node >= 0]).tolist()]
             self._slot_node = slot_node
             return slot_node
 
@@ -386,7 +393,7 @@ class ClusterTier:
     def _on_every_primary(self, args: tuple[bytes | str | int | float, ...]) -> Any:
         self._slot_map()
         first: Any = None
-        for i, addr in enumerate(list(self._nodes)):
+        for i, addr in enumerate(self._primaries):
             with self._pool(addr).connection() as conn:
                 (reply,) = conn.execute(pack_command(args), 1)
             if isinstance(reply, Exception):
