@@ -8,6 +8,8 @@ they go through the same lean RESP connections as a standalone tier, one pool pe
 - The slot of every bucket key of a view is computed once, vectorized (``slots.py``: CRC16 is linear),
   so routing a 1,000-entity read is two numpy lookups (bucket -> slot -> node) and one ``bytes.join`` per node.
 - Every node's payload is sent before any reply is read, so the nodes work in parallel: one round trip per request.
+  Writes keep two batches in flight, as on a standalone server (the next is packed while the nodes run this one).
+- The slot map, node pools and redirections live in ``cluster_router.py`` (the base class).
 - ``MOVED`` refreshes the slot map and resends the command to its new owner; ``ASK`` resends it once with
   ``ASKING`` to the importing node; ``TRYAGAIN``/``CLUSTERDOWN`` and a node that cannot be reached (a primary
   failing over) refresh the map and resend after a short pause, within about one ``socket_timeout_s``.
@@ -18,21 +20,17 @@ they go through the same lean RESP connections as a standalone tier, one pool pe
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from redis.crc import key_slot
 
-from featurekit.online_store.connection import Command, ConnectionSettings, RespConnection, TierPool, pack_command
+from featurekit.online_store.cluster_router import ClusterRouter, PendingRound, abandon
+from featurekit.online_store.connection import Command, RespConnection, pack_command
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
-from featurekit.online_store.keyspace import ViewKeyspace
 from featurekit.online_store.scripts import PUT_NEWER
 from featurekit.online_store.slots import (
-    SLOTS,
     Commands,
     bucket_slots,
     field_packer,
@@ -42,238 +40,15 @@ from featurekit.online_store.slots import (
 from featurekit.online_store.tier import Acknowledge, RowRequest
 from featurekit.online_store.write_batch import WriteBatch
 
-_RETRY_PAUSE_S = 0.05
-_MAX_ROUNDS = 16
 _SMALL = 16  # up to this many entities per view, a read is routed without numpy
 
 
-class ClusterTier:
+class ClusterTier(ClusterRouter):
     """:class:`~.tier.TierClient` for a Redis Cluster (ElastiCache cluster mode, or self-managed)."""
-
-    def __init__(self, settings: ConnectionSettings) -> None:
-        if settings.db:
-            raise OnlineStoreError(
-                f"online_store.tiers.{settings.tier}: Redis Cluster only has database 0, the url selects {settings.db}"
-            )
-        self.settings = settings
-        self._client: Any = None
-        self._lock = threading.Lock()
-        self._nodes: list[tuple[str, int]] = []  # every node ever seen; indexes into it are stable
-        self._index: dict[tuple[str, int], int] = {}
-        self._primaries: list[tuple[str, int]] = []  # the nodes serving slots in the current map
-        self._slot_node: np.ndarray | None = None
-        self._pools: dict[tuple[str, int], TierPool] = {}
-        self._bucket_slots: dict[bytes, np.ndarray] = {}
-        self._scripts: dict[bytes, bytes] = {}  # sha -> source, reloaded on NOSCRIPT
 
     @property
     def name(self) -> str:
         return self.settings.tier
-
-    # ---- topology ------------------------------------------------------------------------------------------
-
-    def _redis(self) -> Any:
-        if self._client is None:
-            from redis.cluster import RedisCluster
-
-            s = self.settings
-            kwargs: dict[str, Any] = {
-                "host": s.host,
-                "port": s.port,
-                "username": s.username,
-                "password": s.password,
-                "socket_timeout": s.timeout_s,
-                "socket_connect_timeout": s.timeout_s,
-                "max_connections": s.max_connections,
-            }
-            if s.tls:
-                kwargs.update(ssl=True, ssl_ca_certs=s.ssl_ca_certs, ssl_cert_reqs="required")
-            try:
-                self._client = RedisCluster(**kwargs)
-            except Exception as exc:
-                raise RedisUnavailableError(f"cannot connect to Redis Cluster for {s.describe()}: {exc}") from exc
-        return self._client
-
-    def _slot_map(self) -> np.ndarray:
-        slot_node = self._slot_node
-        return slot_node if slot_node is not None else self._refresh()
-
-    def _refresh(self) -> np.ndarray:
-        """Re-read the slot map from the cluster (after a redirection, a failed node or on first use)."""
-        from redis.exceptions import RedisError
-
-        with self._lock:
-            client = self._redis()
-            try:
-                if self._slot_node is not None:
-                    client.nodes_manager.initialize()
-            except RedisError as exc:
-                raise RedisUnavailableError(f"cannot read the slot map of {self.settings.describe()}: {exc}") from exc
-            # Node indexes only ever grow (``_nodes`` is append-only), so a request routed with the previous map
-            # still sends to the address it meant while another thread refreshes.
-            slot_node = np.full(SLOTS, -1, dtype=np.int64)
-            for slot, owners in client.nodes_manager.slots_cache.items():
-                if owners:
-                    addr = (owners[0].host, int(owners[0].port))
-                    index = self._index.get(addr)
-                    if index is None:
-                        index = self._index[addr] = len(self._nodes)
-                        self._nodes.append(addr)
-                    slot_node[slot] = index
-            self._primaries = [self._nodes[i] for i in np.unique(slot_node[slot_node >= 0]).tolist()]
-            self._slot_node = slot_node
-            return slot_node
-
-    def _pool(self, addr: tuple[str, int]) -> TierPool:
-        pool = self._pools.get(addr)
-        if pool is None:
-            with self._lock:
-                pool = self._pools.setdefault(addr, TierPool(replace(self.settings, host=addr[0], port=addr[1])))
-        return pool
-
-    def slots_of(self, keyspace: ViewKeyspace, buckets: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Slot of each bucket of ``keyspace``."""
-        table = self._bucket_slots.get(keyspace.prefix)
-        if table is None:
-            table = self._bucket_slots[keyspace.prefix] = bucket_slots(keyspace.prefix, keyspace.bucket_count)
-        return table[np.asarray(buckets, dtype=np.int64)]
-
-    # ---- the exchange --------------------------------------------------------------------------------------
-
-    def _run(self, groups: Sequence[Commands], *, suffix: bytes = b"") -> list[list[Any]]:
-        """Run every group's commands, one pipelined payload per node sent to all nodes before reading; resend
-        what was redirected or hit an unreachable node. Replies per group in command order. ``suffix``: one more
-        command sent to each node after its payload (``WAIT``), its reply checked by :meth:`_check_wait`."""
-        replies: list[list[Any]] = [[None] * len(g.slots) for g in groups]
-        todo = [np.arange(len(g.slots)) for g in groups]
-        deadline = time.monotonic() + max(self.settings.timeout_s, 1.0)
-        last_error: Exception | None = None
-        for _ in range(_MAX_ROUNDS):
-            slot_node = self._slot_map()
-            per_node: dict[int, list[tuple[int, np.ndarray]]] = {}
-            for gi, idx in enumerate(todo):
-                if not len(idx):
-                    continue
-                nodes = slot_node[groups[gi].slots[idx]]
-                first = nodes[0]
-                if (nodes == first).all():
-                    per_node.setdefault(int(first), []).append((gi, idx))
-                    continue
-                order = np.argsort(nodes, kind="stable")
-                sorted_nodes = nodes[order]
-                cuts = np.flatnonzero(sorted_nodes[1:] != sorted_nodes[:-1]) + 1
-                for part in np.split(order, cuts):
-                    per_node.setdefault(int(nodes[part[0]]), []).append((gi, idx[part]))
-            retry: list[list[np.ndarray]] = [[] for _ in groups]
-            refresh = pause = False
-            for items, outcome in self._exchange(per_node, groups, suffix):
-                if isinstance(outcome, Exception):
-                    last_error, refresh, pause = outcome, True, True
-                    for gi, idx in items:
-                        retry[gi].append(idx)
-                    continue
-                pos = 0
-                for gi, idx in items:
-                    out = replies[gi]
-                    chunk = outcome[pos : pos + len(idx)]
-                    pos += len(idx)
-                    positions = idx.tolist()
-                    list(map(out.__setitem__, positions, chunk))  # scatter at C speed
-                    if not any(issubclass(t, Exception) for t in set(map(type, chunk))):
-                        continue
-                    bad = [i for i, reply in zip(positions, chunk, strict=True) if isinstance(reply, Exception)]
-                    if bad:
-                        again, r, p = self._redirected(groups[gi], out, bad)
-                        refresh, pause = refresh or r, pause or p
-                        if again:
-                            retry[gi].append(np.array(again, dtype=np.int64))
-            todo = [np.sort(np.concatenate(r)) if r else np.array([], dtype=np.int64) for r in retry]
-            if not any(len(t) for t in todo):
-                return replies
-            if time.monotonic() > deadline:
-                break
-            if pause:
-                time.sleep(_RETRY_PAUSE_S)
-            if refresh:
-                try:
-                    self._refresh()
-                except RedisUnavailableError as exc:
-                    last_error = exc
-        if last_error is not None:
-            raise RedisUnavailableError(f"Redis Cluster {self.settings.describe()}: {last_error}") from last_error
-        return replies  # redirections that never settled stay in place as errors
-
-    def _exchange(
-        self, per_node: dict[int, list[tuple[int, np.ndarray]]], groups: Sequence[Commands], suffix: bytes
-    ) -> Iterator[tuple[list[tuple[int, np.ndarray]], list[Any] | Exception]]:
-        """Send each node its payload (plus ``suffix``, one command), then read each node's replies, or the
-        error that node failed with."""
-        if any(node < 0 for node in per_node):
-            raise RedisUnavailableError(f"Redis Cluster {self.settings.describe()}: a slot has no node serving it")
-        extra = 1 if suffix else 0
-        sent: list[tuple[int, list[tuple[int, np.ndarray]], RespConnection | Exception, int]] = []
-        pending: list[RespConnection] = []
-        try:
-            for node, items in per_node.items():
-                count = sum(len(idx) for _, idx in items)
-                try:
-                    conn = self._pool(self._nodes[node]).acquire()
-                    pending.append(conn)
-                    conn.send(b"".join([groups[gi].pack(idx) for gi, idx in items]) + suffix)
-                    sent.append((node, items, conn, count))
-                except RedisUnavailableError as exc:
-                    sent.append((node, items, exc, count))
-            for node, items, conn, count in sent:
-                if isinstance(conn, Exception):
-                    yield items, conn
-                    continue
-                try:
-                    flat = conn.read(count + extra)
-                except RedisUnavailableError as exc:
-                    yield items, exc
-                    continue
-                pending.remove(conn)
-                self._pool(self._nodes[node]).release(conn)
-                if extra:
-                    self._check_wait(self._nodes[node], flat.pop())
-                yield items, flat
-        finally:
-            for conn in pending:  # interrupted before its replies were read: never reuse
-                conn.close()
-
-    def _check_wait(self, addr: tuple[str, int], acked: Any) -> None:
-        s = self.settings
-        if isinstance(acked, Exception) or int(acked) < s.wait_replicas:
-            raise RedisUnavailableError(
-                f"{s.describe()}: a write to node {addr[0]}:{addr[1]} reached {acked} of "
-                f"wait_replicas={s.wait_replicas} replicas within {s.wait_timeout_ms} ms"
-            )
-
-    def _redirected(self, group: Commands, out: list[Any], bad: list[int]) -> tuple[list[int], bool, bool]:
-        """Handle error replies that mean "not here": returns (indexes to resend, refresh map, pause first)."""
-        again: list[int] = []
-        refresh = pause = False
-        for i in bad:
-            message = str(out[i])
-            kind = message.split(" ", 1)[0]
-            if kind == "MOVED":
-                again.append(i)
-                refresh = True
-            elif kind == "ASK":
-                out[i] = self._ask(message, group.pack(np.array([i])))
-            elif kind in ("TRYAGAIN", "CLUSTERDOWN"):
-                again.append(i)
-                refresh = pause = True
-            elif kind == "NOSCRIPT":
-                self._reload_scripts()
-                again.append(i)
-        return again, refresh, pause
-
-    def _ask(self, message: str, command: bytes) -> Any:
-        """``ASK <slot> <host>:<port>``: the slot is migrating; run this one command on the importing node."""
-        host, _, port = message.split(" ")[2].rpartition(":")
-        with self._pool((host, int(port))).connection() as conn:
-            return conn.execute(pack_command(("ASKING",)) + command, 2)[1]
 
     # ---- TierClient ----------------------------------------------------------------------------------------
 
@@ -336,14 +111,27 @@ class ClusterTier:
         return await asyncio.to_thread(self.fetch, requests)
 
     def write_newer(self, batches: Callable[[], Iterable[WriteBatch]], acknowledged: Acknowledge) -> None:
+        """Two batches in flight, as on a standalone server: batch i+1 is packed and sent before batch i's
+        replies are read (on other connections of each node; batches hold distinct entities, so their order
+        does not matter to newer-wins)."""
         sha = self._load(PUT_NEWER)
         s = self.settings
         wait = pack_command(("WAIT", s.wait_replicas, s.wait_timeout_ms)) if s.wait_replicas else b""
-        for batch in batches():
-            commands = batch.run_commands(sha)
-            slots = self.slots_of(batch.keyspace, batch.buckets)
-            (replies,) = self._run([Commands(slots, list_packer(commands))], suffix=wait)
-            acknowledged(batch, replies)
+        pending: tuple[WriteBatch, PendingRound] | None = None
+        try:
+            for batch in batches():
+                slots = self.slots_of(batch.keyspace, batch.buckets)
+                started = self._start([Commands(slots, list_packer(batch.run_commands(sha)))], wait)
+                if pending is not None:
+                    done, pending = pending, None
+                    acknowledged(done[0], self._finish(done[1])[0])
+                pending = (batch, started)
+            if pending is not None:
+                done, pending = pending, None
+                acknowledged(done[0], self._finish(done[1])[0])
+        finally:
+            if pending is not None:
+                abandon(pending[1].sent)
 
     def delete(self, keys: Sequence[bytes]) -> int:
         if not keys:
@@ -377,50 +165,6 @@ class ClusterTier:
             return pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise RedisUnavailableError(f"Redis Cluster command failed for {self.settings.describe()}: {exc}") from exc
-
-    def command(self, *args: bytes | str | int | float) -> Any:
-        """Run a keyless command on every primary; the first primary's reply. A node that cannot be reached
-        (failed over since the map was read) re-reads the map and runs the command again, once."""
-        for attempt in (0, 1):
-            try:
-                return self._on_every_primary(args)
-            except RedisUnavailableError:
-                if attempt:
-                    raise
-                self._refresh()
-        raise AssertionError("unreachable")
-
-    def _on_every_primary(self, args: tuple[bytes | str | int | float, ...]) -> Any:
-        self._slot_map()
-        first: Any = None
-        for i, addr in enumerate(self._primaries):
-            with self._pool(addr).connection() as conn:
-                (reply,) = conn.execute(pack_command(args), 1)
-            if isinstance(reply, Exception):
-                raise OnlineStoreError(f"Redis {args[0]!s} failed on {self.settings.describe()} node {addr}: {reply}")
-            if i == 0:
-                first = reply
-        return first
-
-    def _load(self, source: str) -> bytes:
-        sha = self.command("SCRIPT", "LOAD", source)
-        self._scripts[sha] = source.encode()
-        return sha
-
-    def _reload_scripts(self) -> None:
-        self._refresh()
-        for source in list(self._scripts.values()):
-            self.command("SCRIPT", "LOAD", source)
-
-    def close(self) -> None:
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-            client, self._client = self._client, None
-            self._slot_node = None
-        for pool in pools:
-            pool.close()
-        if client is not None:
-            client.close()
 
 
 __all__ = ["ClusterTier"]
