@@ -1,12 +1,8 @@
-"""Fixtures for online-store contract tests: a Feast RepoConfig over the real test Redis, test feature views,
-and (when Debian's redis-server can start one) a local 3-node Redis Cluster."""
+"""Fixtures for online-store contract tests: a Feast RepoConfig over a real standalone Redis and over a local
+3-node Redis Cluster (``backend``), test feature views."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +17,8 @@ from feast import Entity, FeatureView, Field, FileSource, RepoConfig, ValueType
 from feast.types import Bool, Float32, Float64, Int64, String
 
 from featurekit.online_store.store import TieredRedisOnlineStore
-from featurekit.services.ports import free_port, wait_for_port
+from featurekit.services.redis_cluster import LocalRedisCluster
+from featurekit.services.redis_server import ServiceUnavailableError
 
 STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
 USER = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
@@ -95,8 +92,8 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def config(tmp_path: Path, redis_url: str) -> RepoConfig:
-    return repo_config(tmp_path, redis_url)
+def config(tmp_path: Path, backend: Backend) -> RepoConfig:
+    return repo_config(tmp_path, backend.url, cluster=backend.cluster)
 
 
 @pytest.fixture
@@ -107,10 +104,8 @@ def store() -> Iterator[TieredRedisOnlineStore]:
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
+def redis_client(backend: Backend) -> Any:
+    return backend.client
 
 
 @dataclass
@@ -224,104 +219,53 @@ def write_rows(api: StoreApi) -> Callable[..., None]:
     return api.write
 
 
-def _cluster_unavailable_reason() -> str | None:
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        return "redis-server/redis-cli not installed"
-    return None
-
-
-def _cluster_port(exclude: list[int]) -> int:
-    """A free port whose cluster bus port (port + 10000) is valid and free too."""
-    import socket
-
-    for _ in range(200):
-        port = free_port()
-        if port + 10_000 > 65_535 or port in exclude:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 10_000))
-            except OSError:
-                continue
-        return port
-    pytest.skip("no free port pair (port, port + 10000) for a Redis Cluster node")
-
-
 @pytest.fixture(scope="session")
-def redis_cluster_url() -> Iterator[str]:
-    """A 3-master Redis Cluster from Debian's redis-server (skips with the real reason if it cannot start)."""
-    reason = _cluster_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    workdir = Path(tempfile.mkdtemp(prefix="featurekit-cluster-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    ports: list[int] = []
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A local 3-primary Redis Cluster from Debian's redis-server. One that cannot start fails the tests (with
+    the reason), it never skips them: the cluster client is part of the contract."""
     try:
-        for _ in range(3):
-            port = _cluster_port(exclude=ports)
-            node_dir = workdir / str(port)
-            node_dir.mkdir()
-            log = open(node_dir / "redis.log", "wb")  # noqa: SIM115 - owned by the server process
-            procs.append(
-                subprocess.Popen(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        str(node_dir / "nodes.conf"),
-                        "--cluster-node-timeout",
-                        "5000",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(node_dir),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            ports.append(port)
-        for port in ports:
-            if not wait_for_port("127.0.0.1", port, 10):
-                log = (workdir / str(port) / "redis.log").read_text(errors="replace")[-400:]
-                pytest.skip(f"cluster node on port {port} did not start: {log}")
-        create = subprocess.run(
-            [
-                "redis-cli",
-                "--cluster",
-                "create",
-                *[f"127.0.0.1:{p}" for p in ports],
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if create.returncode != 0:
-            pytest.skip(f"redis-cli --cluster create failed: {create.stdout[-500:]} {create.stderr[-500:]}")
-        client = redis.Redis(port=ports[0])
-        deadline = time.monotonic() + 20
-        while client.cluster("info").get("cluster_state") != "ok":
-            if time.monotonic() > deadline:
-                pytest.skip("Redis Cluster did not reach cluster_state:ok within 20 s")
-            time.sleep(0.2)
+        cluster = LocalRedisCluster.start()
+    except ServiceUnavailableError as exc:
+        pytest.fail(f"cannot start a local Redis Cluster: {exc}")
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: LocalRedisCluster) -> str:
+    redis_cluster.flushall()
+    return redis_cluster.url
+
+
+@dataclass
+class Backend:
+    """Where the contract runs: a standalone server or a cluster. ``client`` is a redis-py client for inspecting
+    keys (routed per slot on a cluster); ``nodes`` one plain client per primary."""
+
+    name: str
+    url: str
+    cluster: bool
+    client: Any
+    nodes: list[Any]
+
+    def dbsize(self) -> int:
+        return sum(node.dbsize() for node in self.nodes)
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The online-store contract runs against both tier clients (``standalone.py`` and ``cluster.py``)."""
+    if request.param == "standalone":
+        url = request.getfixturevalue("redis_url")
+        client = redis.Redis.from_url(url)
+        yield Backend("standalone", url, False, client, [client])
         client.close()
-        yield f"redis://127.0.0.1:{ports[0]}/0"
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+    cluster.flushall()
+    client = cluster.client()
+    nodes = [redis.Redis(port=server.port) for server in cluster.primaries]
+    yield Backend("cluster", cluster.url, True, client, nodes)
+    client.close()
+    for node in nodes:
+        node.close()

@@ -90,3 +90,28 @@ def test_feast_api_mode_ratios_and_targets():
     assert targets["memory_ratio_10000<=0.6"] and targets["server_speedup>=2"] and targets["read_p99_b1<=stock"]
     slow = feast_api.targets(feast_api.ratios(_feast_api_result(fk_read_ms=25.0)))
     assert not slow["read_p99_b1<=stock"] and not slow["read_p99_speedup_b1000>=3"]
+
+
+def _backend(rows_s: float, push_s: float, bytes_: float, p50: float, p99: float) -> dict:
+    lat = {b: {"p50": p50, "p99": p99} for b in ("1", "10", "100", "1000")}
+    return {"materialize_rows_per_s": rows_s, "push_rows_per_s": push_s, "bytes_per_entity": bytes_, "read_ms": lat}
+
+
+def test_cluster_ratios_are_oriented_so_that_above_one_is_worse_and_the_target_is_1_5():
+    cluster = load_bench_module("cluster")
+    out = {
+        "standalone": _backend(300_000.0, 200_000.0, 100.0, 1.0, 2.0),
+        "cluster": _backend(250_000.0, 100_000.0, 120.0, 1.4, 2.2),
+    }
+    r = cluster.ratios(out)
+    assert r["materialize_standalone_over_cluster"] == pytest.approx(1.2)
+    assert r["push_standalone_over_cluster"] == pytest.approx(2.0)
+    assert r["bytes_per_entity_cluster_over_standalone"] == pytest.approx(1.2)
+    assert r["read_b1000_p50_cluster_over_standalone"] == pytest.approx(1.4)
+    assert r["read_b1_p99_cluster_over_standalone"] == pytest.approx(1.1)
+    assert len(r) == 3 + 4 * 2
+    assert not cluster.met(r)  # push is 2x slower
+    out["cluster"]["push_rows_per_s"] = 150_000.0
+    assert cluster.met(cluster.ratios(out))
+    out["cluster"]["read_ms"]["1"]["p99"] = float("nan")
+    assert not cluster.met(cluster.ratios(out))

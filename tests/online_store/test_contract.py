@@ -107,20 +107,23 @@ def test_views_without_ttl_never_expire(store, config, redis_client, now):
     assert redis_client.pttl(compiled.keyspace.bucket_key(bucket)) == -1
 
 
-def test_teardown_deletes_only_the_removed_view_without_scan(store, config, read_values, write_rows, redis_client, now):
+def test_teardown_deletes_only_the_removed_view_without_scan(store, config, read_values, write_rows, backend, now):
     keep, drop = user_view("keep_me"), user_view("drop_me", tier="hot")
     write_rows(keep, user_rows(range(1000), at=now))
     write_rows(drop, user_rows(range(1000), at=now))
-    redis_client.config_resetstat()
-    store.update(config, [drop], [keep], [], [], partial=False)
-    stats = redis_client.info("commandstats")
-    assert "cmdstat_scan" not in stats and "cmdstat_keys" not in stats
     dropped = store.compiled(config, drop)
-    assert redis_client.exists(*dropped.keyspace.bucket_keys()) == 0
+    assert backend.client.exists(*dropped.keyspace.bucket_keys()) > 0
+    for node in backend.nodes:
+        node.config_resetstat()
+    store.update(config, [drop], [keep], [], [], partial=False)
+    for node in backend.nodes:
+        stats = node.info("commandstats")
+        assert "cmdstat_scan" not in stats and "cmdstat_keys" not in stats
+    assert backend.client.exists(*dropped.keyspace.bucket_keys()) == 0
     assert read_values(drop, [1, 2]) == [None, None]
     assert read_values(keep, [1, 2]) == [expected(1), expected(2)]
     store.teardown(config, [keep], [])
-    assert redis_client.dbsize() == 0
+    assert backend.dbsize() == 0
 
 
 def test_feast_online_write_batch_uses_the_same_layout(store, config, read_values, now):
@@ -211,7 +214,7 @@ def test_rows_record_format_version_and_order_key(store, config, redis_client, n
     assert int.from_bytes(raw[2:10], "big") == int(now.timestamp() * 1_000_000)
 
 
-def test_schema_change_is_reported_not_misread(store, config, now):
+def test_schema_change_is_reported_not_misread(store, config, redis_client, now):
     from feast.types import Float32
 
     from featurekit.online_store.row_decode import decode_rows
@@ -221,11 +224,7 @@ def test_schema_change_is_reported_not_misread(store, config, now):
     store.write_arrow(config, view, user_rows([1], at=now))
     compiled = store.compiled(config, view)
     field, bucket = compiled.keyspace.encode_values([1])
-    import redis as redis_lib
-
-    raw = redis_lib.Redis.from_url(config.online_store.tiers["warm"].url).hget(
-        compiled.keyspace.bucket_key(bucket), field
-    )
+    raw = redis_client.hget(compiled.keyspace.bucket_key(bucket), field)
     other = build_schema([("balance", Float32)], has_created=True)
     decoded = decode_rows(other, [raw], [0])
     assert decoded.present == [False] and "another schema" in decoded.errors[0]

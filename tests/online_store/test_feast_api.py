@@ -19,6 +19,7 @@ from feast.types import Bool, Float32, Float64, Int64, String
 from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE, STORE_TYPE
 from featurekit.online_store.feast_read import ColumnarOnlineResponse
 from featurekit.online_store.feast_write import FeaturekitMaterializationEngine
+from online_store.conftest import Backend
 
 USER = Entity(name="user", join_keys=["user_id"])
 N_USERS = 300
@@ -77,13 +78,17 @@ def views(source: FileSource) -> list:
     return [USER, stats, push, live, service]
 
 
-def config(tmp_path: Path, redis_url: str, project: str, *, fast: bool = True) -> RepoConfig:
+def config(tmp_path: Path, redis_url: str, project: str, *, fast: bool = True, cluster: bool = False) -> RepoConfig:
     extra = {"provider": PROVIDER_TYPE, "batch_engine": {"type": ENGINE_TYPE}} if fast else {"provider": "local"}
     return RepoConfig(
         project=project,
         registry=str(tmp_path / f"{project}.db"),
         entity_key_serialization_version=3,
-        online_store={"type": STORE_TYPE, "tiers": {"warm": {"url": redis_url}}, "default_tier": "warm"},
+        online_store={
+            "type": STORE_TYPE,
+            "tiers": {"warm": {"url": redis_url, "cluster": cluster}},
+            "default_tier": "warm",
+        },
         offline_store={"type": "duckdb"},
         repo_path=str(tmp_path),
         **extra,
@@ -96,12 +101,13 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def stores(tmp_path: Path, redis_url: str, now: datetime) -> tuple[FeatureStore, FeatureStore]:
-    """(kit engine + provider, Feast's own local engine + provider) over the same data, separate projects."""
+def stores(tmp_path: Path, backend: Backend, now: datetime) -> tuple[FeatureStore, FeatureStore]:
+    """(kit engine + provider, Feast's own local engine + provider) over the same data, separate projects, on a
+    standalone server and on a cluster."""
     source = make_source(tmp_path, now)
     out = []
     for project, fast in (("fastp", True), ("stockp", False)):
-        fs = FeatureStore(config=config(tmp_path, redis_url, project, fast=fast))
+        fs = FeatureStore(config=config(tmp_path, backend.url, project, fast=fast, cluster=backend.cluster))
         fs.apply(views(source))
         out.append(fs)
     return out[0], out[1]
@@ -121,6 +127,23 @@ def test_materialize_through_the_engine_matches_feasts_local_engine(stores, now)
     assert got == want
     assert got["bal"][:2] == [1.5 + 100.0, 7.5 + 100.0]  # the newer row, through the field mapping
     assert got["cnt"][1] is None and got["bal"][4] is None and got["bal__ts"][4] == 0
+
+
+@pytest.mark.parametrize("batch", [3, 40])  # below and above the size where keys are encoded with numpy
+def test_the_fast_reader_equals_feasts_per_view_reads(stores, now, batch):
+    """``featurekit.serving.OnlineFeatureReader`` (the feature server's read path) on both tier clients."""
+    from featurekit.serving import OnlineFeatureReader
+
+    fast, stock = stores
+    for fs in stores:
+        fs.materialize(now - timedelta(days=1), now + timedelta(minutes=1), feature_views=["stats"])
+    ids = [*np.random.default_rng(batch).integers(1, N_USERS + 1, batch - 1).tolist(), 999_999]  # one missing
+    rows = [{"user_id": i} for i in ids]
+    reader = OnlineFeatureReader.from_feature_store(fast)
+    got = reader.get_online_features(FEATURES, rows, include_event_timestamps=True).to_dict()
+    reader.close()
+    assert got == stock.get_online_features(FEATURES, rows).to_dict(include_event_timestamps=True)
+    assert any(v is None for v in got["bal"]) and any(v is not None for v in got["bal"])
 
 
 def test_materialize_incremental_and_an_offline_error_is_raised(stores, now, tmp_path):

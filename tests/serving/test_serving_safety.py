@@ -295,12 +295,13 @@ def test_a_hung_redis_costs_one_bounded_wait_and_health_keeps_answering(tmp_path
 def test_a_redis_timeout_is_not_retried(tmp_path):
     """One exchange against a stopped Redis waits one socket timeout, not two (no retry stacking)."""
     from featurekit.online_store.config import RedisTierConfig
-    from featurekit.online_store.connection import Tier, connection_settings
+    from featurekit.online_store.connection import connection_settings
     from featurekit.online_store.errors import RedisUnavailableError
+    from featurekit.online_store.tier import open_tier
     from featurekit.services.redis_server import RedisServer
 
     with RedisServer.start() as hung:
-        tier = Tier(connection_settings("hot", RedisTierConfig(url=hung.url, socket_timeout_s=0.5)))
+        tier = open_tier(connection_settings("hot", RedisTierConfig(url=hung.url, socket_timeout_s=0.5)))
         assert tier.command("PING") in (b"PONG", "PONG", True)
         os.kill(hung.process.pid, signal.SIGSTOP)
         try:

@@ -57,8 +57,21 @@ def online(
         str | None,
         typer.Option(help="--feast-api: entity counts for memory, comma-separated; the first runs every phase."),
     ] = None,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="The featurekit store on a local 3-shard Redis Cluster beside a standalone server (materialize, "
+            "push, read p50/p99, bytes per entity, ratios); JSON key cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
+    if cluster:
+        if feast_api or sizes or redis_url:
+            raise typer.BadParameter("--cluster starts its own servers and takes only --quick, --json, --out-dir")
+        load_bench_module("cluster").run(quick=quick, json_path=json_path, out_dir=out_dir)
+        return
     if feast_api:
         parsed = [int(s.replace("_", "")) for s in sizes.split(",")] if sizes else None
         feast_module = load_bench_module("feast_api")

@@ -16,20 +16,16 @@ on a fresh connection is safe for them too.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import hiredis
 
-from featurekit.online_store.connection import ConnectionSettings, pack_command, pack_commands, ssl_context
-from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
-from featurekit.online_store.scripts import PUT_NEWER
+from featurekit.online_store.connection import ConnectionSettings, pack_commands, ssl_context
+from featurekit.online_store.errors import RedisUnavailableError
 
 if TYPE_CHECKING:
-    from featurekit.online_store.views import CompiledView
-    from featurekit.online_store.writer import PreparedRows
+    pass
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ConnectionSettings, list[AsyncRespConnection]]] = (
     weakref.WeakKeyDictionary()
@@ -136,82 +132,3 @@ def close_loop_connections() -> None:
     for pool in _POOLS.pop(loop, {}).values():
         for conn in pool:
             conn.close()
-
-
-_PUT_NEWER_SHA = hashlib.sha1(PUT_NEWER.encode()).hexdigest().encode()  # what SCRIPT LOAD answers
-_LOAD_PUT_NEWER = pack_command(("SCRIPT", "LOAD", PUT_NEWER))
-
-
-async def write_table_async(
-    view: CompiledView,
-    settings: ConnectionSettings,
-    table: Any,
-    *,
-    batch_rows: int,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """The asyncio form of ``TieredRedisOnlineStore.write_arrow`` on a standalone tier: validate and keep the newest
-    row per entity (:func:`~featurekit.online_store.writer.prepare`), write, count the write metrics; returns the
-    number of input rows handled (rows folded away by dedup or ttl count as handled)."""
-    from featurekit.metrics import ONLINE_WRITE_APPLIED_TOTAL, ONLINE_WRITE_ROWS_TOTAL
-    from featurekit.online_store.writer import prepare
-
-    total = table.num_rows
-    if total == 0:
-        return 0
-    rows = prepare(view, table)
-
-    def on_batch(sent: int, applied: int) -> None:
-        ONLINE_WRITE_ROWS_TOTAL.labels(view.name, view.tier).inc(sent)
-        ONLINE_WRITE_APPLIED_TOTAL.labels(view.name, view.tier).inc(applied)
-
-    await write_prepared_async(view, settings, rows, batch_rows=batch_rows, progress=progress, on_batch=on_batch)
-    if progress and total > len(rows):
-        progress(total - len(rows))
-    return total
-
-
-async def write_prepared_async(
-    view: CompiledView,
-    settings: ConnectionSettings,
-    rows: PreparedRows,
-    *,
-    batch_rows: int,
-    progress: Callable[[int], None] | None = None,
-    on_batch: Callable[[int, int], None] | None = None,
-) -> int:
-    """Standalone tier: send prepared rows in bounded newer-wins batches on the running loop; returns how many rows
-    were applied. ``on_batch(rows_in_batch, applied)`` and ``progress(rows)`` follow each acknowledged batch."""
-    from featurekit.online_store.row_format import pack_rows
-    from featurekit.online_store.writer import MAX_BATCH_ROWS, _batch_command  # the one encoder of a batch
-
-    n = len(rows)
-    batch_rows = max(1, min(batch_rows, MAX_BATCH_ROWS))
-    applied = done = 0
-    for start in range(0, n, batch_rows):
-        sl = slice(start, min(start + batch_rows, n))
-        created = rows.created_us[sl] if rows.created_us is not None else None
-        packed = pack_rows(
-            view.schema, rows.event_us[sl], created, [v[sl] for v in rows.values], [m[sl] for m in rows.nulls]
-        )
-        payload = _LOAD_PUT_NEWER + _batch_command(view, _PUT_NEWER_SHA, rows, sl, packed)
-        try:
-            loaded, reply = await execute_packed_async(settings, payload, 2)
-        except RedisUnavailableError as exc:
-            raise RedisUnavailableError(
-                f"writing feature view {view.name!r} to tier {settings.tier!r} stopped after {done} of {n} rows: "
-                f"{exc}. Each key is written atomically and newer-wins, so rerunning the same write completes it."
-            ) from exc
-        for answer in (loaded, reply):
-            if isinstance(answer, Exception):
-                raise OnlineStoreError(
-                    f"writing feature view {view.name!r} to tier {settings.tier!r} failed in Redis: {answer}"
-                )
-        count = sl.stop - sl.start
-        applied += int(reply)
-        done += count
-        if on_batch:
-            on_batch(count, int(reply))
-        if progress:
-            progress(count)
-    return applied

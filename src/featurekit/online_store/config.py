@@ -42,6 +42,10 @@ class RedisTierConfig(BaseModel):
     ssl_ca_certs: str | None = None
     socket_timeout_s: float = 2.0
     max_connections: int = 64
+    # A write returns only once this many replicas (of each primary written to) have it (Redis ``WAIT``), so a
+    # failover cannot lose an acknowledged write. 0: acknowledged by the primary (Redis' default).
+    wait_replicas: int = Field(default=0, ge=0)
+    wait_timeout_ms: int = Field(default=1000, gt=0)
 
 
 class TieredRedisOnlineStoreConfig(BaseModel):

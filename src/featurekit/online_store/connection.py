@@ -1,10 +1,10 @@
-"""Connections to one tier's Redis: a lean RESP pipeline for standalone servers, redis-py for Cluster.
+"""Connections to one Redis server: a lean RESP pipeline (pre-packed commands out, hiredis replies in).
 
-Why not redis-py everywhere: its pipeline packs every command in Python and reads every reply through several
-layers of calls, which costs more than Redis itself for the small commands the online store sends (a 3,000-command
-read spends ~10 ms in redis-py and ~1 ms in Redis). :class:`RespConnection` writes pre-packed RESP bytes to the socket
-and parses replies with hiredis (C). Redis Cluster needs slot routing, redirections and node discovery, which
-redis-py's ``RedisCluster`` already does correctly, so Cluster tiers use it.
+Why not redis-py's pipeline: it packs every command in Python and reads every reply through several layers of
+calls, which costs more than Redis itself for the small commands the online store sends (a 3,000-command read spends
+~10 ms in redis-py and ~1 ms in Redis). :class:`RespConnection` writes pre-packed RESP bytes to the socket and parses
+replies with hiredis (C). Both tier clients (``standalone.py``, ``cluster.py``: one pool per node) send through it;
+the cluster client uses redis-py for what it does well (topology discovery, maintenance commands).
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class ConnectionSettings:
     timeout_s: float
     max_connections: int
     cluster: bool
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 1000
 
     def describe(self) -> str:
         scheme = "rediss" if self.tls else "redis"
@@ -79,8 +81,6 @@ def connection_settings(tier: str, cfg: RedisTierConfig) -> ConnectionSettings:
         db = int(path) if path else 0
     except ValueError:
         raise OnlineStoreError(f"online_store.tiers.{tier}.url: database {path!r} is not a number") from None
-    if cfg.cluster and db != 0:
-        raise OnlineStoreError(f"online_store.tiers.{tier}: Redis Cluster only has database 0, url selects {db}")
     password = cfg.password.get_secret_value() if cfg.password is not None else None
     if not password and parsed.password:
         password = unquote(parsed.password)
@@ -97,6 +97,8 @@ def connection_settings(tier: str, cfg: RedisTierConfig) -> ConnectionSettings:
         timeout_s=cfg.socket_timeout_s,
         max_connections=cfg.max_connections,
         cluster=cfg.cluster,
+        wait_replicas=cfg.wait_replicas,
+        wait_timeout_ms=cfg.wait_timeout_ms,
     )
 
 
@@ -114,6 +116,7 @@ class RespConnection:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self.reused = False  # taken from the pool (may have gone stale since), not freshly opened
+        self.broken = False  # an exchange failed or was interrupted: never reuse
         self._buf = bytearray(1 << 16)
         try:
             sock = socket.create_connection((settings.host, settings.port), timeout=settings.timeout_s)
@@ -177,6 +180,7 @@ class RespConnection:
             ) from exc
 
     def close(self) -> None:
+        self.broken = True
         with suppress(OSError):
             self._sock.close()
         self._reader = hiredis.Reader()
@@ -190,160 +194,45 @@ class TierPool:
         self._idle: list[RespConnection] = []
         self._lock = threading.Lock()
 
-    @contextmanager
-    def connection(self, *, fresh: bool = False) -> Iterator[RespConnection]:
-        """Borrow a connection (``fresh``: drop idle ones and open a new one, used to retry after a failure)."""
+    def acquire(self, *, fresh: bool = False) -> RespConnection:
+        """Take an idle connection or open one (``fresh``: drop idle ones first, used to retry after a failure).
+        Pair with :meth:`release`."""
         conn = None
         if fresh:
             self.close()
         else:
             with self._lock:
-                conn = self._idle.pop() if self._idle else None
+                while self._idle and conn is None:
+                    conn = self._idle.pop()
+                    conn = None if conn.broken else conn
             if conn is not None:
                 conn.reused = True
-        if conn is None:
-            conn = RespConnection(self.settings)
+        return conn if conn is not None else RespConnection(self.settings)
+
+    def release(self, conn: RespConnection) -> None:
+        """Return a connection after a complete exchange (a broken one is dropped)."""
+        if conn.broken:
+            return
+        with self._lock:
+            if len(self._idle) < self.settings.max_connections:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def connection(self, *, fresh: bool = False) -> Iterator[RespConnection]:
+        """Borrow a connection for one or more complete exchanges."""
+        conn = self.acquire(fresh=fresh)
         try:
             yield conn
-        except RedisUnavailableError:
-            conn.close()
-            raise
         except BaseException:
             # An interrupted exchange leaves unread replies on the socket: never reuse it.
             conn.close()
             raise
-        with self._lock:
-            if len(self._idle) < self.settings.max_connections:
-                self._idle.append(conn)
-            else:
-                conn.close()
+        self.release(conn)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-
-
-class Tier:
-    """One tier's Redis: run pipelines of commands, load scripts. Standalone uses :class:`TierPool`;
-    Cluster uses redis-py ``RedisCluster`` (slot routing and redirections)."""
-
-    def __init__(self, settings: ConnectionSettings) -> None:
-        self.settings = settings
-        self.cluster = settings.cluster
-        self._pool = None if settings.cluster else TierPool(settings)
-        self._cluster_client: Any = None
-        self._scripts: dict[str, bytes] = {}
-
-    @property
-    def name(self) -> str:
-        return self.settings.tier
-
-    def _cluster(self) -> Any:
-        if self._cluster_client is None:
-            from redis.cluster import RedisCluster
-
-            s = self.settings
-            kwargs: dict[str, Any] = {
-                "host": s.host,
-                "port": s.port,
-                "username": s.username,
-                "password": s.password,
-                "socket_timeout": s.timeout_s,
-                "socket_connect_timeout": s.timeout_s,
-                "max_connections": s.max_connections,
-            }
-            if s.tls:
-                kwargs.update(ssl=True, ssl_ca_certs=s.ssl_ca_certs, ssl_cert_reqs="required")
-            try:
-                self._cluster_client = RedisCluster(**kwargs)
-            except Exception as exc:
-                raise RedisUnavailableError(f"cannot connect to Redis Cluster for {s.describe()}: {exc}") from exc
-        return self._cluster_client
-
-    @contextmanager
-    def connection(self, *, fresh: bool = False) -> Iterator[RespConnection]:
-        """Standalone only: hold one connection for a multi-step exchange (e.g. a windowed bulk write)."""
-        assert self._pool is not None, "connection() is for standalone tiers"
-        with self._pool.connection(fresh=fresh) as conn:
-            yield conn
-
-    def execute_packed(self, payload: bytes, count: int) -> list[Any]:
-        """Standalone only: send pre-packed commands, return ``count`` replies (errors in place).
-
-        Every command the store sends is idempotent (reads, newer-wins writes, deletes), so after a failure on a
-        pooled connection (e.g. Redis restarted since it was opened) the exchange is retried once on a new one.
-        A fresh connection's failure or a timeout is not retried: waits never stack beyond one ``socket_timeout_s``
-        per exchange (a hung Redis must cost a request one timeout, not two)."""
-        assert self._pool is not None, "execute_packed is for standalone tiers"
-        conn = None
-        try:
-            with self._pool.connection() as conn:
-                return conn.execute(payload, count)
-        except RedisUnavailableError as exc:
-            if conn is None or not conn.reused or isinstance(exc.__cause__, TimeoutError):
-                raise
-            with self._pool.connection(fresh=True) as conn:
-                return conn.execute(payload, count)
-
-    def pipeline(self, commands: Sequence[Command]) -> list[Any]:
-        """Run commands in one pipeline (per node in Cluster); replies in order, error replies as exceptions."""
-        if not commands:
-            return []
-        if self._pool is not None:
-            return self.execute_packed(pack_commands(commands), len(commands))
-        from redis.exceptions import RedisError
-
-        try:
-            pipe = self._cluster().pipeline()
-            for cmd in commands:
-                pipe.execute_command(*cmd)
-            return pipe.execute(raise_on_error=False)
-        except RedisError as exc:
-            raise RedisUnavailableError(f"Redis Cluster command failed for {self.settings.describe()}: {exc}") from exc
-
-    def command(self, *args: bytes | str | int | float) -> Any:
-        """One command; an error reply raises."""
-        reply = self.pipeline([args])[0]
-        if isinstance(reply, Exception):
-            raise OnlineStoreError(f"Redis {args[0]!s} failed on {self.settings.describe()}: {reply}")
-        return reply
-
-    def script_sha(self, source: str) -> bytes:
-        """Load a Lua script on every primary (idempotent; Redis caches scripts by SHA) and return its SHA."""
-        sha = self.command("SCRIPT", "LOAD", source) if self._pool is not None else self._cluster().script_load(source)
-        sha = sha.encode() if isinstance(sha, str) else sha
-        self._scripts[source] = sha
-        return sha
-
-    def scan_keys(self, match: bytes, count: int = 1000) -> Iterator[bytes]:
-        """Every key matching ``match`` (SCAN, so Redis is never blocked; on every primary in Cluster mode).
-
-        SCAN may return a key more than once; callers treat keys as a set."""
-        if self._pool is None:
-            from redis.exceptions import RedisError
-
-            try:
-                yield from self._cluster().scan_iter(match=match, count=count)
-            except RedisError as exc:
-                raise RedisUnavailableError(f"SCAN failed for {self.settings.describe()}: {exc}") from exc
-            return
-        cursor: bytes | int = 0
-        while True:
-            cursor, keys = self.command("SCAN", cursor, "MATCH", match, "COUNT", count)
-            yield from keys
-            if int(cursor) == 0:
-                return
-
-    def slot_of(self, key: bytes) -> int:
-        from redis.crc import key_slot
-
-        return key_slot(key)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-        if self._cluster_client is not None:
-            self._cluster_client.close()
-            self._cluster_client = None

@@ -1,4 +1,4 @@
-"""Read packed rows: one ``HGET bucket field`` per entity, all views of a tier in one round trip.
+"""RESP packing of row reads: one ``HGET bucket field`` per entity, all views of a tier in one round trip.
 
 Commands are packed straight to RESP bytes (bucket keys are pre-encoded per view), so a 1,000-entity read costs one
 ``bytes.join`` and one socket exchange; hiredis turns the replies into a list of ``bytes | None`` in C.
@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from featurekit.online_store.connection import Tier
 from featurekit.online_store.keyspace import ViewKeyspace
 
 
@@ -21,29 +20,6 @@ def packed_hgets(keyspace: ViewKeyspace, fields: Sequence[bytes], buckets: Seque
     return b"".join(
         [b"*3\r\n$4\r\nHGET\r\n%s$%d\r\n%s\r\n" % (keys[b], len(f), f) for f, b in zip(fields, buckets, strict=True)]
     )
-
-
-def fetch_rows(tier: Tier, requests: Sequence[tuple[ViewKeyspace, Sequence[bytes], Sequence[int]]]) -> list[list[Any]]:
-    """Fetch rows for several views on one tier in one round trip; one reply list per request, in order.
-
-    Replies are ``bytes`` (a row), ``None`` (missing) or an exception object (that key's command failed)."""
-    counts = [len(f) for _, f, _ in requests]
-    if tier.cluster:
-        commands = [
-            ("HGET", ks.bucket_key(b), f)
-            for ks, fields, buckets in requests
-            for f, b in zip(fields, buckets, strict=True)
-        ]
-        flat = tier.pipeline(commands)
-    else:
-        payload = b"".join(packed_hgets(ks, fields, buckets) for ks, fields, buckets in requests)
-        flat = tier.execute_packed(payload, sum(counts)) if payload else []
-    out: list[list[Any]] = []
-    pos = 0
-    for c in counts:
-        out.append(flat[pos : pos + c])
-        pos += c
-    return out
 
 
 _HGET_HEAD = b"*3\r\n$4\r\nHGET\r\n"
@@ -73,13 +49,23 @@ def packed_hgets_int(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarr
     return out.tobytes()
 
 
-def fetch_packed(tier: Tier, payloads: Sequence[tuple[bytes, int]]) -> list[list[Any]]:
-    """Standalone tiers: send several pre-packed request groups in one round trip; replies split per group."""
-    total = sum(c for _, c in payloads)
-    flat = tier.execute_packed(b"".join(p for p, _ in payloads), total) if total else []
+def pack_request(keyspace: ViewKeyspace, keys: Any, buckets: Any) -> bytes:
+    """RESP bytes of the ``HGET`` commands of one :data:`~.tier.RowRequest` (vectorized for integer-key arrays)."""
+    if isinstance(keys, np.ndarray):
+        return packed_hgets_int(keyspace, keys, np.asarray(buckets))
+    return packed_hgets(keyspace, keys, buckets)
+
+
+def split_replies(flat: list[Any], counts: Sequence[int]) -> list[list[Any]]:
+    """One reply list per request from the replies of one pipelined exchange."""
+    if len(counts) == 1:
+        return [flat]
     out: list[list[Any]] = []
     pos = 0
-    for _, c in payloads:
+    for c in counts:
         out.append(flat[pos : pos + c])
         pos += c
     return out
+
+
+__all__ = ["pack_request", "packed_hgets", "packed_hgets_int", "split_replies"]

@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from featurekit.metrics import ONLINE_ROW_ERRORS_TOTAL
-from featurekit.online_store.connection import Tier
 from featurekit.online_store.errors import EntityRowsError, SchemaMismatchError
-from featurekit.online_store.fetch import fetch_packed, fetch_rows, packed_hgets, packed_hgets_int
-from featurekit.online_store.keyspace import ViewKeyspace
 from featurekit.online_store.read_plan import OdfvStep, ReadPlan, ViewStep
 from featurekit.online_store.row_decode import DecodedRows, decode_rows
+from featurekit.online_store.tier import RowRequest, TierClient
 
 _VECTORIZE_FROM = 16  # below this many rows, per-row Python encoding is cheaper than numpy call overhead
 
@@ -41,13 +39,13 @@ class ReadColumns:
     json_fix: list[bool]
 
 
-def group_servers(plan: ReadPlan, tier_for: Callable[[str], Tier]) -> None:
-    """Group the plan's view steps by Redis server so each server gets one round trip per request."""
-    groups: dict[tuple[Any, ...], tuple[Tier, list[int]]] = {}
+def group_servers(plan: ReadPlan, tier_for: Callable[[str], TierClient]) -> None:
+    """Group the plan's view steps by Redis deployment so each gets one round trip (per node) per request."""
+    groups: dict[tuple[Any, ...], tuple[TierClient, list[int]]] = {}
     for index, step in enumerate(plan.steps):
         tier = tier_for(step.view.tier)
         st = tier.settings
-        server = (st.host, st.port, st.db, st.tls, st.username, st.cluster)
+        server = (st.host, st.port, st.db, st.tls, st.username)
         groups.setdefault(server, (tier, []))[1].append(index)
     plan.server_groups = list(groups.values())
 
@@ -58,21 +56,11 @@ def read_columns(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadC
 
 
 async def read_columns_async(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> ReadColumns:
-    """:func:`read_columns` with the Redis round trips awaited on the running event loop (standalone tiers; Cluster
-    tiers use redis-py's client in a worker thread)."""
-    import asyncio
-
-    from featurekit.online_store.aio import execute_packed_async
-
+    """:func:`read_columns` with the Redis round trips awaited on the running event loop."""
     request = FetchRequest(plan, columns, n)
     replies: list[Any] = [None] * len(plan.steps)
     for tier, indexes in plan.server_groups:
-        if tier.cluster:
-            got = await asyncio.to_thread(request.fetch_cluster, tier, indexes)
-        else:
-            payloads = request.payloads(indexes)
-            flat = await execute_packed_async(tier.settings, b"".join(payloads), n * len(indexes))
-            got = [flat[k * n : (k + 1) * n] for k in range(len(indexes))]
+        got = await tier.fetch_async(request.requests(indexes))
         for i, rows in zip(indexes, got, strict=True):
             replies[i] = rows
     return assemble(plan, columns, request.decode(replies))
@@ -140,24 +128,10 @@ class FetchRequest:
                 keys = encoded[step.encoding_key] = encode_entities(step, columns, n)
             self.keys_of.append(keys)
 
-    def payloads(self, indexes: list[int]) -> list[bytes]:
-        """Pre-packed ``HGET`` commands of the given steps (standalone tiers)."""
+    def requests(self, indexes: list[int]) -> list[RowRequest]:
+        """The rows to fetch for the given steps."""
         steps = self.plan.steps
-        return [_packed(steps[i].view.keyspace, *self.keys_of[i]) for i in indexes]
-
-    def fetch_cluster(self, tier: Tier, indexes: list[int]) -> list[list[Any]]:
-        steps = self.plan.steps
-        return fetch_rows(
-            tier,
-            [
-                (
-                    steps[i].view.keyspace,
-                    _fields(steps[i].view.keyspace, *self.keys_of[i]),
-                    _buckets(self.keys_of[i][1]),
-                )
-                for i in indexes
-            ],
-        )
+        return [(steps[i].view.keyspace, *self.keys_of[i]) for i in indexes]
 
     def decode(self, replies: list[list[Any]]) -> list[DecodedRows]:
         now_us = time.time_ns() // 1000
@@ -174,10 +148,7 @@ def fetch_and_decode(plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> l
     request = FetchRequest(plan, columns, n)
     replies: list[Any] = [None] * len(plan.steps)
     for tier, indexes in plan.server_groups:
-        if tier.cluster:
-            got = request.fetch_cluster(tier, indexes)
-        else:
-            got = fetch_packed(tier, [(p, n) for p in request.payloads(indexes)])
+        got = tier.fetch(request.requests(indexes))
         for i, rows in zip(indexes, got, strict=True):
             replies[i] = rows
     return request.decode(replies)
@@ -246,22 +217,6 @@ def encode_entities(step: ViewStep, columns: dict[str, list[Any]], n: int) -> tu
     except SchemaMismatchError as exc:
         raise EntityRowsError(str(exc)) from exc
     return fields, buckets
-
-
-def _packed(ks: ViewKeyspace, a: Any, b: Any) -> bytes:
-    if isinstance(a, np.ndarray):
-        return packed_hgets_int(ks, a, b)
-    return packed_hgets(ks, a, b)
-
-
-def _fields(ks: ViewKeyspace, a: Any, b: Any) -> list[bytes]:
-    if isinstance(a, np.ndarray):
-        return [ks.encode_values([int(v)])[0] for v in a.tolist()]
-    return a
-
-
-def _buckets(b: Any) -> list[int]:
-    return b.tolist() if isinstance(b, np.ndarray) else b
 
 
 def transform(step: OdfvStep, available: dict[str, list[Any]], plan: ReadPlan) -> list[list[Any]]:

@@ -280,6 +280,8 @@ def _decode_small(
 
 
 def _split_tails(schema: RowSchema, row: bytes) -> list[bytes]:
+    """The variable-width parts of a row (after the fixed ``stride`` bytes: u32 little-endian length + bytes per
+    variable-width column); the one tail parser of both decoders."""
     pos = schema.stride
     parts: list[bytes] = []
     for _ in schema.var_columns:
@@ -295,17 +297,8 @@ def _var_column(
     """Decode variable-width column ``c`` of every row (tails are parsed once per request and cached); returns
     the values and, per row position that could not be decoded, the reason (that value is ``None``)."""
     if not cache:
-        var_positions = {ci: k for k, ci in enumerate(schema.var_columns)}
-        parsed_rows: list[list[bytes]] = []
-        for row in rows:
-            pos = schema.stride
-            parts: list[bytes] = []
-            for _ in var_positions:
-                size = int.from_bytes(row[pos : pos + 4], "little")
-                parts.append(row[pos + 4 : pos + 4 + size])
-                pos += 4 + size
-            parsed_rows.append(parts)
-        for ci, k in var_positions.items():
+        parsed_rows = [_split_tails(schema, row) for row in rows]
+        for k, ci in enumerate(schema.var_columns):
             col = schema.columns[ci]
             values: list[Any] = []
             failures: dict[int, str] = {}

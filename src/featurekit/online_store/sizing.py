@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featurekit.online_store.config import ENTITIES_PER_BUCKET, LISTPACK_SETTINGS
+from featurekit.online_store.errors import OnlineStoreError
 from featurekit.online_store.views import EXPECTED_ENTITIES_TAG, CompiledView
 
 TOO_EMPTY = ENTITIES_PER_BUCKET / 4  # below this mean fill the per-bucket cost dominates small rows
@@ -77,9 +78,10 @@ def server_limits(tier: Any) -> dict[str, int]:
     """The server's listpack limits, or the kit's configured ones when the server hides ``CONFIG`` (ElastiCache
     does; its parameter group sets the kit's values through Terraform)."""
     limits = dict(LISTPACK_SETTINGS)
-    if tier.cluster:
+    try:
+        reply = tier.command("CONFIG", "GET", "hash-max-listpack-*")
+    except OnlineStoreError:
         return limits
-    reply = tier.pipeline([("CONFIG", "GET", "hash-max-listpack-*")])[0]
     if isinstance(reply, list):
         pairs = dict(zip(reply[::2], reply[1::2], strict=False))
         for name in limits:

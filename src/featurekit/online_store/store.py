@@ -11,7 +11,6 @@ described in ``docs/online-store.md``.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,20 +29,16 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type
 
 from featurekit.arrow_types import arrow_type, python_values_to_arrow
-from featurekit.metrics import (
-    ONLINE_WRITE_APPLIED_TOTAL,
-    ONLINE_WRITE_ROWS_TOTAL,
-)
-from featurekit.online_store.aio import close_loop_connections, execute_packed_async, write_table_async
+from featurekit.online_store.aio import close_loop_connections
 from featurekit.online_store.config import RedisTierConfig
 from featurekit.online_store.config import TieredRedisOnlineStoreConfig as StoreConfig
-from featurekit.online_store.connection import Tier, connection_settings
+from featurekit.online_store.connection import connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
 from featurekit.online_store.feast_read import FeastReadPath, PerViewRead
-from featurekit.online_store.fetch import fetch_rows, packed_hgets
 from featurekit.online_store.scripts import VACUUM_EXPIRED
+from featurekit.online_store.tier import TierClient, open_tier
 from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
-from featurekit.online_store.writer import prepare, write_prepared
+from featurekit.online_store.writer import WriteMetrics, prepare, write_prepared, write_prepared_async
 
 __all__ = ["TieredRedisOnlineStore", "TieredRedisOnlineStoreConfig"]
 
@@ -63,7 +58,7 @@ class TieredRedisOnlineStore(OnlineStore):
     """Feast online store over one Redis deployment per tier (``hot``/``warm``), packed rows, newer-wins writes."""
 
     def __init__(self) -> None:
-        self._tiers: dict[tuple[str, RedisTierConfig], Tier] = {}
+        self._tiers: dict[tuple[str, RedisTierConfig], TierClient] = {}
         self._compiled: dict[tuple[Any, ...], CompiledView] = {}
         self._lock = threading.Lock()
         self._feast_reads: FeastReadPath | None = None
@@ -82,7 +77,7 @@ class TieredRedisOnlineStore(OnlineStore):
             f"(type: featurekit.online_store.store.TieredRedisOnlineStore)"
         )
 
-    def tier(self, store_config: StoreConfig, name: str) -> Tier:
+    def tier(self, store_config: StoreConfig, name: str) -> TierClient:
         """The connection to tier ``name`` (created once per configuration and reused)."""
         cfg = store_config.tiers.get(name)
         if cfg is None:
@@ -93,7 +88,7 @@ class TieredRedisOnlineStore(OnlineStore):
             with self._lock:
                 tier = self._tiers.get(key)
                 if tier is None:
-                    tier = Tier(connection_settings(name, cfg))
+                    tier = open_tier(connection_settings(name, cfg))
                     self._tiers[key] = tier
         return tier
 
@@ -137,33 +132,15 @@ class TieredRedisOnlineStore(OnlineStore):
         """
         view = self.compiled(config, feature_view)
         tier = self.tier(self.store_config(config), view.tier)
-        total = table.num_rows
-        if total == 0:
+        if table.num_rows == 0:
             return 0
         rows = prepare(view, table)
-        reported = 0
-
-        def on_batch(sent: int, applied: int) -> None:
-            ONLINE_WRITE_ROWS_TOTAL.labels(view.name, view.tier).inc(sent)
-            ONLINE_WRITE_APPLIED_TOTAL.labels(view.name, view.tier).inc(applied)
-
-        def batch_progress(sent: int) -> None:
-            nonlocal reported
-            reported += sent
-            if progress:
-                progress(sent)
-
+        tally = WriteMetrics(view, progress)
         write_prepared(
-            view,
-            tier,
-            rows,
-            batch_rows=self.store_config(config).write_batch_rows,
-            progress=batch_progress,
-            on_batch=on_batch,
-        )
-        if progress and total > reported:
-            progress(total - reported)  # rows folded away by dedup or ttl count as handled
-        return total
+            view, tier, rows, batch_rows=self.store_config(config).write_batch_rows,
+            progress=tally.sent, on_batch=tally.batch,
+        )  # fmt: skip
+        return tally.finish(table.num_rows)
 
     def online_write_batch(
         self,
@@ -191,10 +168,15 @@ class TieredRedisOnlineStore(OnlineStore):
         write runs :meth:`write_arrow` on a worker thread."""
         view = self.compiled(config, feature_view)
         tier = self.tier(self.store_config(config), view.tier)
-        if tier.cluster:
-            return await asyncio.to_thread(self.write_arrow, config, feature_view, table, progress=progress)
-        batch_rows = self.store_config(config).write_batch_rows
-        return await write_table_async(view, tier.settings, table, batch_rows=batch_rows, progress=progress)
+        if table.num_rows == 0:
+            return 0
+        rows = prepare(view, table)
+        tally = WriteMetrics(view, progress)
+        await write_prepared_async(
+            view, tier, rows, batch_rows=self.store_config(config).write_batch_rows,
+            progress=tally.sent, on_batch=tally.batch,
+        )  # fmt: skip
+        return tally.finish(table.num_rows)
 
     async def online_write_batch_async(
         self,
@@ -221,7 +203,7 @@ class TieredRedisOnlineStore(OnlineStore):
     ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
         """Feast's per-view read: same fetch and decoder as the fast path, values converted to protobuf."""
         read = PerViewRead(self, config, table, entity_keys, requested_features)
-        (rows,) = fetch_rows(read.tier, [(read.view.keyspace, read.fields, read.buckets)])
+        (rows,) = read.tier.fetch([(read.view.keyspace, read.fields, read.buckets)])
         return read.result(rows, self.expiry_cutoff_us(read.view))
 
     async def online_read_async(
@@ -233,11 +215,7 @@ class TieredRedisOnlineStore(OnlineStore):
     ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
         """:meth:`online_read` with the round trip awaited on the running event loop."""
         read = PerViewRead(self, config, table, entity_keys, requested_features)
-        if read.tier.cluster:
-            (rows,) = await asyncio.to_thread(fetch_rows, read.tier, [(read.view.keyspace, read.fields, read.buckets)])
-        else:
-            payload = packed_hgets(read.view.keyspace, read.fields, read.buckets)
-            rows = await execute_packed_async(read.tier.settings, payload, len(read.fields))
+        (rows,) = await read.tier.fetch_async([(read.view.keyspace, read.fields, read.buckets)])
         return read.result(rows, self.expiry_cutoff_us(read.view))
 
     @property
@@ -324,18 +302,10 @@ class TieredRedisOnlineStore(OnlineStore):
         """Delete all bucket keys of a view: the view's keyspace is enumerable, so no SCAN is needed."""
         view = self.compiled(config, feature_view)
         tier = self.tier(self.store_config(config), view.tier)
-        keys = view.keyspace.bucket_keys()
-        deleted = 0
-        if tier.cluster:
-            for reply in tier.pipeline([("UNLINK", k) for k in keys]):
-                deleted += int(reply) if not isinstance(reply, Exception) else 0
-            return deleted
-        commands = [("UNLINK", *keys[i : i + _DELETE_CHUNK]) for i in range(0, len(keys), _DELETE_CHUNK)]
-        for reply in tier.pipeline(commands):
-            if isinstance(reply, Exception):
-                raise OnlineStoreError(f"deleting feature view {view.name!r} from tier {tier.name!r}: {reply}")
-            deleted += int(reply)
-        return deleted
+        try:
+            return tier.delete(view.keyspace.bucket_keys())
+        except OnlineStoreError as exc:
+            raise OnlineStoreError(f"deleting feature view {view.name!r} from tier {tier.name!r}: {exc}") from exc
 
     def vacuum(self, config: RepoConfig, feature_view: FeatureView, *, now_us: int | None = None) -> int:
         """Delete rows past the view's ttl from buckets that are still alive, returning how many.
@@ -349,7 +319,7 @@ class TieredRedisOnlineStore(OnlineStore):
             return 0
         tier = self.tier(self.store_config(config), view.tier)
         cutoff = max(0, self.expiry_cutoff_us(view, now_us) or 0).to_bytes(8, "big")
-        sha = tier.script_sha(VACUUM_EXPIRED)
+        sha = tier.command("SCRIPT", "LOAD", VACUUM_EXPIRED)
         keys = view.keyspace.bucket_keys()
         deleted = 0
         for start in range(0, len(keys), _DELETE_CHUNK):

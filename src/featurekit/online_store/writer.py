@@ -10,7 +10,7 @@ batch is packed while Redis executes the previous one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurekit.arrow_types import arrow_type
-from featurekit.online_store.connection import Tier
+from featurekit.metrics import ONLINE_WRITE_APPLIED_TOTAL, ONLINE_WRITE_ROWS_TOTAL
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError, SchemaMismatchError
-from featurekit.online_store.row_format import PackedRows, pack_rows
-from featurekit.online_store.scripts import PUT_NEWER
+from featurekit.online_store.row_format import pack_rows
+from featurekit.online_store.tier import TierClient
 from featurekit.online_store.views import CompiledView
+from featurekit.online_store.write_batch import WriteBatch, bucket_runs, fixed_pairs, listed_pairs, order_bounds
 
 MAX_BATCH_ROWS = 2_000  # keeps every Lua ``unpack`` far below its C-stack limit
 
@@ -183,80 +184,34 @@ def prepare(view: CompiledView, table: pa.Table, *, now_us: int | None = None) -
     )
 
 
-def _pairs_resp(view: CompiledView, rows: PreparedRows, sl: slice, packed: PackedRows) -> bytes:
-    """RESP bytes of the (field, row) argument pairs of one batch; one numpy matrix in the fixed-width case."""
-    m = len(packed)
-    if rows.int_keys is not None and packed.tails is None:
-        width = 8 if view.keyspace.join_keys[0].feast_type == "Int64" else 4
-        stride = packed.fixed.shape[1]
-        head = b"$%d\r\n" % width
-        mid = b"\r\n$%d\r\n" % stride
-        row_len = len(head) + width + len(mid) + stride + 2
-        out = np.empty((m, row_len), dtype=np.uint8)
-        pos = 0
-        out[:, pos : pos + len(head)] = np.frombuffer(head, np.uint8)
-        pos += len(head)
-        key_dtype = ">i8" if width == 8 else ">i4"
-        out[:, pos : pos + width] = rows.int_keys[sl].astype(key_dtype).view(np.uint8).reshape(m, width)
-        pos += width
-        out[:, pos : pos + len(mid)] = np.frombuffer(mid, np.uint8)
-        pos += len(mid)
-        out[:, pos : pos + stride] = packed.fixed
-        pos += stride
-        out[:, pos:] = np.frombuffer(b"\r\n", np.uint8)
-        return out.tobytes()
-    parts = []
-    for f, v in zip(rows.field_list(sl), packed.to_list(), strict=True):
-        parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v))
-    return b"".join(parts)
-
-
-def _bucket_runs(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start index and length of each run of equal buckets (rows are sorted by bucket)."""
-    if not len(buckets):
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-    return starts, np.diff(np.r_[starts, len(buckets)])
-
-
-def _order_bounds(rows: PreparedRows, sl: slice, starts: np.ndarray) -> tuple[list[bytes], list[bytes]]:
-    """Per bucket run: 16-byte order keys ``lo`` <= every row's and ``hi`` >= every row's (see ``scripts.py``)."""
-    ev = rows.event_us[sl]
-    cr = rows.created_us[sl] if rows.created_us is not None else np.zeros(len(ev), dtype=np.int64)
-    lo = np.column_stack([np.minimum.reduceat(ev, starts), np.minimum.reduceat(cr, starts)]).astype(">u8")
-    hi = np.column_stack([np.maximum.reduceat(ev, starts), np.maximum.reduceat(cr, starts)]).astype(">u8")
-    lo_b, hi_b = lo.tobytes(), hi.tobytes()
-    return [lo_b[i : i + 16] for i in range(0, len(lo_b), 16)], [hi_b[i : i + 16] for i in range(0, len(hi_b), 16)]
-
-
-def _batch_command(view: CompiledView, sha: bytes, rows: PreparedRows, sl: slice, packed: PackedRows) -> bytes:
-    """One ``EVALSHA PUT_NEWER`` for a batch sorted by bucket."""
-    buckets = rows.buckets[sl]
-    starts, counts = _bucket_runs(buckets)
-    lows, highs = _order_bounds(rows, sl, starts)
-    keyspace = view.keyspace
-    resp_keys = keyspace.resp_bucket_keys()
-    bucket_ids = buckets[starts].tolist()
-    nkeys = len(bucket_ids)
+def batches(view: CompiledView, rows: PreparedRows, batch_rows: int) -> Iterator[WriteBatch]:
+    """The prepared rows as bounded, packed batches, built lazily so a tier client packs the next batch while
+    Redis executes the previous one."""
+    n = len(rows)
+    batch_rows = max(1, min(batch_rows, MAX_BATCH_ROWS))
     ttl_ms = view.ttl_us // 1000
-    nargs = 3 + nkeys + 1 + 3 * nkeys + 2 * len(packed)
-    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n" % (nargs, len(sha), sha, len(str(nkeys)), nkeys)
-    keys = b"".join([resp_keys[b] for b in bucket_ids])
-    ttl = b"$%d\r\n%d\r\n" % (len(str(ttl_ms)), ttl_ms)
-    cnt = b"".join([b"$%d\r\n%d\r\n" % (len(str(c)), c) for c in counts.tolist()])
-    bounds = b"".join([b"$16\r\n%s\r\n$16\r\n%s\r\n" % (lo, hi) for lo, hi in zip(lows, highs, strict=True)])
-    return head + keys + ttl + cnt + bounds + _pairs_resp(view, rows, sl, packed)
-
-
-def _check_reply(view: CompiledView, tier: Tier, reply: Any) -> int:
-    if isinstance(reply, Exception):
-        raise OnlineStoreError(f"writing feature view {view.name!r} to tier {tier.name!r} failed in Redis: {reply}")
-    return int(reply)
+    for start in range(0, n, batch_rows):
+        sl = slice(start, min(start + batch_rows, n))
+        created = rows.created_us[sl] if rows.created_us is not None else None
+        packed = pack_rows(
+            view.schema, rows.event_us[sl], created, [v[sl] for v in rows.values], [m[sl] for m in rows.nulls]
+        )
+        buckets = rows.buckets[sl]
+        starts, counts = bucket_runs(buckets)
+        lows, highs = order_bounds(
+            rows.event_us[sl], created if created is not None else np.zeros(len(packed), dtype=np.int64), starts
+        )
+        if rows.int_keys is not None and packed.tails is None:
+            pairs, stride = fixed_pairs(rows.int_keys[sl], rows.key_width, packed.fixed)
+            yield WriteBatch(view.keyspace, sl, ttl_ms, buckets[starts], counts.tolist(), lows, highs, pairs, stride)
+        else:
+            listed = listed_pairs(rows.field_list(sl), packed.to_list())
+            yield WriteBatch(view.keyspace, sl, ttl_ms, buckets[starts], counts.tolist(), lows, highs, listed)
 
 
 def write_prepared(
     view: CompiledView,
-    tier: Tier,
+    tier: TierClient,
     rows: PreparedRows,
     *,
     batch_rows: int,
@@ -266,90 +221,101 @@ def write_prepared(
     """Send prepared rows in bounded batches; returns how many rows were applied (newer than what Redis had).
 
     ``on_batch(rows_in_batch, applied)`` is called after each acknowledged batch (metrics)."""
-    n = len(rows)
-    if n == 0:
+    if len(rows) == 0:
         return 0
-    batch_rows = max(1, min(batch_rows, MAX_BATCH_ROWS))
-    sha = tier.script_sha(PUT_NEWER)
-    slices = [slice(i, min(i + batch_rows, n)) for i in range(0, n, batch_rows)]
-    applied = 0
-    done = 0
-
-    def pack(sl: slice) -> PackedRows:
-        created = rows.created_us[sl] if rows.created_us is not None else None
-        vals = [v[sl] for v in rows.values]
-        return pack_rows(view.schema, rows.event_us[sl], created, vals, [m[sl] for m in rows.nulls])
-
-    def acknowledged(sl: slice, reply: Any) -> None:
-        nonlocal applied, done
-        count = sl.stop - sl.start
-        got = _check_reply(view, tier, reply)
-        applied += got
-        done += count
-        if on_batch:
-            on_batch(count, got)
-        if progress:
-            progress(count)
-
+    tally = _Tally(view, tier, progress, on_batch)
     try:
-        if tier.cluster:
-            for sl in slices:
-                packed = pack(sl)
-                commands = _cluster_commands(view, sha, rows, sl, packed)
-                replies = tier.pipeline(commands)
-                total = 0
-                for reply in replies:
-                    total += _check_reply(view, tier, reply)
-                acknowledged(sl, total)
-            return applied
-
-        def run(conn: Any, todo: list[slice]) -> None:
-            pending: slice | None = None
-            for sl in todo:
-                conn.send(_batch_command(view, sha, rows, sl, pack(sl)))
-                if pending is not None:
-                    acknowledged(pending, conn.read(1)[0])
-                pending = sl
-            if pending is not None:
-                acknowledged(pending, conn.read(1)[0])
-
-        try:
-            with tier.connection() as conn:
-                run(conn, slices)
-        except RedisUnavailableError:
-            if done:
-                raise
-            # Nothing acknowledged: the pooled connection may predate a Redis restart. Retry once, fresh
-            # (batches are idempotent under newer-wins).
-            sha = tier.script_sha(PUT_NEWER)
-            with tier.connection(fresh=True) as conn:
-                run(conn, slices)
+        tier.write_newer(lambda: batches(view, rows, batch_rows), tally.acknowledged)
     except RedisUnavailableError as exc:
-        raise RedisUnavailableError(
-            f"writing feature view {view.name!r} to tier {tier.name!r} stopped after {done} of {n} rows: {exc}. "
-            f"Each key is written atomically and newer-wins, so rerunning the same write completes it."
-        ) from exc
-    return applied
+        raise tally.stopped(len(rows), exc) from exc
+    return tally.applied
 
 
-def _cluster_commands(
-    view: CompiledView, sha: bytes, rows: PreparedRows, sl: slice, packed: PackedRows
-) -> list[tuple[Any, ...]]:
-    """Cluster: one EVALSHA per bucket key (a script may only touch keys of one slot)."""
-    ttl_ms = view.ttl_us // 1000
-    fields = rows.field_list(sl)
-    values = packed.to_list()
-    buckets = rows.buckets[sl]
-    starts, counts = _bucket_runs(buckets)
-    lows, highs = _order_bounds(rows, sl, starts)
-    commands: list[tuple[Any, ...]] = []
-    for start, count, lo, hi in zip(starts.tolist(), counts.tolist(), lows, highs, strict=True):
-        pairs: list[bytes] = []
-        for f, v in zip(fields[start : start + count], values[start : start + count], strict=True):
-            pairs += [f, v]
-        key = view.keyspace.bucket_key(int(buckets[start]))
-        commands.append(("EVALSHA", sha, 1, key, ttl_ms, count, lo, hi, *pairs))
-    return commands
+async def write_prepared_async(
+    view: CompiledView,
+    tier: TierClient,
+    rows: PreparedRows,
+    *,
+    batch_rows: int,
+    progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> int:
+    """:func:`write_prepared` awaited on the running event loop (``feast serve``'s async push and writes)."""
+    if len(rows) == 0:
+        return 0
+    tally = _Tally(view, tier, progress, on_batch)
+    try:
+        await tier.write_newer_async(lambda: batches(view, rows, batch_rows), tally.acknowledged)
+    except RedisUnavailableError as exc:
+        raise tally.stopped(len(rows), exc) from exc
+    return tally.applied
 
 
-__all__ = ["PreparedRows", "prepare", "write_prepared"]
+class _Tally:
+    """What a write has had acknowledged: rows applied and sent, for the callbacks and for the error that says how
+    far an interrupted write got."""
+
+    def __init__(
+        self,
+        view: CompiledView,
+        tier: TierClient,
+        progress: Callable[[int], None] | None,
+        on_batch: Callable[[int, int], None] | None,
+    ) -> None:
+        self.view, self.tier, self.progress, self.on_batch = view, tier, progress, on_batch
+        self.applied = self.done = 0
+
+    def acknowledged(self, batch: WriteBatch, replies: list[Any]) -> None:
+        got = 0
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise OnlineStoreError(
+                    f"writing feature view {self.view.name!r} to tier {self.tier.name!r} failed in Redis: {reply}"
+                )
+            got += int(reply)
+        self.applied += got
+        self.done += len(batch)
+        if self.on_batch:
+            self.on_batch(len(batch), got)
+        if self.progress:
+            self.progress(len(batch))
+
+    def stopped(self, total: int, exc: RedisUnavailableError) -> RedisUnavailableError:
+        return RedisUnavailableError(
+            f"writing feature view {self.view.name!r} to tier {self.tier.name!r} stopped after {self.done} of "
+            f"{total} rows: {exc}. Each key is written atomically and newer-wins, so rerunning the same write "
+            f"completes it."
+        )
+
+
+class WriteMetrics:
+    """A write's metrics and progress: rows sent and applied per batch; rows folded away by dedup or ttl are
+    reported as handled at the end."""
+
+    def __init__(self, view: CompiledView, progress: Callable[[int], None] | None) -> None:
+        self.view, self.progress, self.reported = view, progress, 0
+
+    def batch(self, sent: int, applied: int) -> None:
+        ONLINE_WRITE_ROWS_TOTAL.labels(self.view.name, self.view.tier).inc(sent)
+        ONLINE_WRITE_APPLIED_TOTAL.labels(self.view.name, self.view.tier).inc(applied)
+
+    def sent(self, rows: int) -> None:
+        self.reported += rows
+        if self.progress:
+            self.progress(rows)
+
+    def finish(self, total: int) -> int:
+        if self.progress and total > self.reported:
+            self.progress(total - self.reported)
+        return total
+
+
+__all__ = [
+    "MAX_BATCH_ROWS",
+    "PreparedRows",
+    "WriteMetrics",
+    "batches",
+    "prepare",
+    "write_prepared",
+    "write_prepared_async",
+]

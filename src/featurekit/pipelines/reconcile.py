@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_KEYS = 100_000
 _KEY_LENGTH = len(KEY_PREFIX) + 4 + 3
-_UNLINK_CHUNK = 1_000
 
 
 @dataclass
@@ -137,16 +136,10 @@ def reconcile_online_store(
 def _unlink(tier: Any, keys: list[bytes]) -> int:
     from featurekit.online_store.errors import OnlineStoreError
 
-    if tier.cluster:  # keys of one UNLINK must share a slot in Cluster mode: one key per command
-        commands = [("UNLINK", key) for key in keys]
-    else:
-        commands = [("UNLINK", *keys[i : i + _UNLINK_CHUNK]) for i in range(0, len(keys), _UNLINK_CHUNK)]
-    deleted = 0
-    for reply in tier.pipeline(commands):
-        if isinstance(reply, Exception):
-            raise OnlineStoreError(f"deleting orphan keys on {tier.settings.describe()}: {reply}")
-        deleted += int(reply)
-    return deleted
+    try:
+        return int(tier.delete(keys))
+    except OnlineStoreError as exc:
+        raise OnlineStoreError(f"deleting orphan keys on {tier.settings.describe()}: {exc}") from exc
 
 
 def _record_metrics(result: ReconcileResult) -> None:

@@ -1,0 +1,165 @@
+"""The tier client for one standalone Redis server: pre-packed RESP over a small connection pool.
+
+A read of every view on the tier is one ``bytes.join`` and one socket exchange; a write keeps at most two batches in
+flight on one connection (the next batch is packed while Redis executes the previous one). Every command is
+idempotent, so an exchange that fails on a pooled connection (Redis restarted since it was opened) is retried once
+on a fresh one; a timeout or a fresh connection's failure is not (a hung Redis costs one ``socket_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from featurekit.online_store.aio import execute_packed_async
+from featurekit.online_store.connection import (
+    Command,
+    ConnectionSettings,
+    RespConnection,
+    TierPool,
+    pack_command,
+    pack_commands,
+)
+from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
+from featurekit.online_store.fetch import pack_request, split_replies
+from featurekit.online_store.scripts import PUT_NEWER
+from featurekit.online_store.tier import Acknowledge, RowRequest
+from featurekit.online_store.write_batch import WriteBatch
+
+_UNLINK_CHUNK = 1_000
+_PUT_NEWER_SHA = hashlib.sha1(PUT_NEWER.encode()).hexdigest().encode()  # what SCRIPT LOAD answers
+_LOAD_PUT_NEWER = pack_command(("SCRIPT", "LOAD", PUT_NEWER))
+
+
+class StandaloneTier:
+    """:class:`~.tier.TierClient` for one standalone Redis (or one ElastiCache replication group's primary)."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self._pool = TierPool(settings)
+
+    @property
+    def name(self) -> str:
+        return self.settings.tier
+
+    def execute_packed(self, payload: bytes, count: int) -> list[Any]:
+        """Send pre-packed commands, return ``count`` replies (error replies in place)."""
+        conn = None
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(payload, count)
+        except RedisUnavailableError as exc:
+            if conn is None or not conn.reused or isinstance(exc.__cause__, TimeoutError):
+                raise
+            with self._pool.connection(fresh=True) as conn:
+                return conn.execute(payload, count)
+
+    def fetch(self, requests: Sequence[RowRequest]) -> list[list[Any]]:
+        counts = [len(r[1]) for r in requests]
+        total = sum(counts)
+        if not total:
+            return [[] for _ in requests]
+        payload = b"".join([pack_request(*r) for r in requests])
+        return split_replies(self.execute_packed(payload, total), counts)
+
+    async def fetch_async(self, requests: Sequence[RowRequest]) -> list[list[Any]]:
+        counts = [len(r[1]) for r in requests]
+        total = sum(counts)
+        if not total:
+            return [[] for _ in requests]
+        payload = b"".join([pack_request(*r) for r in requests])
+        return split_replies(await execute_packed_async(self.settings, payload, total), counts)
+
+    def write_newer(self, batches: Callable[[], Iterable[WriteBatch]], acknowledged: Acknowledge) -> None:
+        done = 0
+
+        def run(conn: RespConnection) -> None:
+            nonlocal done
+            sha = self.command("SCRIPT", "LOAD", PUT_NEWER)
+            pending: WriteBatch | None = None
+            for batch in batches():
+                conn.send(batch.command(sha))
+                if pending is not None:
+                    acknowledged(pending, conn.read(1))
+                    done += 1
+                pending = batch
+            if pending is not None:
+                acknowledged(pending, conn.read(1))
+                done += 1
+            if self.settings.wait_replicas:
+                self._wait(conn)
+
+        try:
+            with self._pool.connection() as conn:
+                run(conn)
+        except RedisUnavailableError:
+            if done:
+                raise
+            # Nothing acknowledged: the pooled connection may predate a Redis restart. Retry once, fresh
+            # (batches are idempotent under newer-wins).
+            with self._pool.connection(fresh=True) as conn:
+                run(conn)
+
+    async def write_newer_async(self, batches: Callable[[], Iterable[WriteBatch]], acknowledged: Acknowledge) -> None:
+        """Each batch is one exchange on the loop's connection that loads the script first, so a Redis restarted
+        mid-write never answers ``NOSCRIPT``; a failed exchange is not retried here (the caller's error says how
+        far the write got, and newer-wins makes rerunning it safe)."""
+        for batch in batches():
+            loaded, reply = await execute_packed_async(
+                self.settings, _LOAD_PUT_NEWER + batch.command(_PUT_NEWER_SHA), 2
+            )
+            if isinstance(loaded, Exception):
+                raise OnlineStoreError(f"{self.settings.describe()}: SCRIPT LOAD failed: {loaded}")
+            acknowledged(batch, [reply])
+        s = self.settings
+        if s.wait_replicas:
+            (acked,) = await execute_packed_async(s, pack_command(("WAIT", s.wait_replicas, s.wait_timeout_ms)), 1)
+            if isinstance(acked, Exception) or int(acked) < s.wait_replicas:
+                raise RedisUnavailableError(
+                    f"{s.describe()}: the write reached {acked} of wait_replicas={s.wait_replicas} replicas "
+                    f"within {s.wait_timeout_ms} ms"
+                )
+
+    def _wait(self, conn: RespConnection) -> None:
+        s = self.settings
+        (acked,) = conn.execute(pack_command(("WAIT", s.wait_replicas, s.wait_timeout_ms)), 1)
+        if isinstance(acked, Exception) or int(acked) < s.wait_replicas:
+            raise RedisUnavailableError(
+                f"{s.describe()}: the write reached {acked} of wait_replicas={s.wait_replicas} replicas "
+                f"within {s.wait_timeout_ms} ms"
+            )
+
+    def delete(self, keys: Sequence[bytes]) -> int:
+        commands = [("UNLINK", *keys[i : i + _UNLINK_CHUNK]) for i in range(0, len(keys), _UNLINK_CHUNK)]
+        deleted = 0
+        for reply in self.pipeline(commands):
+            if isinstance(reply, Exception):
+                raise OnlineStoreError(f"deleting keys on {self.settings.describe()}: {reply}")
+            deleted += int(reply)
+        return deleted
+
+    def scan_keys(self, match: bytes, count: int = 1000) -> Iterator[bytes]:
+        cursor: bytes | int = 0
+        while True:
+            cursor, keys = self.command("SCAN", cursor, "MATCH", match, "COUNT", count)
+            yield from keys
+            if int(cursor) == 0:
+                return
+
+    def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        if not commands:
+            return []
+        return self.execute_packed(pack_commands(commands), len(commands))
+
+    def command(self, *args: bytes | str | int | float) -> Any:
+        (reply,) = self.pipeline([args])
+        if isinstance(reply, Exception):
+            raise OnlineStoreError(f"Redis {args[0]!s} failed on {self.settings.describe()}: {reply}")
+        return reply
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+__all__ = ["StandaloneTier"]
