@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from feast.online_response import OnlineResponse
-from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
+from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
 from feast.protos.feast.types.Value_pb2 import RepeatedValue
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from feast.value_type import ValueType
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from featurekit.online_store.feast_response import response_proto, status_entries, timestamp_entries
 from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns, read_columns_async
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 
@@ -73,49 +73,21 @@ class ColumnarOnlineResponse(OnlineResponse):
 
     def _build_proto(self) -> GetOnlineFeaturesResponse:
         r = self._read
-        response = GetOnlineFeaturesResponse(results=[])
-        response.metadata.feature_names.val.extend(r.names)
-        per_view: dict[int, tuple[list[int], list[Timestamp]]] = {}
-        for name, values, decoded in zip(r.names, r.values, r.decoded, strict=True):
+        row_info: dict[int, tuple[bytes, bytes]] = {}
+        per_column = []
+        for values, decoded in zip(r.values, r.decoded, strict=True):
             key = id(decoded)
-            if key not in per_view:
-                if decoded is None:
-                    zero = Timestamp()
-                    per_view[key] = ([FieldStatus.PRESENT] * len(values), [zero] * len(values))
+            info = row_info.get(key)
+            if info is None:
+                n = len(values)
+                if decoded is None:  # entity and request columns: present, no event time
+                    info = (status_entries(None, n), timestamp_entries(None, n))
                 else:
-                    statuses = [FieldStatus.PRESENT if p else FieldStatus.NOT_FOUND for p in decoded.present]
-                    stamps = [
-                        Timestamp(seconds=u // 1_000_000, nanos=(u % 1_000_000) * 1000) if u else Timestamp()
-                        for u in decoded.event_us
-                    ]
-                    per_view[key] = (statuses, stamps)
-            statuses, stamps = per_view[key]
-            protos = _value_protos(values, self._value_types.get(name, ValueType.UNKNOWN))
-            response.results.append(
-                GetOnlineFeaturesResponse.FeatureVector(values=protos, statuses=statuses, event_timestamps=stamps)
-            )
-        return response
-
-
-# Scalar types whose protobuf field takes the decoded Python value as is: built directly, which is what Feast's
-# python_values_to_proto_values ends up doing for them after per-value type dispatch (``test_feast_api`` checks the
-# protobufs are equal).
-_SCALAR_FIELDS = {
-    ValueType.FLOAT: "float_val",
-    ValueType.DOUBLE: "double_val",
-    ValueType.INT64: "int64_val",
-    ValueType.INT32: "int32_val",
-    ValueType.BOOL: "bool_val",
-    ValueType.STRING: "string_val",
-    ValueType.BYTES: "bytes_val",
-}
-
-
-def _value_protos(values: list[Any], value_type: ValueType) -> list[ValueProto]:
-    field = _SCALAR_FIELDS.get(value_type)
-    if field is None:
-        return python_values_to_proto_values(values, value_type)
-    return [ValueProto() if v is None else ValueProto(**{field: v}) for v in values]
+                    info = (status_entries(decoded.present, n), timestamp_entries(decoded.event_us, n))
+                row_info[key] = info
+            per_column.append(info)
+        types = self._value_types
+        return response_proto(r.names, r.values, [types.get(n, ValueType.UNKNOWN) for n in r.names], per_column)
 
 
 def value_type_of(feast_type: str) -> ValueType:
@@ -184,7 +156,7 @@ class FeastReadPath:
         plan = compile_plan(registry, project, feats, full_feature_names, lambda fv: store.compiled(config, fv))
         group_servers(plan, lambda tier: store.tier(store_config, tier))
         plan.registry_version = version
-        value_types: dict[str, ValueType] = {}
+        value_types: dict[str, ValueType] = dict(plan.entity_types)  # as Feast converts entity values
         for step in plan.steps:
             for index, name in zip(step.feature_indexes, step.output_names, strict=True):
                 value_types[name] = value_type_of(step.view.schema.columns[index].feast_type)
