@@ -86,7 +86,13 @@ def same(a: GetOnlineFeaturesResponse, b: GetOnlineFeaturesResponse) -> None:
     assert a.metadata.feature_names.val == b.metadata.feature_names.val
 
 
-@pytest.mark.parametrize(("value_type", "values"), COLUMNS, ids=[f"{t.name}-{i}" for i, (t, _) in enumerate(COLUMNS)])
+# Every column also as batch 1 (its first value, and a null): the single-value shortcuts.
+SINGLES = [(t, v[:1]) for t, v in COLUMNS] + [(t, [None]) for t, _ in COLUMNS]
+
+
+@pytest.mark.parametrize(
+    ("value_type", "values"), COLUMNS + SINGLES, ids=[f"{t.name}-{i}" for i, (t, _) in enumerate(COLUMNS + SINGLES)]
+)
 def test_every_column_equals_feasts_construction(value_type: ValueType, values: list[Any]) -> None:
     n = len(values)
     present = [v is not None for v in values]

@@ -122,6 +122,8 @@ def _bools(values: Sequence[Any]) -> bytes:
 
 def _lengthed(tag: bytes, kind: type) -> Callable[[Sequence[Any]], bytes]:
     def encode(values: Sequence[Any]) -> bytes:
+        if kind is bytes and not any(values):
+            raise ValueError("no non-empty bytes")  # Feast then makes every value null: its conversion decides
         parts = []
         for v in values:
             if v is None:
@@ -148,9 +150,32 @@ _ENCODERS: dict[ValueType, Callable[[Sequence[Any]], bytes]] = {
 }
 
 
+def _one_double(v: Any) -> bytes | None:
+    return (b"\x0a\x09\x29" + _pack_d(v) if v == v else _EMPTY_VALUE) if type(v) is float else None
+
+
+def _one_int64(v: Any) -> bytes | None:
+    if type(v) is not int or not -(1 << 63) <= v < 1 << 63:
+        return None
+    body = b"\x20" + varint(v)
+    return b"\x0a" + _SMALL[len(body)] + body
+
+
+# Batch 1 (most online requests): one value, no list machinery; ``None`` means "not this exact type".
+_ONE: dict[ValueType, Callable[[Any], bytes | None]] = {ValueType.DOUBLE: _one_double, ValueType.INT64: _one_int64}
+
+
 def value_entries(values: Sequence[Any], value_type: ValueType) -> bytes:
     """``FeatureVector.values`` entries of a column, equal to Feast's ``python_values_to_proto_values``."""
     encode = _ENCODERS.get(value_type)
+    if len(values) == 1 and encode is not None:
+        value = values[0]
+        if value is None:
+            return _EMPTY_VALUE
+        one = _ONE.get(value_type)
+        encoded = one(value) if one is not None else None
+        if encoded is not None:
+            return encoded
     if encode is not None:
         try:
             return encode(values)
