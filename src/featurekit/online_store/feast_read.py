@@ -9,7 +9,8 @@ Feast's ``OnlineResponse`` type, whose ``to_dict``/``to_df``/``to_arrow`` hand o
 whose protobuf (``.proto``, what ``feast serve`` serializes) is built only when someone asks for it.
 
 Plans are cached per request shape and dropped when the registry's cached proto changes (a new ``version_id`` is
-written on every registry commit, and a refresh replaces the cached proto).
+written on every registry commit, and a refresh replaces the cached proto); whether it may have changed is decided
+as Feast's own request path decides it (:func:`_registry_version`), without a registry-store access per request.
 """
 
 from __future__ import annotations
@@ -182,14 +183,23 @@ def _native(values: Any) -> Any:
 
 
 def _registry_version(registry: Any, project: str) -> tuple[Any, ...] | None:
-    """A cheap token that changes whenever the registry's content may have changed (``None``: cannot tell, so
-    plans are not cached). It first lets the registry refresh its cache the way Feast's own read path does on every
-    request (``allow_cache=True``: ttl expiry, and a changed registry file in ``sync`` cache mode)."""
-    registry.list_project_metadata(project, allow_cache=True)
+    """A cheap token that changes whenever the registry's cached content may have changed (``None``: cannot tell,
+    so plans are not cached).
+
+    While the registry's cache is valid (``is_cache_valid()``: loaded and within ``cache_ttl_seconds``) the token
+    is read from the cached proto without touching the registry store: the same test Feast 0.67's own request path
+    uses for its feature-resolution cache (``feast.utils._get_cached_request_context``), so a registry change
+    reaches a plan exactly when it reaches stock Feast's requests: on ``refresh_registry()``, ``feast serve``'s
+    periodic refresh, or ttl expiry. An invalid (expired or unloaded) cache is refreshed first, as Feast's resolver
+    would on that request. Registries without that test are asked on every request (``allow_cache=True``)."""
+    is_valid = getattr(registry, "is_cache_valid", None)
+    if not callable(is_valid) or not is_valid():
+        registry.list_project_metadata(project, allow_cache=True)
     proto = getattr(registry, "cached_registry_proto", None)
     if proto is None:
         return None
-    return (id(proto), proto.version_id, proto.last_updated.seconds, proto.last_updated.nanos)
+    created = getattr(registry, "cached_registry_proto_created", None)
+    return (id(proto), proto.version_id, proto.last_updated.seconds, proto.last_updated.nanos, created)
 
 
 class PerViewRead:
