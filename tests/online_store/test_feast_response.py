@@ -159,3 +159,25 @@ def test_common_columns_never_reach_feasts_per_value_conversion(monkeypatch) -> 
     monkeypatch.setattr(feast_response, "python_values_to_proto_values", refuse)
     for value_type, values in COLUMNS[:11]:
         value_entries(values, value_type)
+
+
+def test_a_stored_nan_is_missing_in_to_dict_and_the_protobuf_as_in_feast() -> None:
+    """Feast's conversion makes a NaN float a missing value; the columnar response agrees in both of its views."""
+    from feast.feature_server_utils import convert_response_to_dict
+
+    from featurekit.online_store.feast_read import ColumnarOnlineResponse
+    from featurekit.online_store.read import ReadColumns
+    from featurekit.online_store.row_decode import DecodedRows
+
+    decoded = DecodedRows([[math.nan, 1.5], [2, 3]], [True, True], [1_700_000_000_000_000] * 2, {}, {0})
+    read = ReadColumns(
+        names=["user_id", "x", "n"],
+        values=[[1, 2], [math.nan, 1.5], [2, 3]],
+        decoded=[None, decoded, decoded],
+        views=[None, "v", "v"],
+        json_fix=[False, True, False],
+    )
+    types = {"user_id": ValueType.INT64, "x": ValueType.DOUBLE, "n": ValueType.INT64}
+    response = ColumnarOnlineResponse(read, types)
+    assert response.to_dict() == {"user_id": [1, 2], "x": [None, 1.5], "n": [2, 3]}
+    assert convert_response_to_dict(response.proto)["results"][1]["values"] == [None, 1.5]

@@ -33,6 +33,7 @@ from featurekit.online_store.read_plan import ReadPlan, compile_plan
 if TYPE_CHECKING:
     from featurekit.online_store.store import TieredRedisOnlineStore
 
+_FLOAT_TYPES = (ValueType.FLOAT, ValueType.DOUBLE)
 TIMESTAMP_POSTFIX = "__ts"  # Feast's OnlineResponse.to_dict(include_event_timestamps=True) suffix
 _PLAN_CACHE_LIMIT = 256
 
@@ -41,8 +42,9 @@ class ColumnarOnlineResponse(OnlineResponse):
     """Feast's ``OnlineResponse`` over decoded columns.
 
     ``to_dict`` (and so ``to_df``/``to_arrow``) returns the values as decoded, with the same Python types Feast's
-    protobuf round trip gives; ``proto`` is built on first access with Feast's own value conversion, so code that
-    reads the protobuf (``feast serve``, ``to_tensor``) sees exactly what the stock response would hold."""
+    protobuf round trip gives (a NaN float is a missing value there, so it is ``None`` here too); ``proto`` is built
+    on first access as :mod:`.feast_response` wire bytes equal to Feast's own value conversion, so code that reads
+    the protobuf (``feast serve``, ``to_tensor``) sees exactly what the stock response would hold."""
 
     def __init__(self, read: ReadColumns, value_types: dict[str, ValueType]) -> None:
         # Deliberately not calling OnlineResponse.__init__: it needs a finished protobuf.
@@ -55,8 +57,11 @@ class ColumnarOnlineResponse(OnlineResponse):
         out: dict[str, list[Any]] = {}
         r = self._read
         seconds: dict[int, list[int]] = {}
-        for name, values, decoded in zip(r.names, r.values, r.decoded, strict=True):
-            out[name] = list(values)
+        for name, values, decoded, fix in zip(r.names, r.values, r.decoded, r.json_fix, strict=True):
+            if fix and self._value_types.get(name) in _FLOAT_TYPES:  # flagged: the view's decoder saw non-finite
+                out[name] = [None if v != v else v for v in values]
+            else:
+                out[name] = list(values)
             if include_event_timestamps:
                 key = id(decoded)
                 if key not in seconds:
