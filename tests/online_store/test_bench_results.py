@@ -115,3 +115,23 @@ def test_cluster_ratios_are_oriented_so_that_above_one_is_worse_and_the_target_i
     assert cluster.met(cluster.ratios(out))
     out["cluster"]["read_ms"]["1"]["p99"] = float("nan")
     assert not cluster.met(cluster.ratios(out))
+
+
+def test_feast_api_cpu_figures_and_the_server_floor_split():
+    feast_api, feast_serve = load_bench_module("feast_api"), load_bench_module("feast_serve")
+    result = _feast_api_result(fk_read_ms=5.0)
+    result["read_cpu_ms"] = {"stock": {"1": 0.6}, "featurekit": {"1": 0.15}}
+    server = {
+        name: {mode: {"cpu_ms_per_request": ms, "rps": 1000 / ms} for mode in ("sequential_b1", "concurrent_b1")}
+        for name, ms in (("stock", 1.2), ("featurekit", 0.8), ("floor", 0.6))
+    }
+    server["cpu_split"] = feast_serve.cpu_split(server)
+    result["server"] = server
+    split = server["cpu_split"]["concurrent_b1"]
+    assert split["feast_server_cpu_ms"] == 0.6 and split["max_attainable_speedup"] == 2.0
+    assert round(split["stock_store_cpu_ms"], 9) == 0.6 and round(split["featurekit_store_cpu_ms"], 9) == 0.2
+    assert round(split["store_cpu_speedup"], 9) == 3.0 and round(split["cpu_speedup"], 9) == 1.5
+    ratios = feast_api.ratios(result)
+    assert ratios["read_cpu_speedup"] == {"1": 4.0}
+    assert round(ratios["server_cpu_speedup"], 9) == 1.5 and ratios["server_max_attainable_speedup"] == 2.0
+    assert round(ratios["server_speedup"], 9) == 1.5 and not feast_api.targets(ratios)["server_speedup>=2"]

@@ -9,7 +9,8 @@ Feast's ``OnlineResponse`` type, whose ``to_dict``/``to_df``/``to_arrow`` hand o
 whose protobuf (``.proto``, what ``feast serve`` serializes) is built only when someone asks for it.
 
 Plans are cached per request shape and dropped when the registry's cached proto changes (a new ``version_id`` is
-written on every registry commit, and a refresh replaces the cached proto).
+written on every registry commit, and a refresh replaces the cached proto); whether it may have changed is decided
+as Feast's own request path decides it (:func:`_registry_version`), without a registry-store access per request.
 """
 
 from __future__ import annotations
@@ -19,19 +20,20 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from feast.online_response import OnlineResponse
-from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
+from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
 from feast.protos.feast.types.Value_pb2 import RepeatedValue
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from feast.value_type import ValueType
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from featurekit.online_store.feast_response import response_proto, status_entries, timestamp_entries
 from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns, read_columns_async
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 
 if TYPE_CHECKING:
     from featurekit.online_store.store import TieredRedisOnlineStore
 
+_FLOAT_TYPES = (ValueType.FLOAT, ValueType.DOUBLE)
 TIMESTAMP_POSTFIX = "__ts"  # Feast's OnlineResponse.to_dict(include_event_timestamps=True) suffix
 _PLAN_CACHE_LIMIT = 256
 
@@ -40,8 +42,9 @@ class ColumnarOnlineResponse(OnlineResponse):
     """Feast's ``OnlineResponse`` over decoded columns.
 
     ``to_dict`` (and so ``to_df``/``to_arrow``) returns the values as decoded, with the same Python types Feast's
-    protobuf round trip gives; ``proto`` is built on first access with Feast's own value conversion, so code that
-    reads the protobuf (``feast serve``, ``to_tensor``) sees exactly what the stock response would hold."""
+    protobuf round trip gives (a NaN float is a missing value there, so it is ``None`` here too); ``proto`` is built
+    on first access as :mod:`.feast_response` wire bytes equal to Feast's own value conversion, so code that reads
+    the protobuf (``feast serve``, ``to_tensor``) sees exactly what the stock response would hold."""
 
     def __init__(self, read: ReadColumns, value_types: dict[str, ValueType]) -> None:
         # Deliberately not calling OnlineResponse.__init__: it needs a finished protobuf.
@@ -54,8 +57,11 @@ class ColumnarOnlineResponse(OnlineResponse):
         out: dict[str, list[Any]] = {}
         r = self._read
         seconds: dict[int, list[int]] = {}
-        for name, values, decoded in zip(r.names, r.values, r.decoded, strict=True):
-            out[name] = list(values)
+        for name, values, decoded, fix in zip(r.names, r.values, r.decoded, r.json_fix, strict=True):
+            if fix and self._value_types.get(name) in _FLOAT_TYPES:  # flagged: the view's decoder saw non-finite
+                out[name] = [None if v != v else v for v in values]
+            else:
+                out[name] = list(values)
             if include_event_timestamps:
                 key = id(decoded)
                 if key not in seconds:
@@ -73,49 +79,21 @@ class ColumnarOnlineResponse(OnlineResponse):
 
     def _build_proto(self) -> GetOnlineFeaturesResponse:
         r = self._read
-        response = GetOnlineFeaturesResponse(results=[])
-        response.metadata.feature_names.val.extend(r.names)
-        per_view: dict[int, tuple[list[int], list[Timestamp]]] = {}
-        for name, values, decoded in zip(r.names, r.values, r.decoded, strict=True):
+        row_info: dict[int, tuple[bytes, bytes]] = {}
+        per_column = []
+        for values, decoded in zip(r.values, r.decoded, strict=True):
             key = id(decoded)
-            if key not in per_view:
-                if decoded is None:
-                    zero = Timestamp()
-                    per_view[key] = ([FieldStatus.PRESENT] * len(values), [zero] * len(values))
+            info = row_info.get(key)
+            if info is None:
+                n = len(values)
+                if decoded is None:  # entity and request columns: present, no event time
+                    info = (status_entries(None, n), timestamp_entries(None, n))
                 else:
-                    statuses = [FieldStatus.PRESENT if p else FieldStatus.NOT_FOUND for p in decoded.present]
-                    stamps = [
-                        Timestamp(seconds=u // 1_000_000, nanos=(u % 1_000_000) * 1000) if u else Timestamp()
-                        for u in decoded.event_us
-                    ]
-                    per_view[key] = (statuses, stamps)
-            statuses, stamps = per_view[key]
-            protos = _value_protos(values, self._value_types.get(name, ValueType.UNKNOWN))
-            response.results.append(
-                GetOnlineFeaturesResponse.FeatureVector(values=protos, statuses=statuses, event_timestamps=stamps)
-            )
-        return response
-
-
-# Scalar types whose protobuf field takes the decoded Python value as is: built directly, which is what Feast's
-# python_values_to_proto_values ends up doing for them after per-value type dispatch (``test_feast_api`` checks the
-# protobufs are equal).
-_SCALAR_FIELDS = {
-    ValueType.FLOAT: "float_val",
-    ValueType.DOUBLE: "double_val",
-    ValueType.INT64: "int64_val",
-    ValueType.INT32: "int32_val",
-    ValueType.BOOL: "bool_val",
-    ValueType.STRING: "string_val",
-    ValueType.BYTES: "bytes_val",
-}
-
-
-def _value_protos(values: list[Any], value_type: ValueType) -> list[ValueProto]:
-    field = _SCALAR_FIELDS.get(value_type)
-    if field is None:
-        return python_values_to_proto_values(values, value_type)
-    return [ValueProto() if v is None else ValueProto(**{field: v}) for v in values]
+                    info = (status_entries(decoded.present, n), timestamp_entries(decoded.event_us, n))
+                row_info[key] = info
+            per_column.append(info)
+        types = self._value_types
+        return response_proto(r.names, r.values, [types.get(n, ValueType.UNKNOWN) for n in r.names], per_column)
 
 
 def value_type_of(feast_type: str) -> ValueType:
@@ -184,7 +162,7 @@ class FeastReadPath:
         plan = compile_plan(registry, project, feats, full_feature_names, lambda fv: store.compiled(config, fv))
         group_servers(plan, lambda tier: store.tier(store_config, tier))
         plan.registry_version = version
-        value_types: dict[str, ValueType] = {}
+        value_types: dict[str, ValueType] = dict(plan.entity_types)  # as Feast converts entity values
         for step in plan.steps:
             for index, name in zip(step.feature_indexes, step.output_names, strict=True):
                 value_types[name] = value_type_of(step.view.schema.columns[index].feast_type)
@@ -210,14 +188,23 @@ def _native(values: Any) -> Any:
 
 
 def _registry_version(registry: Any, project: str) -> tuple[Any, ...] | None:
-    """A cheap token that changes whenever the registry's content may have changed (``None``: cannot tell, so
-    plans are not cached). It first lets the registry refresh its cache the way Feast's own read path does on every
-    request (``allow_cache=True``: ttl expiry, and a changed registry file in ``sync`` cache mode)."""
-    registry.list_project_metadata(project, allow_cache=True)
+    """A cheap token that changes whenever the registry's cached content may have changed (``None``: cannot tell,
+    so plans are not cached).
+
+    While the registry's cache is valid (``is_cache_valid()``: loaded and within ``cache_ttl_seconds``) the token
+    is read from the cached proto without touching the registry store: the same test Feast 0.67's own request path
+    uses for its feature-resolution cache (``feast.utils._get_cached_request_context``), so a registry change
+    reaches a plan exactly when it reaches stock Feast's requests: on ``refresh_registry()``, ``feast serve``'s
+    periodic refresh, or ttl expiry. An invalid (expired or unloaded) cache is refreshed first, as Feast's resolver
+    would on that request. Registries without that test are asked on every request (``allow_cache=True``)."""
+    is_valid = getattr(registry, "is_cache_valid", None)
+    if not callable(is_valid) or not is_valid():
+        registry.list_project_metadata(project, allow_cache=True)
     proto = getattr(registry, "cached_registry_proto", None)
     if proto is None:
         return None
-    return (id(proto), proto.version_id, proto.last_updated.seconds, proto.last_updated.nanos)
+    created = getattr(registry, "cached_registry_proto_created", None)
+    return (id(proto), proto.version_id, proto.last_updated.seconds, proto.last_updated.nanos, created)
 
 
 class PerViewRead:

@@ -63,6 +63,7 @@ class ReadPlan:
     server_groups: list[tuple[Any, list[int]]] = field(default_factory=list)
     keep_names: frozenset[str] = frozenset()
     registry_version: Any = None  # registry state the plan was compiled from (set by the caching caller)
+    entity_types: dict[str, Any] = field(default_factory=dict)  # join key -> Feast ValueType (response protobuf)
 
     def __post_init__(self) -> None:
         self.keep_names = frozenset(self.requested_names) | frozenset(self.join_keys)
@@ -87,7 +88,7 @@ def compile_plan(
             feature_refs,
             requested_odfvs,
             entity_name_to_join_key,
-            _entity_types,
+            entity_types,
             join_keys,
             grouped_refs,
             requested_names,
@@ -153,6 +154,7 @@ def compile_plan(
         requested_names=frozenset(requested_names),
         feature_service=None if isinstance(features, list) else features.name,
         full_feature_names=full_feature_names,
+        entity_types=dict(entity_types),
     )
 
 
