@@ -120,7 +120,7 @@ class AvailabilityRetrievalJob(AsofRetrievalJob):
 
     _settings: Settings
 
-    def _view_query(self, view: Any, features: list[str]) -> str:
+    def _view_query(self, view: Any, features: list[str], span: tuple[Any, Any] | None = None) -> str:
         from featurekit.pipelines.records import read_records
 
         source = view.batch_source
