@@ -15,7 +15,8 @@ their tail bounded by how long one write batch holds Redis. This phase measures 
    feature that was present before the load and comes back missing counts as a missing value.
 
 JSON key ``during_load``: ``idle`` and ``load`` latencies per batch, ``p99_ratio`` (load / idle per batch),
-``errors``, ``missing_values``, ``reads_checked``, the materialization's passes, seconds and rows/s, and
+``errors``, ``missing_values``, ``reads_checked``, the materialization's passes, seconds and rows/s,
+``redis_script_ms`` (Redis's execution time per write-script call during the load, from its SLOWLOG), and
 ``targets`` (p99 ratio <= 2, zero errors, zero missing values).
 """
 
@@ -76,6 +77,31 @@ class Checker:
         return elapsed
 
 
+class ScriptTimes:
+    """Redis's own execution time of each ``EVALSHA`` while the load runs (SLOWLOG at threshold 0): how long one
+    write call holds the server, i.e. the longest a read queued behind it waits. The settings are restored after."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.saved = {k: self.client.config_get(k)[k] for k in ("slowlog-log-slower-than", "slowlog-max-len")}
+        self.client.config_set("slowlog-max-len", 1_000_000)
+        self.client.config_set("slowlog-log-slower-than", 0)
+        self.client.slowlog_reset()
+
+    def finish(self) -> dict[str, float]:
+        try:
+            entries = self.client.slowlog_get(1_000_000)
+        finally:
+            for key, value in self.saved.items():
+                self.client.config_set(key, value)
+            self.client.slowlog_reset()
+            self.client.close()
+        calls = [e["duration"] / 1e6 for e in entries if e["command"][:7].upper() == b"EVALSHA"]
+        return percentiles_ms(calls)
+
+
 def _read_round(checker: Checker, rng: np.random.Generator, samples: dict[int, list[float]]) -> None:
     for batch in BATCHES:
         ids = rng.choice(checker.sample, batch, replace=False).tolist()
@@ -94,8 +120,10 @@ def measure(
     idle_reads: int,
     min_load_seconds: float,
     workdir: Path,
+    redis_url: str | None = None,
 ) -> dict[str, Any]:
-    """The phase (see the module docstring); ``source`` is the newer dataset the child materializes."""
+    """The phase (see the module docstring); ``source`` is the newer dataset the child materializes. With
+    ``redis_url``, Redis's own time per write-script call during the load is read from its SLOWLOG."""
     from featurekit.config import project_root
 
     rng = np.random.default_rng(5)
@@ -117,12 +145,14 @@ def measure(
         command, cwd=project_root(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
     load: dict[int, list[float]] = {b: [] for b in BATCHES}
+    slowlog = ScriptTimes(redis_url) if redis_url else None
     while child.poll() is None and not done.exists():
         if loading.exists():
             _read_round(checker, rng, load)
         else:
             time.sleep(0.01)
     out, err = child.communicate()
+    script_ms = slowlog.finish() if slowlog else None
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if child.returncode != 0 or not lines:
         raise RuntimeError(f"the load's materialization failed ({child.returncode}): {err[-2000:]}")
@@ -136,6 +166,7 @@ def measure(
         "reads_checked": checker.checked,
         "sample_entities": len(sample),
         "materialize": materialize,
+        "redis_script_ms": script_ms,
     }
     result["p99_ratio"] = {
         b: ratio(result["load_ms"][b]["p99"], result["idle_ms"][b]["p99"]) for b in result["idle_ms"]
@@ -158,6 +189,10 @@ def show(r: dict[str, Any]) -> None:
         ("errors / missing values", "", f"{r['errors']} / {r['missing_values']}", ""),
         ("materialize passes, rows/s (first pass)", "", f"{m['passes']}, {m['first_pass_rows_per_s']:,.0f}", ""),
     ]
+    sc = r.get("redis_script_ms")
+    if sc and sc["n"]:
+        times = f"{sc['p50']:.2f} / {sc['p99']:.2f} / {sc['max']:.2f}"
+        rows.append(("Redis time per write call p50 / p99 / max ms", "", times, ""))
     print_table("during_load: reads while a full materialization runs", ["metric", "idle", "load", "ratio"], rows)
 
 
@@ -171,7 +206,15 @@ def targets(r: dict[str, Any]) -> dict[str, bool]:
 
 
 def run_phase(
-    scale: Any, reader: Any, refs: list[str], repo: Path, workdir: Path, now: datetime, start: datetime, end: datetime
+    scale: Any,
+    reader: Any,
+    refs: list[str],
+    repo: Path,
+    workdir: Path,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    redis_url: str | None = None,
 ) -> dict[str, Any]:
     """The phase inside ``bench online``: writes the newer dataset, then :func:`measure`.
 
@@ -193,6 +236,7 @@ def run_phase(
         idle_reads=idle_reads,
         min_load_seconds=min_seconds,
         workdir=workdir,
+        redis_url=redis_url,
     )
 
 

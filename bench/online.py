@@ -597,7 +597,7 @@ def run(
         from bench.during_load import show as show_during_load
 
         with progress("during_load: reads while a full materialization runs"):
-            results["during_load"] = run_phase(scale, reader, REFS, fk_dir, workdir, now, start, end)
+            results["during_load"] = run_phase(scale, reader, REFS, fk_dir, workdir, now, start, end, url)
 
         frames = push_frames(scale, now)
         push_rows = scale.push_rows * len(VIEWS)

@@ -63,6 +63,7 @@ def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: s
             idle_reads=20,
             min_load_seconds=1.5,
             workdir=tmp_path,
+            redis_url=redis_url,
         )
     finally:
         reader.close()
@@ -72,6 +73,7 @@ def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: s
     assert result["load_ms"]["1"]["n"] > 0 and result["load_ms"]["100"]["n"] > 0  # reads really overlapped
     assert result["reads_checked"] > 100 * result["load_ms"]["100"]["n"]
     assert result["materialize"]["passes"] >= 1 and result["materialize"]["rows_per_pass"] == 9_000
+    assert result["redis_script_ms"]["n"] >= 9_000 * result["materialize"]["passes"] // 2_000  # the load's calls
     targets = result["targets"]
     assert targets["during_load_errors==0"] and targets["during_load_missing_values==0"]
 
