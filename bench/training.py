@@ -6,10 +6,11 @@ chunk is 1M rows), never held in memory at once; the entity rows go to a parquet
 
 Each store runs in its **own child process** (``python -m bench.training``), so the peak RSS reported
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the child: imports, Feast, DuckDB and the result frame) is the
-retrieval's alone. The child times ``REPEATS`` retrievals (best of, after a 100-row warm-up), sorts its result by
-(user, timestamp, features), hashes it with numbers normalised to float64 and timestamps to microseconds, and
-writes it to parquet; the parent compares the hashes (and, if they differ, shows the first differing rows). CPU
-seconds (``time.process_time``, all threads) are reported beside wall seconds: on a shared machine they move less.
+retrieval's alone; ``rss_before_retrieval_mb`` is the peak before the first timed retrieval (imports, Feast, the
+entity rows). The child times ``REPEATS`` retrievals (best of, after a 100-row warm-up), sorts its result by
+(user, timestamp, features), hashes it with numbers as float64 and timestamps as microseconds, and writes it to
+parquet; the parent compares the hashes (and, if they differ, shows the first differing rows). CPU seconds
+(``time.process_time``, all threads) are reported beside wall seconds: on a shared machine they move less.
 
 featurekit runs with ``memory_limit`` (default 2GB here) and a ``temp_directory``: DuckDB spills the join to disk
 instead of growing past the limit. Stock Feast's ``duckdb`` store has no such option and runs with DuckDB's
@@ -145,6 +146,7 @@ def child(args: argparse.Namespace) -> None:
     features = [f"{VIEW}:{f.name}" for f in store.get_feature_view(VIEW).features]
     entities = pd.read_parquet(data / "entities.parquet")
     store.get_historical_features(entity_df=entities.head(100), features=features).to_df()  # warm-up
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # imports, Feast, entity rows loaded
     runs, cpu = [], []
     frame = None
     for _ in range(args.repeats):  # best of N: the machine is shared, the minimum is the least disturbed run
@@ -163,6 +165,7 @@ def child(args: argparse.Namespace) -> None:
         "runs": runs,
         "cpu_seconds": min(cpu),  # all threads of this process: less sensitive to a busy machine than wall time
         "peak_rss_mb": rss_mb,
+        "rss_before_retrieval_mb": baseline_mb,
         "rows": len(result),
         "matched_rows": int(result["spend_30d"].notna().sum()),
         "digest": digest(result),
