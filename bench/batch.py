@@ -8,7 +8,7 @@
 2. **Training data** (:mod:`bench.training`): ``get_historical_features``, stock Feast ``duckdb`` store vs the
    kit's store, each in its own child process (time, best of N, and peak RSS), results compared by hash. Sizes
    (``--sizes``): ``quick`` 10k x 100k (``--quick``'s default), ``1x`` 100k x 1M (the default), ``10x`` 1M x 10M
-   (opt-in: ~1 GB written to disk, a few minutes).
+   (opt-in: ~140 MB of parquet written to disk, 3-10 minutes).
 
 JSON keys: ``daily_run_seconds``, ``peak_rss_mb``, ``historical_speedup`` (stock seconds / ours, first size),
 ``historical_identical``, ``historical_10x`` (with ``--sizes ...,10x``), ``historical_sizes`` (every size),
@@ -206,7 +206,7 @@ def run(
         for size in sizes:
             console.rule(f"[bold]get_historical_features ({size})")
             hists[size] = historical(Path(tmp) / f"historical-{size}", redis.url, size)
-            shutil.rmtree(Path(tmp) / f"historical-{size}", ignore_errors=True)  # 10x is ~1 GB on disk
+            shutil.rmtree(Path(tmp) / f"historical-{size}", ignore_errors=True)  # 10x: ~140 MB of parquet
     hist = hists[sizes[0]]
     entity_rows, feature_rows = hist["entity_rows"], hist["feature_rows"]
 

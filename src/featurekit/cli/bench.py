@@ -85,7 +85,7 @@ def batch(
         str | None,
         typer.Option(
             help="Training-data sizes, comma-separated: quick (10k x 100k), 1x (100k x 1M), 10x (1M x 10M rows "
-            "generated on disk, ~1 GB, a few minutes; JSON key historical_10x). Default: 1x, or quick with --quick."
+            "generated on disk, ~140 MB, 3-10 minutes; JSON key historical_10x). Default: 1x, or quick with --quick."
         ),
     ] = None,
 ) -> None:
