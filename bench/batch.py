@@ -252,12 +252,12 @@ def run(
                 for size, h in hists.items()
                 for row in (
                     (
-                        f"[{size}] {h['entity_rows']:,} x {h['feature_rows']:,}: stock / featurekit s",
+                        f"{size}: {h['entity_rows']:,} x {h['feature_rows']:,}: stock / featurekit s",
                         f"{h['seconds']['stock_duckdb']} / {h['seconds']['featurekit']}",
                     ),
                     (f"{size}: speedup, identical", f"{h['speedup']}, {h['identical']}"),
                     (
-                        f"[{size}] peak RSS MB stock / featurekit",
+                        f"{size}: peak RSS MB stock / featurekit",
                         f"{h['peak_rss_mb']['stock_duckdb']} / {h['peak_rss_mb']['featurekit']}",
                     ),
                 )
