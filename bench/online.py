@@ -187,10 +187,13 @@ def materialize_stock(fs: Any, start: datetime, end: datetime) -> float:
     return time.perf_counter() - t0
 
 
-def materialize_featurekit(fs: Any, source: Path, start: datetime, end: datetime, watch: Stopwatch) -> float:
+def materialize_featurekit(
+    fs: Any, source: Path, start: datetime, end: datetime, watch: Stopwatch, *, wait_idle: bool = True
+) -> float:
     """Featurekit's materialization: DuckDB finds the newest row per user and streams record batches from a
     background thread while the main thread writes them with ``write_arrow`` (DuckDB runs outside the GIL and
-    Redis on its own core, so reading and writing overlap)."""
+    Redis on its own core, so reading and writing overlap). ``wait_idle=False``: start at once (the load of the
+    ``during_load`` phase, which is meant to run beside reads)."""
     import queue
     import threading
 
@@ -225,7 +228,8 @@ def materialize_featurekit(fs: Any, source: Path, start: datetime, end: datetime
         finally:
             batches.put(None)
 
-    wait_for_idle()
+    if wait_idle:
+        wait_for_idle()
     t0 = time.perf_counter()
     producer = threading.Thread(target=produce, name="duckdb-latest", daemon=True)
     producer.start()
@@ -587,6 +591,13 @@ def run(
             stock_fs.materialize(start_date=start, end_date=end)
 
         reads = read_latencies(scale, stock_fs, fk_fs, reader, client)
+        # Reads while a full materialization of the same views runs (bench/during_load.py); before the push phase,
+        # whose newer rows its load does not overwrite.
+        from bench.during_load import run_phase
+        from bench.during_load import show as show_during_load
+
+        with progress("during_load: reads while a full materialization runs"):
+            results["during_load"] = run_phase(scale, reader, REFS, fk_dir, workdir, now, start, end, url)
 
         frames = push_frames(scale, now)
         push_rows = scale.push_rows * len(VIEWS)
@@ -665,7 +676,7 @@ def run(
             }
         )
         results["ratios"] = ratios(results)
-        results["targets"] = targets(results["ratios"])
+        results["targets"] = targets(results["ratios"]) | results["during_load"]["targets"]
         results["elapsed_s"] = time.time() - started
         results["busy_phases"] = len(BUSY_WARNINGS)
         results["command"] = "featurekit bench online" + (" --quick" if scale.name == "quick" else "")
@@ -673,6 +684,7 @@ def run(
         png = json_path.with_suffix(".png")
         chart(results, png)
         show(results)
+        show_during_load(results["during_load"])
         console.print(f"JSON: {json_path}\nPNG:  {png}\nelapsed {results['elapsed_s']:.0f} s")
         return results
     finally:

@@ -106,3 +106,39 @@ def test_kit_store_is_configured_for_the_parquet_offline_store(settings: Setting
 
     store = feature_store(settings)
     assert type(store._get_provider().offline_store) is FeaturekitOfflineStore
+
+
+def kit_store(settings: Settings, **options: str):
+    """The kit's store with extra offline-store options (memory_limit, temp_directory)."""
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    config = feature_store_dict(settings)
+    config["offline_store"] = {**config["offline_store"], **options}
+    return FeatureStore(
+        config=RepoConfig(repo_path=settings.feature_repo, **config), repo_path=str(settings.feature_repo)
+    )
+
+
+def test_rows_come_back_in_input_order_under_a_memory_cap(tricky: Settings, tmp_path) -> None:
+    """The join returns matched rows in any order; they must land on their own entity rows, unmatched ones null."""
+    day2 = T0 + timedelta(days=1)
+    cases = [(2, day2, 21.0), (3, day2, None), (1, T0, 10.0), (1, day2, 12.0), (2, T0 + timedelta(hours=7), 25.0)]
+    cases += [(1, T0 - timedelta(seconds=1), None), (2, day2, 21.0)]
+    entities = pd.DataFrame({"user_id": [c[0] for c in cases], "event_timestamp": [c[1] for c in cases]})
+    store = kit_store(tricky, memory_limit="64MB", temp_directory=str(tmp_path / "spill"))
+
+    frame = store.get_historical_features(entity_df=entities, features=FEATURES).to_df()
+
+    assert frame["user_id"].tolist() == entities["user_id"].tolist()
+    expected = [float("nan") if c[2] is None else c[2] for c in cases]
+    assert frame["spend_30d"].tolist() == pytest.approx(expected, nan_ok=True)
+    empty = store.get_historical_features(entity_df=entities.head(0), features=FEATURES).to_df()
+    assert len(empty) == 0 and {"spend_30d", "txn_count_30d"} <= set(empty.columns)
+
+
+def test_a_bad_memory_limit_is_refused_by_duckdb(tricky: Settings) -> None:
+    entities = pd.DataFrame({"user_id": [1], "event_timestamp": [T0]})
+    store = kit_store(tricky, memory_limit="lots")
+    with pytest.raises(Exception, match=r"(?i)memory"):
+        store.get_historical_features(entity_df=entities, features=FEATURES).to_df()

@@ -94,10 +94,18 @@ def batch(
     out_dir: Annotated[
         Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
     ] = None,
+    sizes: Annotated[
+        str | None,
+        typer.Option(
+            help="Training-data sizes, comma-separated: quick (10k x 100k), 1x (100k x 1M), 10x (1M x 10M rows "
+            "generated on disk, ~140 MB, 3-10 minutes; JSON key historical_10x). Default: 1x, or quick with --quick."
+        ),
+    ] = None,
 ) -> None:
     """Batch: one daily DAG run (extract+validate+materialize) at 1M transactions; training data vs stock duckdb."""
     module = load_bench_module("batch")
-    module.run(quick=quick, json_path=json_path, out_dir=out_dir)
+    parsed = [s.strip() for s in sizes.split(",") if s.strip()] if sizes else None
+    module.run(quick=quick, json_path=json_path, out_dir=out_dir, sizes=parsed)
 
 
 @bench_app.command("stream")
