@@ -297,7 +297,7 @@ def test_a_redis_timeout_is_not_retried(tmp_path):
     from featurekit.online_store.config import RedisTierConfig
     from featurekit.online_store.connection import connection_settings
     from featurekit.online_store.errors import RedisUnavailableError
-    from featurekit.online_store.tier import open_tier
+    from featurekit.online_store.tiers import open_tier
     from featurekit.services.redis_server import RedisServer
 
     with RedisServer.start() as hung:

@@ -36,7 +36,8 @@ from featurekit.online_store.connection import connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
 from featurekit.online_store.feast_read import FeastReadPath, PerViewRead
 from featurekit.online_store.scripts import VACUUM_EXPIRED
-from featurekit.online_store.tier import TierClient, open_tier
+from featurekit.online_store.tier import TierClient
+from featurekit.online_store.tiers import open_tier
 from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
 from featurekit.online_store.writer import WriteMetrics, prepare, write_prepared, write_prepared_async
 

@@ -76,15 +76,4 @@ class TierClient(Protocol):
     def close(self) -> None: ...
 
 
-def open_tier(settings: ConnectionSettings) -> TierClient:
-    """The tier client for ``settings``: Redis Cluster when the tier's config says ``cluster: true``."""
-    if settings.cluster:
-        from featurekit.online_store.cluster import ClusterTier
-
-        return ClusterTier(settings)
-    from featurekit.online_store.standalone import StandaloneTier
-
-    return StandaloneTier(settings)
-
-
-__all__ = ["Acknowledge", "RowRequest", "TierClient", "open_tier"]
+__all__ = ["Acknowledge", "RowRequest", "TierClient"]

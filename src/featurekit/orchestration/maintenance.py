@@ -58,17 +58,3 @@ def build_maintenance_dag(env: str | None = None) -> DAG:
 @task
 def reconcile_task(env: str | None) -> dict[str, Any]:
     return run_step("reconcile", None, None, env)
-
-
-def reconcile(env: str | None) -> dict[str, Any]:
-    """The task body (in the kit's environment, see :mod:`featurekit.orchestration.task_process`)."""
-    from featurekit.config import load_settings
-    from featurekit.observability.exporter import export_metrics
-    from featurekit.observability.jobs import export_quietly
-    from featurekit.pipelines.reconcile import DEFAULT_MAX_KEYS, reconcile_online_store
-
-    settings = load_settings(env)
-    max_keys = int(os.environ.get(MAX_KEYS_ENV, str(DEFAULT_MAX_KEYS)))
-    result = reconcile_online_store(settings, max_keys=max_keys)
-    export_quietly(export_metrics, settings, "-", job="maintenance")
-    return result.to_dict()

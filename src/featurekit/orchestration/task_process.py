@@ -90,11 +90,10 @@ def run_step(step: str, view: str | None, interval: DataInterval | None, env: st
 
 
 def _call(step: str, view: str | None, interval: DataInterval | None, env: str | None, *args: Any) -> Any:
-    if step == "reconcile":
-        from featurekit.orchestration.maintenance import reconcile
-
-        return reconcile(env)
     from featurekit.orchestration import tasks
+
+    if step == "reconcile":
+        return tasks.reconcile(env)
 
     if view is None or interval is None:
         raise ValueError(f"step {step!r} needs a view and a data interval")

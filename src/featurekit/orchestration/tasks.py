@@ -14,6 +14,7 @@ Airflow-specific decisions live here and nowhere else:
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -240,4 +241,19 @@ def consistency(view_name: str, interval: DataInterval, env: str | None = None) 
         if report.failing():
             raise ConsistencyError(f"consistency {view_name} {interval}: {result.to_dict()}")
     log.info("consistency %s %s: %d compared, no mismatch", view_name, interval, result.compared)
+    return result.to_dict()
+
+
+def reconcile(env: str | None) -> dict[str, Any]:
+    """The maintenance DAG's task body: reconcile the online store with the registry (see
+    :mod:`featurekit.orchestration.maintenance`)."""
+    from featurekit.config import load_settings
+    from featurekit.observability.exporter import export_metrics
+    from featurekit.observability.jobs import export_quietly
+    from featurekit.pipelines.reconcile import DEFAULT_MAX_KEYS, reconcile_online_store
+
+    settings = load_settings(env)
+    max_keys = int(os.environ.get("FEATUREKIT_MAINTENANCE_MAX_KEYS", str(DEFAULT_MAX_KEYS)))
+    result = reconcile_online_store(settings, max_keys=max_keys)
+    export_quietly(export_metrics, settings, "-", job="maintenance")
     return result.to_dict()
