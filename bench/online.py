@@ -687,7 +687,8 @@ def server_stack() -> dict[str, Any]:
     return {
         "chosen": "featurekit",
         "featurekit": f"featurekit serve: llhttp via httptools {version('httptools')}, uvloop {version('uvloop')}, "
-        "asyncio protocol (featurekit.serving.http), bounded thread pool",
+        "asyncio protocol (featurekit.serving.http); reads of up to serving.inline_max_entities rows answered on the "
+        "event loop (asyncio Redis read), larger ones on a bounded thread pool",
         "candidates": {
             "uvicorn_httptools": f"uvicorn {version('uvicorn')} --http httptools --loop uvloop, same ASGI app "
             "(featurekit.serving.wiring:app_from_env)",

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from featurekit.observability.metrics import SERVING_PLAN_REFRESH_TOTAL
-from featurekit.online_store.read import columnar, group_servers, read_columns
+from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns, read_columns_async
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.serving.result import ColumnMeta, OnlineFeaturesResult
@@ -143,7 +143,18 @@ class OnlineFeatureReader:
     def _read(
         self, plan: ReadPlan, columns: dict[str, list[Any]], n: int, include_event_timestamps: bool
     ) -> OnlineFeaturesResult:
-        read = read_columns(plan, columns, n)
+        return self._result(read_columns(plan, columns, n), include_event_timestamps)
+
+    def read_planned(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> OnlineFeaturesResult:
+        """:meth:`get_online_features` for a request already planned (:meth:`plan`) and put in columns
+        (:func:`~featurekit.online_store.read.columnar`), as the feature server does before choosing where to read."""
+        return self._read(plan, columns, n, False)
+
+    async def read_planned_async(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> OnlineFeaturesResult:
+        """:meth:`read_planned` with the Redis round trips awaited on the running event loop (standalone tiers)."""
+        return self._result(await read_columns_async(plan, columns, n), False)
+
+    def _result(self, read: ReadColumns, include_event_timestamps: bool) -> OnlineFeaturesResult:
         metas: list[ColumnMeta] = []
         by_view: dict[int, ColumnMeta] = {}
         for decoded, view in zip(read.decoded, read.views, strict=True):

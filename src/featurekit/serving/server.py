@@ -23,7 +23,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,6 +37,7 @@ from featurekit.observability.metrics import (
     SERVING_REQUEST_SECONDS,
 )
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
+from featurekit.online_store.read import columnar
 from featurekit.serving.auth import BearerAuth
 from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
 from featurekit.serving.request import RequestTooLargeError, check_request_data, parse_features_request
@@ -52,6 +54,17 @@ _JSON = [(b"content-type", b"application/json")]
 _ENDPOINT = "/get-online-features"
 _WRITES = {"/push": "push", "/write-to-online-store": "write_to_online_store"}
 _METHODS = {_ENDPOINT: "POST", "/push": "POST", "/write-to-online-store": "POST", "/health": "GET", "/metrics": "GET"}
+
+
+@dataclass
+class _Prepared:
+    """A parsed, planned ``/get-online-features`` request, ready to read."""
+
+    entities: dict[str, list[Any]]  # as sent (for log lines naming the entity)
+    label: str  # feature service name or "-" (metrics label)
+    plan: Any
+    columns: dict[str, list[Any]]
+    n: int
 
 
 class FeatureServer:
@@ -74,6 +87,9 @@ class FeatureServer:
         self._latency: dict[str, Any] = {}
         self._entities: dict[str, Any] = {}
         self._request_fields: dict[int, tuple[Any, dict[str, Any]]] = {}
+        # The job :meth:`route` returns for reads; the HTTP front-end recognises it and may start small requests
+        # on its event loop with :meth:`begin_online` instead of running it on the thread pool.
+        self.online_job: Job = self._online_features
 
     def start(self) -> None:
         """Start the background Redis probe (called once the worker's loop runs)."""
@@ -91,7 +107,7 @@ class FeatureServer:
             SERVING_ERRORS_TOTAL.labels(path, "unauthorized").inc()
             return 401, [*_JSON, (b"www-authenticate", b"Bearer")], b'{"detail":"missing or invalid bearer token"}'
         if path == _ENDPOINT:
-            return self._online_features
+            return self.online_job
         if path in _WRITES:
             return lambda body: self._write(path, body)
         if path == "/health":
@@ -110,40 +126,86 @@ class FeatureServer:
         SERVING_ERRORS_TOTAL.labels(path, "timeout").inc()
 
     def _online_features(self, body: bytes) -> Reply:
-        start = time.perf_counter()
-        service_label = "-"
+        """The whole request on the calling thread (the thread pool, the ASGI app, tests)."""
+        started = time.perf_counter()
         SERVING_INFLIGHT.inc()
         try:
-            request = parse_features_request(body, self.settings.max_entities)
-            if request.feature_service:
-                service_label = request.feature_service
-                features: Any = self.reader.feature_service(request.feature_service)
-            else:
-                features = request.features
-            check_request_data(self._request_data_types(features, request.full_feature_names), request.entities)
-            result = self.reader.get_online_features(
-                features, request.entities, full_feature_names=request.full_feature_names
-            )
-            payload = orjson.dumps(result.to_feast_json())
-            for error in result.errors():
-                _log_row_error(error, request.entities)
-            counter = self._entities.get(service_label)
-            if counter is None:
-                counter = self._entities[service_label] = SERVING_ENTITIES_TOTAL.labels(service_label)
-            counter.inc(result.row_count)
-            return 200, _JSON, payload
+            prepared = self._prepare(body)
         except Exception as exc:
-            return _failure(_ENDPOINT, exc)
-        finally:
-            SERVING_INFLIGHT.dec()
-            hist = self._latency.get(service_label)
-            if hist is None:
-                hist = self._latency[service_label] = SERVING_REQUEST_SECONDS.labels(service_label, _ENDPOINT)
-            hist.observe(time.perf_counter() - start)
+            return self._finish(started, "-", _failure(_ENDPOINT, exc))
+        return self._read_and_answer(prepared, started)
 
-    def _request_data_types(self, features: Any, full_feature_names: bool) -> dict[str, Any]:
+    def begin_online(self, body: bytes) -> Reply | Coroutine[Any, Any, Reply] | Callable[[], Reply]:
+        """Start a ``/get-online-features`` request on the event loop (small bodies only, see
+        :mod:`featurekit.serving.http`): parse and plan it here, then either the reply (a client error), a coroutine
+        reading on the loop (at most ``serving.inline_max_entities`` rows of plain views on standalone tiers), or a
+        thunk for the thread pool (more rows, on-demand views, Cluster tiers: work whose cost the loop must not
+        carry)."""
+        started = time.perf_counter()
+        SERVING_INFLIGHT.inc()
+        try:
+            prepared = self._prepare(body)
+        except Exception as exc:
+            return self._finish(started, "-", _failure(_ENDPOINT, exc))
+        plan = prepared.plan
+        if (
+            prepared.n > self.settings.inline_max_entities
+            or plan.odfvs
+            or any(tier.settings.cluster for tier, _ in plan.server_groups)
+        ):
+            return lambda: self._read_and_answer(prepared, started)
+        return self._read_and_answer_async(prepared, started)
+
+    def _prepare(self, body: bytes) -> _Prepared:
+        request = parse_features_request(body, self.settings.max_entities)
+        if request.feature_service:
+            features: Any = self.reader.feature_service(request.feature_service)
+            label = request.feature_service
+        else:
+            features, label = request.features, "-"
+        plan = self.reader.plan(features, request.full_feature_names)
+        check_request_data(self._request_data_types(plan), request.entities)
+        columns, n = columnar(request.entities, plan)
+        return _Prepared(request.entities, label, plan, columns, n)
+
+    def _read_and_answer(self, prepared: _Prepared, started: float) -> Reply:
+        try:
+            reply = self._answer(prepared, self.reader.read_planned(prepared.plan, prepared.columns, prepared.n))
+        except Exception as exc:
+            reply = _failure(_ENDPOINT, exc)
+        return self._finish(started, prepared.label, reply)
+
+    async def _read_and_answer_async(self, prepared: _Prepared, started: float) -> Reply:
+        reply: Reply | None = None
+        try:
+            result = await self.reader.read_planned_async(prepared.plan, prepared.columns, prepared.n)
+            reply = self._answer(prepared, result)
+        except Exception as exc:
+            reply = _failure(_ENDPOINT, exc)
+        finally:  # also when cancelled at the request deadline
+            self._finish(started, prepared.label, reply)
+        return reply
+
+    def _answer(self, prepared: _Prepared, result: Any) -> Reply:
+        payload = orjson.dumps(result.to_feast_json())
+        for error in result.errors():
+            _log_row_error(error, prepared.entities)
+        counter = self._entities.get(prepared.label)
+        if counter is None:
+            counter = self._entities[prepared.label] = SERVING_ENTITIES_TOTAL.labels(prepared.label)
+        counter.inc(result.row_count)
+        return 200, _JSON, payload
+
+    def _finish(self, started: float, label: str, reply: Any) -> Any:
+        SERVING_INFLIGHT.dec()
+        hist = self._latency.get(label)
+        if hist is None:
+            hist = self._latency[label] = SERVING_REQUEST_SECONDS.labels(label, _ENDPOINT)
+        hist.observe(time.perf_counter() - started)
+        return reply
+
+    def _request_data_types(self, plan: Any) -> dict[str, Any]:
         """Declared types of the request-data fields the request's on-demand views need (cached per plan)."""
-        plan = self.reader.plan(features, full_feature_names)
         cached = self._request_fields.get(id(plan))
         if cached is not None and cached[0] is plan:
             return cached[1]
