@@ -494,10 +494,30 @@ def server_phase(scale: Scale, name: str, command: list[str], cwd: Path, env: di
         wait_for_idle()  # the sequential tail latency is the most load-sensitive number: wait the longest
         sequential = load(port, requests, clients=1, seconds=60.0, limit=scale.server_sequential)
         wait_for_idle(timeout_s=min_idle_wait())
+        cpu_before = server_cpu_s(proc.pid)
         concurrent = load(port, requests, clients=CONCURRENCY, seconds=scale.server_seconds)
+        concurrent["server_cpu_ms_per_request"] = (server_cpu_s(proc.pid) - cpu_before) * 1000 / concurrent["requests"]
         return {"sequential_b1": sequential, "concurrent_b1": concurrent}
     finally:
         stop_server(proc)
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server process and its children (stock's gunicorn worker).
+
+    Per request, this is the figure a loaded machine disturbs least: req/s drops when other processes take the
+    CPUs, CPU per request much less; it is what bounds a worker's req/s once it has a core to itself."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------- run
@@ -722,6 +742,10 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
             server["featurekit"]["concurrent_b1"]["rps"], server["stock"]["concurrent_b1"]["rps"]
         )
         out["server_p99_b1_ms"] = server["featurekit"]["sequential_b1"]["latency_ms"]["p99"]
+        out["server_cpu_per_request_stock_over_featurekit"] = ratio(
+            server["stock"]["concurrent_b1"]["server_cpu_ms_per_request"],
+            server["featurekit"]["concurrent_b1"]["server_cpu_ms_per_request"],
+        )
         if "uvicorn_httptools" in server:
             out["candidate_uvicorn_speedup"] = ratio(
                 server["uvicorn_httptools"]["concurrent_b1"]["rps"], server["stock"]["concurrent_b1"]["rps"]
@@ -796,6 +820,14 @@ def show(r: dict[str, Any]) -> None:
                 s["concurrent_b1"]["latency_ms"]["p99"],
                 f["concurrent_b1"]["latency_ms"]["p99"],
                 float("nan"),
+            )
+        )
+        rows.append(
+            (
+                "server CPU ms per request (8 clients)",
+                s["concurrent_b1"]["server_cpu_ms_per_request"],
+                f["concurrent_b1"]["server_cpu_ms_per_request"],
+                q["server_cpu_per_request_stock_over_featurekit"],
             )
         )
         rows.append(
