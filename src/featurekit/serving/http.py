@@ -16,8 +16,11 @@ environment settings, see :class:`featurekit.config.settings.ServingSettings`):
 * header, body and keep-alive (idle) timeouts: a slow or silent client is answered 408 or simply closed;
 * pipelined requests are answered in order, one at a time; reading pauses while too many are queued or while the
   transport's write buffer is above ``write_buffer_bytes`` (a client that never reads costs at most that much);
-* request work runs on a bounded thread pool with a per-request deadline (503 past ``request_timeout_s`` or when
-  ``max_queued_requests`` are already waiting), so ``/health`` and ``/metrics`` stay responsive on the event loop.
+* request work runs under a per-request deadline (503 past ``request_timeout_s`` or when ``max_queued_requests``
+  are already in progress): small reads on the event loop with an asyncio Redis read (cancelled at the deadline),
+  everything else on a bounded thread pool, so ``/health`` and ``/metrics`` stay responsive on the event loop.
+  Small reads skip the pool because the hop to a thread and back cost as much as a batch-1 read itself
+  (``docs/performance.md``, "Small reads on the event loop").
 """
 
 from __future__ import annotations
