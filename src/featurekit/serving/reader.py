@@ -87,10 +87,7 @@ class OnlineFeatureReader:
 
     def plan(self, features: list[str] | Any, full_feature_names: bool = False) -> ReadPlan:
         """The compiled plan for a request shape (compiled on first use)."""
-        key = (
-            tuple(features) if isinstance(features, list | tuple) else ("__service__", features.name),
-            full_feature_names,
-        )
+        key = _plan_key(features if isinstance(features, list | tuple) else features.name, full_feature_names)
         plan = self._plans.get(key)
         if plan is None:
             feats = list(features) if isinstance(features, list | tuple) else features
@@ -105,6 +102,12 @@ class OnlineFeatureReader:
             with self._lock:
                 self._plans[key] = plan
         return plan
+
+    def cached_plan(self, features: list[str] | str, full_feature_names: bool = False) -> ReadPlan | None:
+        """The plan for ``features`` (references, or a feature service's name) if already compiled, else ``None``.
+        Never touches the registry, so the feature server can call it on its event loop (a registry read may be a
+        file or S3 round trip)."""
+        return self._plans.get(_plan_key(features, full_feature_names))
 
     def feature_service(self, name: str) -> Any:
         """A feature service by name (from the registry cache), or a clear error."""
@@ -171,3 +174,8 @@ class OnlineFeatureReader:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _plan_key(features: list[str] | tuple[str, ...] | str, full_feature_names: bool) -> tuple[Any, ...]:
+    """Plan cache key: the feature references, or a feature service's name."""
+    return (tuple(features) if isinstance(features, list | tuple) else ("__service__", features), full_feature_names)

@@ -40,7 +40,12 @@ from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableErr
 from featurekit.online_store.read import columnar
 from featurekit.serving.auth import BearerAuth
 from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
-from featurekit.serving.request import RequestTooLargeError, check_request_data, parse_features_request
+from featurekit.serving.request import (
+    FeaturesRequest,
+    RequestTooLargeError,
+    check_request_data,
+    parse_features_request,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -130,40 +135,51 @@ class FeatureServer:
         started = time.perf_counter()
         SERVING_INFLIGHT.inc()
         try:
-            prepared = self._prepare(body)
+            request = parse_features_request(body, self.settings.max_entities)
         except Exception as exc:
             return self._finish(started, "-", _failure(_ENDPOINT, exc))
-        return self._read_and_answer(prepared, started)
+        return self._prepare_and_answer(request, started)
 
     def begin_online(self, body: bytes) -> Reply | Coroutine[Any, Any, Reply] | Callable[[], Reply]:
         """Start a ``/get-online-features`` request on the event loop (small bodies only, see
-        :mod:`featurekit.serving.http`): parse and plan it here, then either the reply (a client error), a coroutine
-        reading on the loop (at most ``serving.inline_max_entities`` rows of plain views on standalone tiers), or a
-        thunk for the thread pool (more rows, on-demand views, Cluster tiers: work whose cost the loop must not
-        carry)."""
+        :mod:`featurekit.serving.http`). Returns the reply (a client error), a coroutine reading on the loop (at most
+        ``serving.inline_max_entities`` rows of plain views on standalone tiers, with a plan already compiled), or a
+        thunk for the thread pool: more rows, on-demand views (user code of unknown cost), Cluster tiers, and the
+        first request of a shape after start or a registry change (compiling its plan reads the registry, which
+        may be a file or S3 round trip: never on the loop)."""
         started = time.perf_counter()
         SERVING_INFLIGHT.inc()
         try:
-            prepared = self._prepare(body)
+            request = parse_features_request(body, self.settings.max_entities)
         except Exception as exc:
             return self._finish(started, "-", _failure(_ENDPOINT, exc))
-        plan = prepared.plan
+        plan = self.reader.cached_plan(request.feature_service or request.features, request.full_feature_names)
         if (
-            prepared.n > self.settings.inline_max_entities
+            plan is None
+            or request.rows > self.settings.inline_max_entities
             or plan.odfvs
             or any(tier.settings.cluster for tier, _ in plan.server_groups)
         ):
-            return lambda: self._read_and_answer(prepared, started)
+            return lambda: self._prepare_and_answer(request, started)
+        label = request.feature_service or "-"
+        try:
+            prepared = self._prepared(request, label, plan)
+        except Exception as exc:
+            return self._finish(started, label, _failure(_ENDPOINT, exc))
         return self._read_and_answer_async(prepared, started)
 
-    def _prepare(self, body: bytes) -> _Prepared:
-        request = parse_features_request(body, self.settings.max_entities)
-        if request.feature_service:
-            features: Any = self.reader.feature_service(request.feature_service)
-            label = request.feature_service
-        else:
-            features, label = request.features, "-"
-        plan = self.reader.plan(features, request.full_feature_names)
+    def _prepare_and_answer(self, request: FeaturesRequest, started: float) -> Reply:
+        label = request.feature_service or "-"
+        try:
+            features: Any = request.features
+            if request.feature_service:
+                features = self.reader.feature_service(request.feature_service)
+            prepared = self._prepared(request, label, self.reader.plan(features, request.full_feature_names))
+        except Exception as exc:
+            return self._finish(started, label, _failure(_ENDPOINT, exc))
+        return self._read_and_answer(prepared, started)
+
+    def _prepared(self, request: FeaturesRequest, label: str, plan: Any) -> _Prepared:
         check_request_data(self._request_data_types(plan), request.entities)
         columns, n = columnar(request.entities, plan)
         return _Prepared(request.entities, label, plan, columns, n)
