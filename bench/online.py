@@ -14,9 +14,10 @@ Phases, each run for stock then featurekit on the same redis-server (flushed in 
   the raw redis-py round trip fetching the same keys (each system's own layout) as the floor.
 * push: ``write_to_online_store`` of newer rows for every view vs ``write_arrow`` of the same frames.
 * server: ``feast serve -w 1 --max-requests 0`` vs ``featurekit serve --workers 1`` (llhttp + uvloop under the
-  kit's protocol, the chosen stack) vs the same ASGI app under ``uvicorn --http httptools --loop uvloop`` (the
-  candidate): sequential batch-1 latency, then req/s and p99 with concurrent keep-alive clients. The JSON records
-  the chosen stack and the candidates under ``server_stack``.
+  kit's protocol, small reads on the event loop: the chosen stack) vs two candidates: the same server with every
+  read on its thread pool (``serving.inline_max_entities=0``) and the same ASGI app under ``uvicorn --http httptools
+  --loop uvloop``: sequential batch-1 latency, then req/s, p99 and the server's CPU per request with concurrent
+  keep-alive clients. The JSON records the chosen stack and the candidates under ``server_stack``.
 """
 
 from __future__ import annotations
@@ -498,10 +499,30 @@ def server_phase(scale: Scale, name: str, command: list[str], cwd: Path, env: di
         wait_for_idle()  # the sequential tail latency is the most load-sensitive number: wait the longest
         sequential = load(port, requests, clients=1, seconds=60.0, limit=scale.server_sequential)
         wait_for_idle(timeout_s=min_idle_wait())
+        cpu_before = server_cpu_s(proc.pid)
         concurrent = load(port, requests, clients=CONCURRENCY, seconds=scale.server_seconds)
+        concurrent["server_cpu_ms_per_request"] = (server_cpu_s(proc.pid) - cpu_before) * 1000 / concurrent["requests"]
         return {"sequential_b1": sequential, "concurrent_b1": concurrent}
     finally:
         stop_server(proc)
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server process and its children (stock's gunicorn worker).
+
+    Per request, this is the figure a loaded machine disturbs least: req/s drops when other processes take the
+    CPUs, CPU per request much less; it is what bounds a worker's req/s once it has a core to itself."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 # ---------------------------------------------------------------------------------------------------- run
@@ -616,24 +637,21 @@ def run(
                     [feast_bin, "serve", "-h", "127.0.0.1", "-w", "1", "--max-requests", "0", "--no-access-log"],
                     stock_dir,
                 )
+            fk_command = [
+                *(sys.executable, "-m", "featurekit.cli.main", "serve", "--repo", str(fk_dir)),
+                *("--host", "127.0.0.1", "--workers", "1"),
+            ]
             with progress("featurekit serve"):
                 server_results["featurekit"] = server_phase(
+                    scale, "featurekit", fk_command, fk_dir, env={"FEATUREKIT_SERVING_TOKEN": ""}
+                )
+            with progress("candidate: featurekit serve, every read on the thread pool"):
+                server_results["featurekit_pool_only"] = server_phase(
                     scale,
                     "featurekit",
-                    [
-                        sys.executable,
-                        "-m",
-                        "featurekit.cli.main",
-                        "serve",
-                        "--repo",
-                        str(fk_dir),
-                        "--host",
-                        "127.0.0.1",
-                        "--workers",
-                        "1",
-                    ],
+                    fk_command,
                     fk_dir,
-                    env={"FEATUREKIT_SERVING_TOKEN": ""},
+                    env={"FEATUREKIT_SERVING_TOKEN": "", "FEATUREKIT_SERVING_INLINE_MAX_ENTITIES": "0"},
                 )
             with progress("candidate: uvicorn + httptools, same ASGI app"):
                 server_results["uvicorn_httptools"] = server_phase(
@@ -699,8 +717,11 @@ def server_stack() -> dict[str, Any]:
     return {
         "chosen": "featurekit",
         "featurekit": f"featurekit serve: llhttp via httptools {version('httptools')}, uvloop {version('uvloop')}, "
-        "asyncio protocol (featurekit.serving.http), bounded thread pool",
+        "asyncio protocol (featurekit.serving.http); reads of up to serving.inline_max_entities rows answered on the "
+        "event loop (asyncio Redis read), larger ones on a bounded thread pool",
         "candidates": {
+            "featurekit_pool_only": "featurekit serve with serving.inline_max_entities=0: every read on the bounded "
+            "thread pool (the stack before small reads moved to the event loop)",
             "uvicorn_httptools": f"uvicorn {version('uvicorn')} --http httptools --loop uvloop, same ASGI app "
             "(featurekit.serving.wiring:app_from_env)",
             "stock": f"feast {version('feast')} serve -w 1 (gunicorn + uvicorn workers, FastAPI)",
@@ -733,6 +754,15 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
             server["featurekit"]["concurrent_b1"]["rps"], server["stock"]["concurrent_b1"]["rps"]
         )
         out["server_p99_b1_ms"] = server["featurekit"]["sequential_b1"]["latency_ms"]["p99"]
+        out["server_cpu_per_request_stock_over_featurekit"] = ratio(
+            server["stock"]["concurrent_b1"]["server_cpu_ms_per_request"],
+            server["featurekit"]["concurrent_b1"]["server_cpu_ms_per_request"],
+        )
+        if "featurekit_pool_only" in server:
+            out["candidate_pool_only_speedup"] = ratio(
+                server["featurekit_pool_only"]["concurrent_b1"]["rps"], server["stock"]["concurrent_b1"]["rps"]
+            )
+            out["candidate_pool_only_p99_b1_ms"] = server["featurekit_pool_only"]["sequential_b1"]["latency_ms"]["p99"]
         if "uvicorn_httptools" in server:
             out["candidate_uvicorn_speedup"] = ratio(
                 server["uvicorn_httptools"]["concurrent_b1"]["rps"], server["stock"]["concurrent_b1"]["rps"]
@@ -811,12 +841,41 @@ def show(r: dict[str, Any]) -> None:
         )
         rows.append(
             (
+                "server CPU ms per request (8 clients)",
+                s["concurrent_b1"]["server_cpu_ms_per_request"],
+                f["concurrent_b1"]["server_cpu_ms_per_request"],
+                q["server_cpu_per_request_stock_over_featurekit"],
+            )
+        )
+        rows.append(
+            (
                 "server p99 ms (sequential b1)",
                 s["sequential_b1"]["latency_ms"]["p99"],
                 f["sequential_b1"]["latency_ms"]["p99"],
                 float("nan"),
             )
         )
+        pool_only = server.get("featurekit_pool_only")
+        if pool_only:
+            rows.append(
+                (
+                    f"candidate every read on the pool req/s ({CONCURRENCY} clients)",
+                    s["concurrent_b1"]["rps"],
+                    pool_only["concurrent_b1"]["rps"],
+                    q["candidate_pool_only_speedup"],
+                )
+            )
+            rows.append(
+                (
+                    "candidate every read on the pool CPU ms per request",
+                    s["concurrent_b1"]["server_cpu_ms_per_request"],
+                    pool_only["concurrent_b1"]["server_cpu_ms_per_request"],
+                    ratio(
+                        s["concurrent_b1"]["server_cpu_ms_per_request"],
+                        pool_only["concurrent_b1"]["server_cpu_ms_per_request"],
+                    ),
+                )
+            )
         candidate = server.get("uvicorn_httptools")
         if candidate:
             rows.append(
@@ -899,6 +958,11 @@ def chart(r: dict[str, Any], path: Path) -> None:
                 {
                     "stock feast serve": [s["concurrent_b1"]["rps"]],
                     "featurekit serve": [f["concurrent_b1"]["rps"]],
+                    **(
+                        {"every read on the pool": [r["server"]["featurekit_pool_only"]["concurrent_b1"]["rps"]]}
+                        if "featurekit_pool_only" in r["server"]
+                        else {}
+                    ),
                     **(
                         {"uvicorn+httptools (same app)": [r["server"]["uvicorn_httptools"]["concurrent_b1"]["rps"]]}
                         if "uvicorn_httptools" in r["server"]

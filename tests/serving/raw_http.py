@@ -57,6 +57,7 @@ def running_server(
     thread.start()
     assert ready.wait(10)
     server.port = sock.getsockname()[1]
+    server.executor = worker.executor  # tests may occupy the pool to see which requests need it
     try:
         yield server
     finally:

@@ -278,6 +278,13 @@ def test_a_hung_redis_costs_one_bounded_wait_and_health_keeps_answering(tmp_path
                 waited = time.monotonic() - started
                 assert stalled.status == 503 and "serving.request_timeout_s" in stalled.json()["detail"]
                 assert waited < 1.0, waited
+                # a read over serving.inline_max_entities runs on the thread pool: bounded the same way
+                many = {"features": FEATURES, "entities": {"user_id": list(range(1, 101))}}
+                started = time.monotonic()
+                stalled = _post(server.port, "/get-online-features", many, None)
+                waited = time.monotonic() - started
+                assert stalled.status == 503 and "serving.request_timeout_s" in stalled.json()["detail"]
+                assert waited < 1.0, waited
                 time.sleep(1.5)  # a probe times out (1 s) and records the state
                 started = time.monotonic()
                 health = exchange(server.port, request("GET", "/health", headers={"Connection": "close"}))[0][0]

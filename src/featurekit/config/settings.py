@@ -82,6 +82,7 @@ class ServingSettings(_Strict):
     max_header_bytes: int = Field(default=65_536, gt=0)
     max_body_bytes: int = Field(default=4_194_304, gt=0)
     max_entities: int = Field(default=10_000, gt=0)
+    inline_max_entities: int = Field(default=64, ge=0)  # reads up to this many rows run on the event loop
     max_write_rows: int = Field(default=10_000, gt=0)
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=10.0, gt=0)

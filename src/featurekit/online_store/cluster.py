@@ -46,6 +46,8 @@ _SMALL = 16  # up to this many entities per view, a read is routed without numpy
 class ClusterTier(ClusterRouter):
     """:class:`~.tier.TierClient` for a Redis Cluster (ElastiCache cluster mode, or self-managed)."""
 
+    loop_native = False  # fetch_async runs the (multi-node, redirect-following) fetch on a worker thread
+
     @property
     def name(self) -> str:
         return self.settings.tier

@@ -35,6 +35,8 @@ _LOAD_PUT_NEWER = pack_command(("SCRIPT", "LOAD", PUT_NEWER))
 class StandaloneTier:
     """:class:`~.tier.TierClient` for one standalone Redis (or one ElastiCache replication group's primary)."""
 
+    loop_native = True  # fetch_async is asyncio connections on the running loop
+
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self._pool = TierPool(settings)

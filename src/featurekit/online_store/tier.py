@@ -32,6 +32,9 @@ class TierClient(Protocol):
     deletes), so an implementation may resend after a connection failure or a redirection."""
 
     settings: ConnectionSettings
+    loop_native: bool
+    """True when :meth:`fetch_async` runs on the event loop itself (no thread): a server may then answer small
+    reads on its loop (``featurekit.serving``)."""
 
     @property
     def name(self) -> str:

@@ -16,8 +16,11 @@ environment settings, see :class:`featurekit.config.settings.ServingSettings`):
 * header, body and keep-alive (idle) timeouts: a slow or silent client is answered 408 or simply closed;
 * pipelined requests are answered in order, one at a time; reading pauses while too many are queued or while the
   transport's write buffer is above ``write_buffer_bytes`` (a client that never reads costs at most that much);
-* request work runs on a bounded thread pool with a per-request deadline (503 past ``request_timeout_s`` or when
-  ``max_queued_requests`` are already waiting), so ``/health`` and ``/metrics`` stay responsive on the event loop.
+* request work runs under a per-request deadline (503 past ``request_timeout_s`` or when ``max_queued_requests``
+  are already in progress): small reads on the event loop with an asyncio Redis read (cancelled at the deadline),
+  everything else on a bounded thread pool, so ``/health`` and ``/metrics`` stay responsive on the event loop.
+  Small reads skip the pool because the hop to a thread and back cost as much as a batch-1 read itself
+  (``docs/performance.md``, "Small reads on the event loop").
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ _REASONS = {100: b"Continue", 200: b"OK", 202: b"Accepted", 400: b"Bad Request",
             413: b"Content Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
             501: b"Not Implemented", 503: b"Service Unavailable"}  # fmt: skip
 _JSON = [(b"content-type", b"application/json")]
+# Reads with bodies up to this size are parsed on the event loop (orjson: tens of microseconds), so the server can
+# answer small requests there without a thread hop (see FeatureServer.begin_online); larger bodies go to the pool.
+_INLINE_MAX_BODY = 16_384
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool, head: bool) -> bytes:
@@ -344,19 +350,32 @@ class HttpProtocol(asyncio.Protocol):
                 head=head,
             )
             return
+        server = worker.server
+        job: asyncio.Future
+        if routed is server.online_job and len(request.body) <= _INLINE_MAX_BODY:
+            begun = server.begin_online(request.body)
+            if isinstance(begun, tuple):  # refused while parsing: answered at once
+                self._write(*begun, keep_alive=request.keep_alive, head=head)
+                return
+            pooled = callable(begun)  # too much work for the loop: the thread pool reads
+            job = self.loop.run_in_executor(worker.executor, begun) if pooled else self.loop.create_task(begun)
+        else:
+            job = self.loop.run_in_executor(worker.executor, routed, request.body)
         worker.pending += 1
         self.busy = True
         self._disarm()
-        job = self.loop.run_in_executor(worker.executor, routed, request.body)
         deadline = self.loop.call_later(self.limits.request_timeout_s, self._deadline, job, request)
         job.add_done_callback(lambda fut: self._finished(fut, deadline, request))
 
     def _deadline(self, job: asyncio.Future, request: _Request) -> None:
-        """The request is answered 503 now; its thread finishes (bounded by the Redis timeout) and is dropped."""
+        """The request is answered 503 now. A read on the loop is cancelled (its Redis connection is closed); a
+        thread finishes (bounded by the Redis timeout) and its answer is dropped."""
         if job.done() or not self.busy:
             return
         self.busy = False
         job.answered = True  # type: ignore[attr-defined]
+        if isinstance(job, asyncio.Task):
+            job.cancel()
         seconds = self.limits.request_timeout_s
         self.worker.server.timed_out(request.path)
         if self.transport is not None:
@@ -377,7 +396,7 @@ class HttpProtocol(asyncio.Protocol):
         self.busy = False
         try:
             status, headers, payload = job.result()
-        except Exception:
+        except (Exception, asyncio.CancelledError):
             logger.exception("unhandled error for %s %s", request.method, request.path)
             status, headers, payload = 500, _JSON, _detail("internal error")
         self._write(status, headers, payload, keep_alive=request.keep_alive, head=request.method == "HEAD")

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from featurekit.metrics import SERVING_PLAN_REFRESH_TOTAL
-from featurekit.online_store.read import columnar, group_servers, read_columns
+from featurekit.online_store.read import ReadColumns, columnar, group_servers, read_columns, read_columns_async
 from featurekit.online_store.read_plan import ReadPlan, compile_plan
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.serving.result import ColumnMeta, OnlineFeaturesResult
@@ -87,10 +87,7 @@ class OnlineFeatureReader:
 
     def plan(self, features: list[str] | Any, full_feature_names: bool = False) -> ReadPlan:
         """The compiled plan for a request shape (compiled on first use)."""
-        key = (
-            tuple(features) if isinstance(features, list | tuple) else ("__service__", features.name),
-            full_feature_names,
-        )
+        key = _plan_key(features if isinstance(features, list | tuple) else features.name, full_feature_names)
         plan = self._plans.get(key)
         if plan is None:
             feats = list(features) if isinstance(features, list | tuple) else features
@@ -105,6 +102,12 @@ class OnlineFeatureReader:
             with self._lock:
                 self._plans[key] = plan
         return plan
+
+    def cached_plan(self, features: list[str] | str, full_feature_names: bool = False) -> ReadPlan | None:
+        """The plan for ``features`` (references, or a feature service's name) if already compiled, else ``None``.
+        Never touches the registry, so the feature server can call it on its event loop (a registry read may be a
+        file or S3 round trip)."""
+        return self._plans.get(_plan_key(features, full_feature_names))
 
     def feature_service(self, name: str) -> Any:
         """A feature service by name (from the registry cache), or a clear error."""
@@ -143,7 +146,18 @@ class OnlineFeatureReader:
     def _read(
         self, plan: ReadPlan, columns: dict[str, list[Any]], n: int, include_event_timestamps: bool
     ) -> OnlineFeaturesResult:
-        read = read_columns(plan, columns, n)
+        return self._result(read_columns(plan, columns, n), include_event_timestamps)
+
+    def read_planned(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> OnlineFeaturesResult:
+        """:meth:`get_online_features` for a request already planned (:meth:`plan`) and put in columns
+        (:func:`~featurekit.online_store.read.columnar`), as the feature server does before choosing where to read."""
+        return self._read(plan, columns, n, False)
+
+    async def read_planned_async(self, plan: ReadPlan, columns: dict[str, list[Any]], n: int) -> OnlineFeaturesResult:
+        """:meth:`read_planned` with the Redis round trips awaited on the running event loop (standalone tiers)."""
+        return self._result(await read_columns_async(plan, columns, n), False)
+
+    def _result(self, read: ReadColumns, include_event_timestamps: bool) -> OnlineFeaturesResult:
         metas: list[ColumnMeta] = []
         by_view: dict[int, ColumnMeta] = {}
         for decoded, view in zip(read.decoded, read.views, strict=True):
@@ -160,3 +174,8 @@ class OnlineFeatureReader:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _plan_key(features: list[str] | tuple[str, ...] | str, full_feature_names: bool) -> tuple[Any, ...]:
+    """Plan cache key: the feature references, or a feature service's name."""
+    return (tuple(features) if isinstance(features, list | tuple) else ("__service__", features), full_feature_names)

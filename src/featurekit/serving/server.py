@@ -23,7 +23,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,9 +37,15 @@ from featurekit.metrics import (
     SERVING_REQUEST_SECONDS,
 )
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
+from featurekit.online_store.read import columnar
 from featurekit.serving.auth import BearerAuth
 from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
-from featurekit.serving.request import RequestTooLargeError, check_request_data, parse_features_request
+from featurekit.serving.request import (
+    FeaturesRequest,
+    RequestTooLargeError,
+    check_request_data,
+    parse_features_request,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,17 @@ _JSON = [(b"content-type", b"application/json")]
 _ENDPOINT = "/get-online-features"
 _WRITES = {"/push": "push", "/write-to-online-store": "write_to_online_store"}
 _METHODS = {_ENDPOINT: "POST", "/push": "POST", "/write-to-online-store": "POST", "/health": "GET", "/metrics": "GET"}
+
+
+@dataclass
+class _Prepared:
+    """A parsed, planned ``/get-online-features`` request, ready to read."""
+
+    entities: dict[str, list[Any]]  # as sent (for log lines naming the entity)
+    label: str  # feature service name or "-" (metrics label)
+    plan: Any
+    columns: dict[str, list[Any]]
+    n: int
 
 
 class FeatureServer:
@@ -74,6 +92,9 @@ class FeatureServer:
         self._latency: dict[str, Any] = {}
         self._entities: dict[str, Any] = {}
         self._request_fields: dict[int, tuple[Any, dict[str, Any]]] = {}
+        # The job :meth:`route` returns for reads; the HTTP front-end recognises it and may start small requests
+        # on its event loop with :meth:`begin_online` instead of running it on the thread pool.
+        self.online_job: Job = self._online_features
 
     def start(self) -> None:
         """Start the background Redis probe (called once the worker's loop runs)."""
@@ -91,7 +112,7 @@ class FeatureServer:
             SERVING_ERRORS_TOTAL.labels(path, "unauthorized").inc()
             return 401, [*_JSON, (b"www-authenticate", b"Bearer")], b'{"detail":"missing or invalid bearer token"}'
         if path == _ENDPOINT:
-            return self._online_features
+            return self.online_job
         if path in _WRITES:
             return lambda body: self._write(path, body)
         if path == "/health":
@@ -110,40 +131,97 @@ class FeatureServer:
         SERVING_ERRORS_TOTAL.labels(path, "timeout").inc()
 
     def _online_features(self, body: bytes) -> Reply:
-        start = time.perf_counter()
-        service_label = "-"
+        """The whole request on the calling thread (the thread pool, the ASGI app, tests)."""
+        started = time.perf_counter()
         SERVING_INFLIGHT.inc()
         try:
             request = parse_features_request(body, self.settings.max_entities)
-            if request.feature_service:
-                service_label = request.feature_service
-                features: Any = self.reader.feature_service(request.feature_service)
-            else:
-                features = request.features
-            check_request_data(self._request_data_types(features, request.full_feature_names), request.entities)
-            result = self.reader.get_online_features(
-                features, request.entities, full_feature_names=request.full_feature_names
-            )
-            payload = orjson.dumps(result.to_feast_json())
-            for error in result.errors():
-                _log_row_error(error, request.entities)
-            counter = self._entities.get(service_label)
-            if counter is None:
-                counter = self._entities[service_label] = SERVING_ENTITIES_TOTAL.labels(service_label)
-            counter.inc(result.row_count)
-            return 200, _JSON, payload
         except Exception as exc:
-            return _failure(_ENDPOINT, exc)
-        finally:
-            SERVING_INFLIGHT.dec()
-            hist = self._latency.get(service_label)
-            if hist is None:
-                hist = self._latency[service_label] = SERVING_REQUEST_SECONDS.labels(service_label, _ENDPOINT)
-            hist.observe(time.perf_counter() - start)
+            return self._finish(started, "-", _failure(_ENDPOINT, exc))
+        return self._prepare_and_answer(request, started)
 
-    def _request_data_types(self, features: Any, full_feature_names: bool) -> dict[str, Any]:
+    def begin_online(self, body: bytes) -> Reply | Coroutine[Any, Any, Reply] | Callable[[], Reply]:
+        """Start a ``/get-online-features`` request on the event loop (small bodies only, see
+        :mod:`featurekit.serving.http`). Returns the reply (a client error), a coroutine reading on the loop (at most
+        ``serving.inline_max_entities`` rows of plain views on standalone tiers, with a plan already compiled), or a
+        thunk for the thread pool: more rows, on-demand views (user code of unknown cost), Cluster tiers, and the
+        first request of a shape after start or a registry change (compiling its plan reads the registry, which
+        may be a file or S3 round trip: never on the loop)."""
+        started = time.perf_counter()
+        SERVING_INFLIGHT.inc()
+        try:
+            request = parse_features_request(body, self.settings.max_entities)
+        except Exception as exc:
+            return self._finish(started, "-", _failure(_ENDPOINT, exc))
+        plan = self.reader.cached_plan(request.feature_service or request.features, request.full_feature_names)
+        if (
+            plan is None
+            or request.rows > self.settings.inline_max_entities
+            or plan.odfvs
+            or not all(tier.loop_native for tier, _ in plan.server_groups)
+        ):
+            return lambda: self._prepare_and_answer(request, started)
+        label = request.feature_service or "-"
+        try:
+            prepared = self._prepared(request, label, plan)
+        except Exception as exc:
+            return self._finish(started, label, _failure(_ENDPOINT, exc))
+        return self._read_and_answer_async(prepared, started)
+
+    def _prepare_and_answer(self, request: FeaturesRequest, started: float) -> Reply:
+        label = request.feature_service or "-"
+        try:
+            features: Any = request.features
+            if request.feature_service:
+                features = self.reader.feature_service(request.feature_service)
+            prepared = self._prepared(request, label, self.reader.plan(features, request.full_feature_names))
+        except Exception as exc:
+            return self._finish(started, label, _failure(_ENDPOINT, exc))
+        return self._read_and_answer(prepared, started)
+
+    def _prepared(self, request: FeaturesRequest, label: str, plan: Any) -> _Prepared:
+        check_request_data(self._request_data_types(plan), request.entities)
+        columns, n = columnar(request.entities, plan)
+        return _Prepared(request.entities, label, plan, columns, n)
+
+    def _read_and_answer(self, prepared: _Prepared, started: float) -> Reply:
+        try:
+            reply = self._answer(prepared, self.reader.read_planned(prepared.plan, prepared.columns, prepared.n))
+        except Exception as exc:
+            reply = _failure(_ENDPOINT, exc)
+        return self._finish(started, prepared.label, reply)
+
+    async def _read_and_answer_async(self, prepared: _Prepared, started: float) -> Reply:
+        reply: Reply | None = None
+        try:
+            result = await self.reader.read_planned_async(prepared.plan, prepared.columns, prepared.n)
+            reply = self._answer(prepared, result)
+        except Exception as exc:
+            reply = _failure(_ENDPOINT, exc)
+        finally:  # also when cancelled at the request deadline
+            self._finish(started, prepared.label, reply)
+        return reply
+
+    def _answer(self, prepared: _Prepared, result: Any) -> Reply:
+        payload = orjson.dumps(result.to_feast_json())
+        for error in result.errors():
+            _log_row_error(error, prepared.entities)
+        counter = self._entities.get(prepared.label)
+        if counter is None:
+            counter = self._entities[prepared.label] = SERVING_ENTITIES_TOTAL.labels(prepared.label)
+        counter.inc(result.row_count)
+        return 200, _JSON, payload
+
+    def _finish(self, started: float, label: str, reply: Any) -> Any:
+        SERVING_INFLIGHT.dec()
+        hist = self._latency.get(label)
+        if hist is None:
+            hist = self._latency[label] = SERVING_REQUEST_SECONDS.labels(label, _ENDPOINT)
+        hist.observe(time.perf_counter() - started)
+        return reply
+
+    def _request_data_types(self, plan: Any) -> dict[str, Any]:
         """Declared types of the request-data fields the request's on-demand views need (cached per plan)."""
-        plan = self.reader.plan(features, full_feature_names)
         cached = self._request_fields.get(id(plan))
         if cached is not None and cached[0] is plan:
             return cached[1]
