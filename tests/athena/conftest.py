@@ -17,6 +17,7 @@ import yaml
 from examples.cash_advance.warehouse import Warehouse, WarehouseSpec, generate
 from featurekit.config import Settings, load_settings
 from featurekit.warehouse.load import load_duckdb
+from support.airflow_session import configure_dags
 from support.athena_emulator import AthenaEmulator
 from support.batch_project import END, REPO_ROOT
 
@@ -71,6 +72,7 @@ def paths(
         "workgroup": WORKGROUP, "results_location": RESULTS, "region": "us-east-1",
     }  # fmt: skip
     (root / "config" / "emulated.yaml").write_text(yaml.safe_dump(emulated))
+    configure_dags(root)
     monkeypatch.setenv("FEATUREKIT_ROOT", str(root))
     monkeypatch.setenv("FEATUREKIT_REDIS_URL", redis_url)
     athena_data, local_data = tmp_path / "athena", tmp_path / "local"

@@ -12,7 +12,7 @@ from featurekit.repo.feast_config import feature_store
 from support.batch_project import HOUR
 
 
-def test_hourly_dag_runs_on_athena(paths, airflow_home, monkeypatch) -> None:
+def test_hourly_dag_runs_on_athena(airflow_home, paths, monkeypatch) -> None:
     from featurekit.orchestration.factory import build_dags
     from featurekit.orchestration.runner import test_interval
 
@@ -45,7 +45,7 @@ def test_hourly_dag_runs_on_athena(paths, airflow_home, monkeypatch) -> None:
     assert online["spend_24h"] == [by_user[u] for u in users]
 
 
-def test_failing_batch_is_quarantined_on_s3(paths, airflow_home, monkeypatch) -> None:
+def test_failing_batch_is_quarantined_on_s3(airflow_home, paths, monkeypatch) -> None:
     import io
     import json
 

@@ -28,7 +28,6 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-IN_MAIN_CI = {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main"}
 
 
 @pytest.fixture(scope="session")
@@ -75,15 +74,6 @@ def feature_repo_copy(tmp_path: Path) -> Path:
     return target
 
 
-def edit(repo: Path, relative: str, old: str, new: str, count: int = 1) -> None:
-    """Replace ``old`` by ``new`` in a repo file (``count=-1``: every occurrence), failing loudly if the text is not
-    there: an edit that silently does nothing would make a test pass for the wrong reason."""
-    path = repo / relative
-    text = path.read_text()
-    assert text.count(old) >= max(count, 1), f"{relative}: {old!r} not found"
-    path.write_text(text.replace(old, new, count))
-
-
 @pytest.fixture
 def make_env(s3_endpoint: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
     """Settings for ``dev`` or ``prod`` from the real environment files, with a registry key unique to the test
@@ -101,15 +91,6 @@ def make_env(s3_endpoint: str, redis_url: str, tmp_path: Path) -> Callable[..., 
         return load_settings(env, environ={"FEATUREKIT_REDIS_PASSWORD": "unused"}, overrides=overrides)
 
     return build
-
-
-def registry_etag(s3, settings: Settings) -> str | None:
-    """The registry object's ETag (None when it does not exist): any write changes it."""
-    bucket, key = settings.registry.path.removeprefix("s3://").split("/", 1)
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)["ETag"]
-    except s3.exceptions.ClientError:
-        return None
 
 
 @pytest.fixture
@@ -132,6 +113,5 @@ def project_copy(s3_endpoint: str, redis_url: str, tmp_path: Path, monkeypatch: 
             data["online_store"]["tiers"] = {name: {"url": redis_url} for name in ("hot", "warm")}
         (root / "config" / f"{env}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     monkeypatch.setenv("FEATUREKIT_ROOT", str(root))
-    for name in ("FEATUREKIT_ENV", "GITHUB_ACTIONS", "GITHUB_REF"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FEATUREKIT_ENV", raising=False)
     return root

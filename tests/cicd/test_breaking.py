@@ -9,8 +9,7 @@ import pytest
 
 from featurekit.repo.apply import BreakingChangeError, apply_repo, plan_repo
 from featurekit.repo.loader import load_repo
-
-from .conftest import IN_MAIN_CI, edit, registry_etag
+from support.cicd import IN_MAIN_CI, edit, registry_etag
 
 TXN = "feature_views/transactions.py"
 
@@ -119,7 +118,7 @@ CASES = {
 def baseline(make_env):
     """The unchanged repo applied to a fresh prod registry."""
     prod = make_env("prod")
-    apply_repo(prod, load_repo(prod), environ=IN_MAIN_CI)
+    apply_repo(prod, load_repo(prod), ci_ref=IN_MAIN_CI)
     return prod
 
 
@@ -136,11 +135,11 @@ def test_breaking_change_is_caught_then_allowed(case, baseline, make_env, featur
     assert "❌" in plan.to_markdown() and expected[0].split("] ", 1)[1] in plan.to_markdown()
 
     with pytest.raises(BreakingChangeError) as caught:
-        apply_repo(prod, load_repo(prod), environ=IN_MAIN_CI)
+        apply_repo(prod, load_repo(prod), ci_ref=IN_MAIN_CI)
     assert expected[0] in str(caught.value)
     assert registry_etag(s3, prod) == before, "a blocked apply must not write the registry"
 
-    allowed = apply_repo(prod, load_repo(prod), environ=IN_MAIN_CI, allow_breaking=True)
+    allowed = apply_repo(prod, load_repo(prod), ci_ref=IN_MAIN_CI, allow_breaking=True)
     assert allowed.applied and [str(b) for b in allowed.plan.breaking] == expected
     assert registry_etag(s3, prod) != before
     assert plan_repo(prod).summary == "no changes"

@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 
 from featurekit.cli.main import app
 from featurekit.repo.rules import expectation_suite_path
-
-from .conftest import edit
+from support.cicd import edit
 
 
 def break_definitions(repo: Path) -> None:

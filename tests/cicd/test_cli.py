@@ -14,8 +14,7 @@ from featurekit.cli.repo import BLOCKED_EXIT_CODE
 from featurekit.config import load_settings
 from featurekit.repo.apply import ProtectedEnvironmentError, guard_protected
 from featurekit.repo.plan import PLAN_COMMENT_MARKER
-
-from .conftest import IN_MAIN_CI, edit, registry_etag
+from support.cicd import IN_MAIN_CI, edit, registry_etag
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -34,15 +33,15 @@ def test_plan_apply_gate_and_pr_projects_through_the_cli(project_copy: Path, s3,
     refused = run("apply", "--env", "prod")
     assert refused.exit_code == 1
     assert "environment 'prod' is protected" in refused.output and "--force" in refused.output
-    in_pr_ci = run("apply", "--env", "prod", env={"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/pull/9/merge"})
+    in_pr_ci = run("apply", "--env", "prod", "--ci-ref", "refs/pull/9/merge")
     assert in_pr_ci.exit_code == 1 and "this is CI on refs/pull/9/merge" in in_pr_ci.output
     assert registry_etag(s3, prod) is None, "a refused apply writes nothing"
 
-    applied = run("apply", "--env", "prod", env=IN_MAIN_CI)
+    applied = run("apply", "--env", "prod", "--ci-ref", IN_MAIN_CI)
     assert applied.exit_code == 0, applied.output
     assert "applied project cash_advance" in applied.output
     etag = registry_etag(s3, prod)
-    again = run("apply", "--env", "prod", env=IN_MAIN_CI)
+    again = run("apply", "--env", "prod", "--ci-ref", IN_MAIN_CI)
     assert again.exit_code == 0 and "no changes" in again.output
     assert registry_etag(s3, prod) == etag
 
@@ -64,7 +63,7 @@ def test_plan_apply_gate_and_pr_projects_through_the_cli(project_copy: Path, s3,
     assert json.loads((tmp_path / "c.json").read_text())["breaking"][0]["name"] == "cash_advance_v1"
     allowed = run("plan", "--env", "prod", "--format", "json", "--allow-breaking")
     assert allowed.exit_code == 0 and json.loads(allowed.stdout)["allow_breaking"]
-    assert run("apply", "--env", "prod", env=IN_MAIN_CI).exit_code == 1
+    assert run("apply", "--env", "prod", "--ci-ref", IN_MAIN_CI).exit_code == 1
     assert registry_etag(s3, prod) == etag
 
     pr = run("apply", "--env", "dev", "--pr", "5", "--allow-breaking")
@@ -77,23 +76,23 @@ def test_plan_apply_gate_and_pr_projects_through_the_cli(project_copy: Path, s3,
 
 
 @pytest.mark.parametrize(
-    ("environ", "force", "allowed"),
+    ("ci_ref", "force", "allowed"),
     [
-        ({}, False, False),
-        ({"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/feature-x"}, False, False),
-        ({"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/pull/4/merge"}, False, False),
-        ({"GITHUB_REF": "refs/heads/main"}, False, False),  # main, but not in CI
+        (None, False, False),  # outside CI
+        ("refs/heads/feature-x", False, False),
+        ("refs/pull/4/merge", False, False),
+        ("refs/heads/main-old", False, False),  # the ref must be main exactly
         (IN_MAIN_CI, False, True),
-        ({}, True, True),
+        (None, True, True),
     ],
 )
-def test_protected_environment_guard(environ, force, allowed) -> None:
+def test_protected_environment_guard(ci_ref, force, allowed) -> None:
     prod = load_settings("prod", environ={"FEATUREKIT_REDIS_PASSWORD": ""})
     dev = load_settings("dev", environ={"FEATUREKIT_REDIS_PASSWORD": ""})
     assert prod.registry.protected and not dev.registry.protected
-    guard_protected(dev, "apply", force=False, environ=environ)  # dev is never guarded
+    guard_protected(dev, "apply", force=False, ci_ref=ci_ref)  # dev is never guarded
     if allowed:
-        guard_protected(prod, "apply", force=force, environ=environ)
+        guard_protected(prod, "apply", force=force, ci_ref=ci_ref)
     else:
         with pytest.raises(ProtectedEnvironmentError, match="runs only from refs/heads/main in CI"):
-            guard_protected(prod, "apply", force=force, environ=environ)
+            guard_protected(prod, "apply", force=force, ci_ref=ci_ref)

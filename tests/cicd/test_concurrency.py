@@ -12,8 +12,7 @@ from featurekit.repo.apply import BreakingChangeError, apply_repo
 from featurekit.repo.feast_config import feature_store
 from featurekit.repo.loader import load_repo
 from featurekit.repo.registry_lock import RegistryConflictError, RegistryTransaction, registry_backend
-
-from .conftest import edit
+from support.cicd import edit
 
 NEW_FEATURE = (
     '        Field(name="max_debit_24h", dtype=Float64, description="Largest single debit over 24 hours."),\n',

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from featurekit.cli.main import app
 from featurekit.config import load_settings
 from featurekit.repo.fingerprint import FingerprintError, PlanFingerprint, repo_sha256
-
-from .conftest import IN_MAIN_CI, edit, registry_etag
+from support.cicd import IN_MAIN_CI, edit, registry_etag
 
 NEW_FEATURE = (
     '        Field(name="max_debit_24h", dtype=Float64, description="Largest single debit over 24 hours."),\n',
@@ -30,7 +29,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 def test_merge_apply_refuses_a_plan_that_was_not_reviewed(project_copy: Path, s3, tmp_path: Path) -> None:
     prod = load_settings("prod", environ={"FEATUREKIT_REDIS_PASSWORD": ""})
     repo = project_copy / "feature_repo"
-    assert run("apply", "--env", "prod", env=IN_MAIN_CI).exit_code == 0
+    assert run("apply", "--env", "prod", "--ci-ref", IN_MAIN_CI).exit_code == 0
 
     # The pull request adds a feature; its plan against prod records what it was computed from.
     edit(repo, "feature_views/transactions.py", *NEW_FEATURE)
@@ -44,7 +43,9 @@ def test_merge_apply_refuses_a_plan_that_was_not_reviewed(project_copy: Path, s3
 
     # 1. The merge brings in a change the plan did not show (main moved on): refused, fresh plan written.
     edit(repo, "feature_views/profile.py", *TTL)
-    refused = run("apply", "--env", "prod", "--expect-fingerprint", reviewed, "--markdown-file", fresh, env=IN_MAIN_CI)
+    refused = run(
+        "apply", "--env", "prod", "--expect-fingerprint", reviewed, "--markdown-file", fresh, "--ci-ref", IN_MAIN_CI
+    )
     assert refused.exit_code == 1
     assert "not the plan that was reviewed" in refused.output and "feature repo differs" in refused.output
     assert "user_profile" in fresh.read_text() and "max_credit_24h" in fresh.read_text()
@@ -53,12 +54,14 @@ def test_merge_apply_refuses_a_plan_that_was_not_reviewed(project_copy: Path, s3
     # 2. Another pull request's apply (the ttl change alone) landed in prod after the plan: the repo is the reviewed
     # one again, the registry is not.
     edit(repo, "feature_views/transactions.py", NEW_FEATURE[1], NEW_FEATURE[0])
-    assert run("apply", "--env", "prod", env=IN_MAIN_CI).exit_code == 0
+    assert run("apply", "--env", "prod", "--ci-ref", IN_MAIN_CI).exit_code == 0
     edit(repo, "feature_views/profile.py", TTL[1], TTL[0])
     edit(repo, "feature_views/transactions.py", *NEW_FEATURE)
     assert repo_sha256(repo) == data["repo_sha256"]
     landed = registry_etag(s3, prod)
-    refused = run("apply", "--env", "prod", "--expect-fingerprint", reviewed, "--markdown-file", fresh, env=IN_MAIN_CI)
+    refused = run(
+        "apply", "--env", "prod", "--expect-fingerprint", reviewed, "--markdown-file", fresh, "--ci-ref", IN_MAIN_CI
+    )
     assert refused.exit_code == 1
     assert "changed since the reviewed plan" in refused.output and "another apply landed" in refused.output
     assert registry_etag(s3, prod) == landed
@@ -66,13 +69,13 @@ def test_merge_apply_refuses_a_plan_that_was_not_reviewed(project_copy: Path, s3
     # 3. Re-planned against the current prod and reviewed again: applied exactly as shown.
     again = tmp_path / "plan2" / "fingerprint.json"
     assert run("plan", "--env", "prod", "--fingerprint-file", again).exit_code == 0
-    applied = run("apply", "--env", "prod", "--expect-fingerprint", again, env=IN_MAIN_CI)
+    applied = run("apply", "--env", "prod", "--expect-fingerprint", again, "--ci-ref", IN_MAIN_CI)
     assert applied.exit_code == 0, applied.output
     assert "applied project cash_advance" in applied.output and "max_credit_24h" in applied.output
 
 
 def test_fingerprint_files_are_checked_and_the_retry_replan_is_gone(project_copy: Path, tmp_path: Path) -> None:
-    missing = run("apply", "--env", "prod", "--expect-fingerprint", tmp_path / "none.json", env=IN_MAIN_CI)
+    missing = run("apply", "--env", "prod", "--expect-fingerprint", tmp_path / "none.json", "--ci-ref", IN_MAIN_CI)
     assert missing.exit_code == 1 and "no reviewed plan fingerprint" in missing.output
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "other"}))

@@ -17,8 +17,7 @@ from featurekit.repo.apply import apply_repo
 from featurekit.repo.feast_config import feature_store, repo_config
 from featurekit.repo.loader import load_repo
 from featurekit.repo.registry_lock import RegistryConflictError
-
-from .conftest import edit
+from support.cicd import edit
 
 VIEW = "user_txn_24h"
 

@@ -7,8 +7,7 @@ import json
 from featurekit.repo.apply import apply_repo, plan_repo
 from featurekit.repo.loader import load_repo
 from featurekit.repo.plan import PLAN_COMMENT_MARKER
-
-from .conftest import IN_MAIN_CI, edit, registry_etag
+from support.cicd import IN_MAIN_CI, edit, registry_etag
 
 
 def test_first_plan_adds_everything_and_reapply_is_a_no_op(make_env, s3) -> None:
@@ -19,19 +18,19 @@ def test_first_plan_adds_everything_and_reapply_is_a_no_op(make_env, s3) -> None
     assert ("feature service", "cash_advance_v1") in added and ("entity", "user") in added
     assert registry_etag(s3, prod) is None, "plan must not write"
 
-    first = apply_repo(prod, load_repo(prod), environ=IN_MAIN_CI)
+    first = apply_repo(prod, load_repo(prod), ci_ref=IN_MAIN_CI)
     assert first.applied
     etag = registry_etag(s3, prod)
     assert etag is not None
 
-    again = apply_repo(prod, load_repo(prod), environ=IN_MAIN_CI)
+    again = apply_repo(prod, load_repo(prod), ci_ref=IN_MAIN_CI)
     assert not again.applied and again.plan.summary == "no changes"
     assert registry_etag(s3, prod) == etag, "re-applying the same repo must not write the registry"
 
 
 def test_plan_of_an_edited_repo_shows_exactly_the_edits(make_env, feature_repo_copy) -> None:
     baseline = make_env("prod")
-    apply_repo(baseline, load_repo(baseline), environ=IN_MAIN_CI)
+    apply_repo(baseline, load_repo(baseline), ci_ref=IN_MAIN_CI)
 
     repo = feature_repo_copy
     # A new feature on the hourly view, a longer ttl on the profile, a tier move and a new v2 service.

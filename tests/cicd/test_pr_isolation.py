@@ -14,8 +14,7 @@ from featurekit.pipelines.reconcile import reconcile_online_store
 from featurekit.repo.apply import ProtectedEnvironmentError, apply_repo, for_pull_request, teardown_project
 from featurekit.repo.feast_config import feature_store, repo_config
 from featurekit.repo.loader import load_repo
-
-from .conftest import edit
+from support.cicd import edit
 
 VIEW = "user_txn_24h"
 USERS = [100_001, 100_002, 100_003]

@@ -78,3 +78,19 @@ def test_parsing_the_dag_files_imports_no_heavy_library(project: BatchProject) -
             [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, check=True
         )
         assert child.stdout.strip() == "", path.name
+
+
+def test_dag_policy_comes_from_the_environment_file(project: BatchProject) -> None:
+    import yaml
+
+    from featurekit.config.merge import deep_merge
+    from featurekit.orchestration.factory import build_dags
+    from featurekit.orchestration.maintenance import build_maintenance_dag
+
+    path = project.root / "config" / "local.yaml"
+    policy = {"orchestration": {"start_date": "2025-03-01", "catchup": False, "retries": 5, "retry_delay_seconds": 7}}
+    path.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(path.read_text()), policy)))
+    for dag in [*build_dags().values(), build_maintenance_dag()]:
+        assert dag.start_date.isoformat() == "2025-03-01T00:00:00+00:00", dag.dag_id
+        assert dag.default_args["retries"] == 5 and dag.default_args["retry_delay"].total_seconds() == 7, dag.dag_id
+    assert build_dags()["featurekit_daily"].catchup is False

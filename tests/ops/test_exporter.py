@@ -10,9 +10,11 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from featurekit.config import load_settings
 from featurekit.observability.errors import MetricsExportError
-from featurekit.observability.exporter import PUSHGATEWAY_ENV, TEXTFILE_DIR_ENV, export_metrics
+from featurekit.observability.exporter import export_job_metrics, export_metrics
 from featurekit.services.ports import free_port, wait_for_port
+from support.environments import environment_file
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 
@@ -45,10 +47,9 @@ def pushgateway(tmp_path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def test_textfile_export_is_atomic_and_only_featurekit(registry, tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv(PUSHGATEWAY_ENV, raising=False)
-    monkeypatch.setenv(TEXTFILE_DIR_ENV, str(tmp_path / "textfile"))
-    result = export_metrics("materialize", {"feature_view": "user_txn_24h"}, registry=registry)
+def test_textfile_export_is_atomic_and_only_featurekit(registry, tmp_path) -> None:
+    directory = tmp_path / "textfile"
+    result = export_metrics("materialize", {"feature_view": "user_txn_24h"}, textfile_dir=directory, registry=registry)
     assert result is not None and result.kind == "textfile"
     path = tmp_path / "textfile" / "featurekit_materialize_user_txn_24h.prom"
     assert result.target == str(path)
@@ -59,15 +60,14 @@ def test_textfile_export_is_atomic_and_only_featurekit(registry, tmp_path, monke
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
 
 
-def test_nothing_configured_exports_nothing(registry, monkeypatch) -> None:
-    monkeypatch.delenv(PUSHGATEWAY_ENV, raising=False)
-    monkeypatch.delenv(TEXTFILE_DIR_ENV, raising=False)
+def test_nothing_configured_exports_nothing(registry) -> None:
     assert export_metrics("freshness", registry=registry) is None
 
 
-def test_push_to_a_real_pushgateway(registry, pushgateway, monkeypatch) -> None:
-    monkeypatch.setenv(PUSHGATEWAY_ENV, pushgateway)
-    result = export_metrics("freshness", {"feature_view": "user_txn_24h"}, registry=registry)
+def test_push_to_a_real_pushgateway(registry, pushgateway, tmp_path) -> None:
+    environ = {"FEATUREKIT_PUSHGATEWAY_URL": pushgateway, "FEATUREKIT_DATA_DIR": str(tmp_path)}
+    settings = load_settings("local", environ=environ)
+    result = export_job_metrics(settings, "freshness", {"feature_view": "user_txn_24h"}, registry=registry)
     assert result is not None and result.kind == "pushgateway"
     scraped = httpx.get(f"{pushgateway}/metrics", timeout=10).text
     lines = [line for line in scraped.splitlines() if line.startswith("featurekit_freshness_age_seconds{")]
@@ -83,11 +83,12 @@ def test_unreachable_pushgateway_is_a_clear_error(registry) -> None:
         export_metrics("freshness", pushgateway_url=url, registry=registry)
 
 
-def test_fallback_directory_when_nothing_is_configured(registry, tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv(PUSHGATEWAY_ENV, raising=False)
-    monkeypatch.delenv(TEXTFILE_DIR_ENV, raising=False)
-    result = export_metrics("consistency", registry=registry, fallback_dir=tmp_path / "metrics")
+def test_settings_choose_the_directory_else_the_data_directory(registry, tmp_path) -> None:
+    settings = load_settings("local", environ={"FEATUREKIT_DATA_DIR": str(tmp_path)})
+    assert settings.metrics.pushgateway_url is None and settings.metrics.textfile_dir is None
+    result = export_job_metrics(settings, "consistency", registry=registry)
     assert result is not None and result.target == str(tmp_path / "metrics" / "featurekit_consistency.prom")
-    monkeypatch.setenv(TEXTFILE_DIR_ENV, str(tmp_path / "configured"))  # the configured directory wins
-    result = export_metrics("consistency", registry=registry, fallback_dir=tmp_path / "metrics")
+    configured = environment_file(tmp_path / "env", {"metrics": {"textfile_dir": str(tmp_path / "configured")}})
+    settings = load_settings(str(configured), environ={"FEATUREKIT_DATA_DIR": str(tmp_path)})
+    result = export_job_metrics(settings, "consistency", registry=registry)  # the configured directory wins
     assert result is not None and result.target == str(tmp_path / "configured" / "featurekit_consistency.prom")

@@ -14,6 +14,7 @@ from featurekit.observability.jobs import observed_materialize
 from featurekit.observability.slo import format_duration, parse_duration
 from featurekit.pipelines.materialize import MaterializeError
 from featurekit.repo.loader import load_repo
+from support.environments import environment_file
 
 from .cli import run_cli
 
@@ -47,8 +48,9 @@ def test_the_same_data_a_day_later_is_out_of_slo(platform) -> None:
 
 def test_cli_exit_codes_and_report(platform, tmp_path) -> None:
     data_dir = platform.settings.data_dir
-    ok = run_cli(["freshness", "--env", "local", "-v", "user_txn_24h", "-v", "user_profile"], data_dir,
-                 platform.redis_url, FEATUREKIT_METRICS_TEXTFILE_DIR=str(tmp_path))  # fmt: skip
+    configured = environment_file(tmp_path / "env", {"metrics": {"textfile_dir": str(tmp_path)}})
+    ok = run_cli(["freshness", "--env", str(configured), "-v", "user_txn_24h", "-v", "user_profile"], data_dir,
+                 platform.redis_url)  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert "all 2 feature view(s) within SLO" in ok.output
     exported = (tmp_path / "featurekit_freshness.prom").read_text()

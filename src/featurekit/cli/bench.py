@@ -21,6 +21,14 @@ bench_app = typer.Typer(
 )
 
 
+IdleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout", min=0.1, help="Seconds a timed phase waits for an idle machine before measuring anyway."
+    ),
+]
+
+
 def load_bench_module(name: str) -> ModuleType:
     """Import ``bench.<name>`` from the project root (added to ``sys.path`` on first use)."""
     from featurekit.config import project_root
@@ -57,8 +65,10 @@ def online(
         str | None,
         typer.Option(help="--feast-api: entity counts for memory, comma-separated; the first runs every phase."),
     ] = None,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     if feast_api:
         parsed = [int(s.replace("_", "")) for s in sizes.split(",")] if sizes else None
         feast_module = load_bench_module("feast_api")
@@ -81,8 +91,10 @@ def batch(
     out_dir: Annotated[
         Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
     ] = None,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Batch: one daily DAG run (extract+validate+materialize) at 1M transactions; training data vs stock duckdb."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     module = load_bench_module("batch")
     module.run(quick=quick, json_path=json_path, out_dir=out_dir)
 
@@ -95,7 +107,9 @@ def stream(
     out_dir: Annotated[
         Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
     ] = None,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Streaming: Kafka (tansu) -> Spark local[2] -> Redis events/s with backlog, freshness p50/p95/p99."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     module = load_bench_module("stream")
     module.run(quick=quick, json_path=json_path, out_dir=out_dir)

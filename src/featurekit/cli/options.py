@@ -12,7 +12,12 @@ from rich.markup import escape
 
 EnvOption = Annotated[
     str | None,
-    typer.Option("--env", "-e", envvar="FEATUREKIT_ENV", help="Environment: a file in config/ (local, dev, prod)."),
+    typer.Option(
+        "--env",
+        "-e",
+        envvar="FEATUREKIT_ENV",
+        help="Environment: a name in config/ (local, dev, prod) or an environment file (*.yaml). Default: local.",
+    ),
 ]
 
 # Logs (CI, pipes) get 120 columns instead of rich's 80 so tables stay readable; terminals keep their width.

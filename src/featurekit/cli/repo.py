@@ -35,6 +35,15 @@ ForceOption = Annotated[
     typer.Option("--force", help="Change a protected environment from outside main-branch CI."),
 ]
 
+CiRefOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ci-ref",
+        help='The git ref a CI job runs for (GitHub Actions: --ci-ref "$GITHUB_REF"); a protected environment is '
+        "changed only for refs/heads/main.",
+    ),
+]
+
 
 class PlanFormat(StrEnum):
     text = "text"
@@ -134,6 +143,7 @@ def apply(
     pr: PrOption = None,
     allow_breaking: AllowBreakingOption = False,
     force: ForceOption = False,
+    ci_ref: CiRefOption = None,
     expect_fingerprint: Annotated[
         Path | None,
         typer.Option(
@@ -159,6 +169,7 @@ def apply(
             checked_repo(settings),
             allow_breaking=allow_breaking,
             force=force,
+            ci_ref=ci_ref,
             on_planned=lambda p: console.print(p.to_text(), highlight=False, markup=False, soft_wrap=True),
             expect=expect,
         )
@@ -180,11 +191,12 @@ def teardown(
     env: EnvOption = None,
     pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
     force: ForceOption = False,
+    ci_ref: CiRefOption = None,
 ) -> None:
     """Remove a pull request's project from the registry (the maintenance DAG deletes its online rows)."""
     from featurekit.repo.apply import teardown_project
 
-    result = teardown_project(_settings(env, pr), force=force)
+    result = teardown_project(_settings(env, pr), force=force, ci_ref=ci_ref)
     if not result.existed:
         console.print(f"project {result.project} is not in {result.registry}: nothing to tear down")
         return

@@ -12,15 +12,17 @@ import the pipelines (Feast, pandas, Great Expectations) when they run, on the w
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, get_current_context, task
 
 from featurekit.intervals import DataInterval
 from featurekit.orchestration.manifest import DAG_SCHEDULES, ViewEntry, load_manifest
+
+if TYPE_CHECKING:
+    from featurekit.config.settings import OrchestrationSettings
 
 CRONS = {"hourly": "0 * * * *", "daily": "0 0 * * *"}
 OWNER = "feature-platform"
@@ -28,7 +30,7 @@ OWNER = "feature-platform"
 
 @dataclass(frozen=True)
 class DagPolicy:
-    """Scheduling knobs shared by the generated DAGs; overridable per deployment through the environment.
+    """Scheduling knobs shared by the generated DAGs; set per environment in ``orchestration`` of its settings.
 
     ``max_active_runs=1`` keeps catchup in interval order, so each run's row-count band is checked against the
     interval before it, and newer-wins writes are not needed to sort out concurrent runs (they would be correct
@@ -43,13 +45,12 @@ class DagPolicy:
     catchup: bool = True
 
     @classmethod
-    def from_env(cls) -> DagPolicy:
-        start = datetime.fromisoformat(os.environ.get("FEATUREKIT_DAG_START_DATE", "2026-01-01"))
+    def from_settings(cls, settings: OrchestrationSettings) -> DagPolicy:
         return cls(
-            start_date=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
-            retries=int(os.environ.get("FEATUREKIT_DAG_RETRIES", "3")),
-            retry_delay=timedelta(seconds=float(os.environ.get("FEATUREKIT_DAG_RETRY_DELAY_SECONDS", "60"))),
-            catchup=os.environ.get("FEATUREKIT_DAG_CATCHUP", "true").lower() == "true",
+            start_date=settings.start_date,
+            retries=settings.retries,
+            retry_delay=timedelta(seconds=settings.retry_delay_seconds),
+            catchup=settings.catchup,
         )
 
 
@@ -62,8 +63,8 @@ def build_dags(env: str | None = None, policy: DagPolicy | None = None) -> dict[
     from featurekit.config import load_settings
 
     settings = load_settings(env)
-    manifest = load_manifest(settings.feature_repo, env)
-    policy = policy or DagPolicy.from_env()
+    manifest = load_manifest(settings, env)
+    policy = policy or DagPolicy.from_settings(settings.orchestration)
     dags = [build_dag(schedule, manifest.for_dag(schedule), policy, env=env) for schedule in DAG_SCHEDULES]
     return {dag.dag_id: dag for dag in dags}
 
