@@ -8,7 +8,7 @@ UV_RUN = $(UV) run --frozen
 # The suite runs east of UTC so that code depending on the host's time zone fails in CI, not in production.
 TEST_TZ ?= Asia/Tokyo
 
-.PHONY: setup demo test lint format bench-online bench-batch bench-stream clean
+.PHONY: setup demo test lint typecheck format bench-online bench-batch bench-stream clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,13 +16,18 @@ setup:
 demo: setup
 	$(UV_RUN) featurekit demo
 
-test: setup
-	$(UV_RUN) ruff check .
+# `make test` is the lint (ruff, formatting, mypy) and then the whole suite; CI runs exactly this.
+test: lint
 	TZ=$(TEST_TZ) $(UV_RUN) pytest -q
 
 lint: setup
 	$(UV_RUN) ruff check .
 	$(UV_RUN) ruff format --check src tests bench feature_repo dags streaming examples
+	$(UV_RUN) mypy
+
+# Type checking alone (configuration in pyproject.toml: strict on config/, online_store/, serving/).
+typecheck: setup
+	$(UV_RUN) mypy
 
 format: setup
 	$(UV_RUN) ruff format src tests bench feature_repo dags streaming examples

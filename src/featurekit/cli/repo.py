@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from featurekit.cli.options import EnvOption, console, err_console, friendly_errors
+
+if TYPE_CHECKING:
+    from featurekit.quality.preview import PlanWithPreview
+    from featurekit.repo.plan import Plan
 
 BLOCKED_EXIT_CODE = 3
 
@@ -110,7 +114,7 @@ def plan(
     if fingerprint_file is not None:
         fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
         fingerprint_file.write_text(fingerprint.to_json())
-    shown = result
+    shown: Plan | PlanWithPreview = result
     if preview:
         from featurekit.config import load_settings
         from featurekit.quality.preview import with_preview
@@ -189,7 +193,7 @@ def apply(
 @friendly_errors
 def teardown(
     env: EnvOption = None,
-    pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
+    pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,  # type: ignore[assignment]  # typer: required
     force: ForceOption = False,
     ci_ref: CiRefOption = None,
 ) -> None:

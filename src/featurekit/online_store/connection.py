@@ -166,7 +166,7 @@ class RespConnection:
                     n = sock.recv_into(buf)
                     if n == 0:
                         raise ConnectionError("connection closed by the server")
-                    reader.feed(buf, 0, n)
+                    reader.feed(buf, 0, n)  # type: ignore[arg-type]  # hiredis reads any buffer; its stubs say bytes
                     continue
                 append(reply)
             return replies
@@ -299,7 +299,8 @@ class Tier:
             pipe = self._cluster().pipeline()
             for cmd in commands:
                 pipe.execute_command(*cmd)
-            return pipe.execute(raise_on_error=False)
+            replies: list[Any] = pipe.execute(raise_on_error=False)
+            return replies
         except RedisError as exc:
             raise RedisUnavailableError(f"Redis Cluster command failed for {self.settings.describe()}: {exc}") from exc
 

@@ -65,8 +65,8 @@ class ColumnarOnlineResponse(OnlineResponse):
                 out[name + TIMESTAMP_POSTFIX] = list(seconds[key])
         return out
 
-    @property  # type: ignore[override]
-    def proto(self) -> GetOnlineFeaturesResponse:
+    @property
+    def proto(self) -> GetOnlineFeaturesResponse:  # type: ignore[override]  # Feast's is a plain attribute
         if self._proto is None:
             self._proto = self._build_proto()
         return self._proto
@@ -75,7 +75,7 @@ class ColumnarOnlineResponse(OnlineResponse):
         r = self._read
         response = GetOnlineFeaturesResponse(results=[])
         response.metadata.feature_names.val.extend(r.names)
-        per_view: dict[int, tuple[list[int], list[Timestamp]]] = {}
+        per_view: dict[int, tuple[list[Any], list[Timestamp]]] = {}
         for name, values, decoded in zip(r.names, r.values, r.decoded, strict=True):
             key = id(decoded)
             if key not in per_view:

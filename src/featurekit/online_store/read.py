@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -214,10 +214,10 @@ def columnar(
         raise EntityRowsError(f"entity columns have different lengths: { {k: len(v) for k, v in columns.items()} }")
     n = lengths.pop() if lengths else 0
     for step in plan.steps:
-        for col in step.entity_columns:
-            if col not in columns:
+        for join_key in step.entity_columns:
+            if join_key not in columns:
                 raise EntityRowsError(
-                    f"entity rows have no join key column {col!r}, needed by feature view {step.view.name!r} "
+                    f"entity rows have no join key column {join_key!r}, needed by feature view {step.view.name!r} "
                     f"(got columns: {sorted(columns)})"
                 )
     missing_request = sorted(plan.request_data - set(columns))
@@ -257,11 +257,11 @@ def _packed(ks: ViewKeyspace, a: Any, b: Any) -> bytes:
 def _fields(ks: ViewKeyspace, a: Any, b: Any) -> list[bytes]:
     if isinstance(a, np.ndarray):
         return [ks.encode_values([int(v)])[0] for v in a.tolist()]
-    return a
+    return cast(list[bytes], a)
 
 
 def _buckets(b: Any) -> list[int]:
-    return b.tolist() if isinstance(b, np.ndarray) else b
+    return cast(list[int], b.tolist() if isinstance(b, np.ndarray) else b)
 
 
 def transform(step: OdfvStep, available: dict[str, list[Any]], plan: ReadPlan) -> list[list[Any]]:

@@ -36,7 +36,7 @@ from featurekit.observability.metrics import (
 )
 from featurekit.online_store.aio import close_loop_connections, execute_packed_async
 from featurekit.online_store.config import RedisTierConfig, TieredRedisOnlineStoreConfig
-from featurekit.online_store.connection import Tier, connection_settings
+from featurekit.online_store.connection import Command, Tier, connection_settings
 from featurekit.online_store.errors import OnlineStoreError, TierNotConfiguredError
 from featurekit.online_store.feast_read import FeastReadPath, PerViewRead
 from featurekit.online_store.fetch import fetch_rows, packed_hgets
@@ -153,7 +153,7 @@ class TieredRedisOnlineStore(OnlineStore):
         )
         if progress and total > reported:
             progress(total - reported)  # rows folded away by dedup or ttl count as handled
-        return total
+        return int(total)
 
     def online_write_batch(
         self,
@@ -288,7 +288,7 @@ class TieredRedisOnlineStore(OnlineStore):
             for reply in tier.pipeline([("UNLINK", k) for k in keys]):
                 deleted += int(reply) if not isinstance(reply, Exception) else 0
             return deleted
-        commands = [("UNLINK", *keys[i : i + _DELETE_CHUNK]) for i in range(0, len(keys), _DELETE_CHUNK)]
+        commands: list[Command] = [("UNLINK", *keys[i : i + _DELETE_CHUNK]) for i in range(0, len(keys), _DELETE_CHUNK)]
         for reply in tier.pipeline(commands):
             if isinstance(reply, Exception):
                 raise OnlineStoreError(f"deleting feature view {view.name!r} from tier {tier.name!r}: {reply}")
@@ -318,7 +318,7 @@ class TieredRedisOnlineStore(OnlineStore):
                 deleted += int(reply)
         return deleted
 
-    def close(self) -> _Closed:
+    def close(self) -> _Closed:  # type: ignore[override]  # awaitable like Feast's, and callable plainly
         """Close every connection. The kit calls this plainly; Feast's ``OnlineStore.close`` is a coroutine that
         ``feast serve`` awaits at shutdown, so the return value is awaitable too (it then also closes the asyncio
         connections of the running loop)."""

@@ -112,6 +112,8 @@ def current_interval() -> DataInterval:
     """The running task's data interval (Airflow's ``data_interval_start``/``end``)."""
     context = get_current_context()
     start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None:
+        raise RuntimeError("the running task has no data interval: featurekit tasks run only in the generated DAGs")
     # Plain stdlib datetimes: pendulum's leak into records and SQL literals otherwise.
     return DataInterval(datetime.fromtimestamp(start.timestamp(), UTC), datetime.fromtimestamp(end.timestamp(), UTC))
 
@@ -124,35 +126,35 @@ def extract_task(view: str, env: str | None) -> dict[str, Any]:
 
 
 @task
-def monitor_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
+def monitor_task(view: str, env: str | None, extracted: Any) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.monitor(view, current_interval(), env)
 
 
 @task
-def validate_task(view: str, env: str | None, monitored: dict[str, Any]) -> dict[str, Any]:
+def validate_task(view: str, env: str | None, monitored: Any) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.validate(view, current_interval(), env)
 
 
 @task
-def materialize_task(view: str, env: str | None, validated: dict[str, Any]) -> dict[str, Any]:
+def materialize_task(view: str, env: str | None, validated: Any) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.materialize(view, current_interval(), env)
 
 
 @task
-def freshness_task(view: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
+def freshness_task(view: str, env: str | None, materialized: Any) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.freshness(view, current_interval(), env)
 
 
 @task
-def consistency_task(view: str, env: str | None, freshness: dict[str, Any]) -> dict[str, Any]:
+def consistency_task(view: str, env: str | None, freshness: Any) -> dict[str, Any]:
     from featurekit.orchestration import tasks
 
     return tasks.consistency(view, current_interval(), env)

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featurekit.config.settings import Settings
 from featurekit.online_store.keyspace import KEY_PREFIX, view_id
+
+if TYPE_CHECKING:
+    from featurekit.online_store.connection import Command
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +109,7 @@ def reconcile_online_store(
     try:
         candidates: dict[Any, list[bytes]] = {}
         for tier in _tiers(settings, store):
-            keys = set()
+            keys: set[bytes] = set()
             for key in tier.scan_keys(KEY_PREFIX + b"*"):
                 result.keys_scanned += 1
                 if len(key) == _KEY_LENGTH and key.startswith(KEY_PREFIX) and key[2:6] not in known:
@@ -115,10 +118,10 @@ def reconcile_online_store(
         if any(candidates.values()):
             # A view applied while we scanned is in the registry now: its keys are not orphans.
             known_now = registered_views(settings)
-            candidates = {t: [k for k in keys if k[2:6] not in known_now] for t, keys in candidates.items()}
+            candidates = {t: [k for k in found if k[2:6] not in known_now] for t, found in candidates.items()}
         budget = max_keys
-        for tier, keys in candidates.items():
-            chosen, rest = keys[:budget], keys[budget:]
+        for tier, found in candidates.items():
+            chosen, rest = found[:budget], found[budget:]
             budget -= len(chosen)
             result.remaining += len(rest)
             result.orphan_ids.update(k[2:6] for k in keys)
@@ -137,6 +140,7 @@ def reconcile_online_store(
 def _unlink(tier: Any, keys: list[bytes]) -> int:
     from featurekit.online_store.errors import OnlineStoreError
 
+    commands: list[Command]
     if tier.cluster:  # keys of one UNLINK must share a slot in Cluster mode: one key per command
         commands = [("UNLINK", key) for key in keys]
     else:

@@ -67,7 +67,7 @@ class ApplyResult:
     project: str
     registry: str
     output: str
-    plan: Plan | None = None
+    plan: Plan
     applied: bool = True
     # Views the apply removed from the registry; the maintenance DAG deletes their online rows.
     removed_views: list[str] = field(default_factory=list)

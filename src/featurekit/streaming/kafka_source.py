@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -249,7 +249,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     )
         return ranges
 
-    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:  # type: ignore[override]  # only ours planned
         return read_range(partition)
 
     def commit(self, end: dict) -> None:
@@ -282,7 +282,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             metadata = consumer.list_topics(timeout=self.options.probe_timeout_s)
         except KafkaException as exc:
             raise _BrokerUnavailable(f"metadata request failed: {exc}") from exc
-        result = {}
+        result: dict[str, list[Any]] = {}
         for topic in self.options.topics:
             info = metadata.topics.get(topic)
             if info is None or info.error is not None or not info.partitions:
@@ -423,7 +423,7 @@ def read_range(part: KafkaRange) -> Iterator[pa.RecordBatch]:
                     if err.code() != _PARTITION_EOF:
                         log.warning("%s: reading %s[%s]: %s", FORMAT_NAME, part.topic, part.partition, err)
                     continue
-                offset = msg.offset()
+                offset = cast(int, msg.offset())  # consumed messages always have one
                 if offset < next_offset or offset >= part.end:
                     continue
                 ts_type, ts = msg.timestamp()
