@@ -29,11 +29,11 @@ import pytest
 import yaml
 from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials
-from iam_policies import policy_document, trust_allows
-from tfcode import REPO_ROOT, TerraformCode
 from typer.testing import CliRunner
 
 from featurekit.services.ports import free_port
+from support.iam_policies import policy_document, trust_allows
+from support.tfcode import REPO_ROOT, TerraformCode
 
 REPO = "acme/feature-platform"
 ACCOUNT = "123456789012"

@@ -13,8 +13,9 @@ import re
 import tomllib
 
 import botocore.session
-from hclnorm import attr
-from tfcode import REPO_ROOT, TerraformCode
+
+from support.hclnorm import attr
+from support.tfcode import REPO_ROOT, TerraformCode
 
 # EMR Serverless release label -> Spark version (AWS EMR release notes). Add a label here when adopting it.
 EMR_SPARK = {"emr-spark-8.0.0": "4.0.2", "emr-7.5.0": "3.5.2"}

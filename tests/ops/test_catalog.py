@@ -13,8 +13,7 @@ import sqlglot
 
 from featurekit.catalog.build import build_catalog
 from featurekit.catalog.lineage import sql_tables
-
-from .conftest import ops_settings
+from support.ops_platform import ops_settings
 
 # Debian's chromium by default; FEATUREKIT_CHROMIUM points at another Chromium build (CI runners ship Chrome).
 CHROMIUM = os.environ.get("FEATUREKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -12,9 +12,8 @@ from featurekit.offline.storage import offline_location
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.repo.feast_config import repo_config
 from featurekit.repo.loader import load_repo
-
-from .cli import run_cli
-from .conftest import USERS
+from support.ops_cli import run_cli
+from support.ops_platform import USERS
 
 BATCH = ["user_profile", "user_txn_30d", "user_txn_24h"]
 

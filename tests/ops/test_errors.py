@@ -8,9 +8,8 @@ from featurekit.observability.consistency import check_consistency
 from featurekit.observability.errors import OnlineStoreUnavailableError, RegistryUnavailableError
 from featurekit.observability.freshness import check_freshness
 from featurekit.services.ports import free_port
-
-from .cli import run_cli
-from .conftest import ops_settings
+from support.ops_cli import run_cli
+from support.ops_platform import ops_settings
 
 
 @pytest.mark.parametrize("command", ["freshness", "consistency"])

@@ -15,8 +15,7 @@ from featurekit.observability.slo import format_duration, parse_duration
 from featurekit.pipelines.materialize import MaterializeError
 from featurekit.repo.loader import load_repo
 from support.environments import environment_file
-
-from .cli import run_cli
+from support.ops_cli import run_cli
 
 BATCH = ["user_profile", "user_txn_30d", "user_txn_24h"]
 

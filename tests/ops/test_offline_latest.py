@@ -10,8 +10,7 @@ from feast.types import Float64, Int64, String
 
 from featurekit.observability.offline_latest import latest_rows, offline_window
 from featurekit.offline.storage import offline_location
-
-from .conftest import ops_settings
+from support.ops_platform import ops_settings
 
 AS_OF = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TS = pa.timestamp("us", tz="UTC")

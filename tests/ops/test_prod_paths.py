@@ -21,8 +21,7 @@ from featurekit.observability.consistency import check_consistency
 from featurekit.observability.freshness import OK, check_freshness
 from featurekit.offline.storage import offline_location
 from featurekit.services.ports import free_port
-
-from .conftest import USERS
+from support.ops_platform import USERS
 
 BATCH = ["user_profile", "user_txn_30d", "user_txn_24h"]
 AWS_ENV = {

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from feast import FeatureStore
 
-from serving.raw_http import connect, exchange, read_response, request, running_server
+from support.raw_http import connect, exchange, read_response, request, running_server
 
 TOKEN = "read-token"
 FEATURES = ["user_profile:age", "user_profile:country", "user_balance:balance"]

@@ -15,8 +15,8 @@ import fnmatch
 import re
 from typing import Any
 
-from hclnorm import attr, blocks
-from tfcode import TfDir
+from support.hclnorm import attr, blocks
+from support.tfcode import TfDir
 
 _REF = re.compile(r"\$\{([^{}]+)\}")
 _COMPACT = re.compile(r"^\$\{compact\(\[(.*)\]\)\}$")
