@@ -30,6 +30,7 @@ from typing import Any, cast
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
 
 FORMAT_NAME = "featurekit-kafka"
 SCHEMA_DDL = (
@@ -162,13 +163,23 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     # ---- offsets -------------------------------------------------------------------------------------------
 
+    def _until_reachable(self, wait_s: float) -> Retrying:
+        """Retry a broker request for as long as the broker is unreachable (a stream waits for its broker rather
+        than failing), every ``wait_s`` seconds, logging how long it has been unreachable."""
+
+        def log_failure(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            self._log_unreachable(error if isinstance(error, Exception) else _BrokerUnavailable("unknown"))
+
+        return Retrying(
+            retry=retry_if_exception_type(_BrokerUnavailable),
+            wait=wait_fixed(wait_s),
+            before_sleep=log_failure,
+            reraise=True,
+        )
+
     def initialOffset(self) -> dict:
-        while True:
-            try:
-                return self._initial_offset()
-            except _BrokerUnavailable as exc:
-                self._log_unreachable(exc)
-                time.sleep(min(5.0, self.options.probe_timeout_s))
+        return self._until_reachable(min(5.0, self.options.probe_timeout_s))(self._initial_offset)
 
     def _initial_offset(self) -> dict[str, dict[str, int]]:
         explicit = _parse_json_offsets(self.options.starting) if self.options.starting[0] == "{" else {}
@@ -213,13 +224,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return ReadAllAvailable()
 
     def prepareForTriggerAvailableNow(self) -> None:
-        while True:
-            try:
-                partitions = self._partitions()
-                break
-            except _BrokerUnavailable as exc:
-                self._log_unreachable(exc)
-                time.sleep(1.0)
+        partitions = self._until_reachable(1.0)(self._partitions)
         keys = {(t, p): 0 for t, parts in partitions.items() for p in parts}
         ends = self._end_offsets(keys)
         self._available_now_target = _nested(ends)
