@@ -26,7 +26,7 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
     import redis
     from feast import FeatureStore as Store
 
-    from serving.conftest import OBJECTS, write_fixture_data, write_repo
+    from support.serving_project import OBJECTS, write_fixture_data, write_repo
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
@@ -160,7 +160,7 @@ def test_serve_refuses_to_start_when_a_used_tier_has_no_url(tmp_path, redis_serv
     from typer.testing import CliRunner
 
     from featurekit.cli.main import app
-    from serving.conftest import OBJECTS, write_repo
+    from support.serving_project import OBJECTS, write_repo
 
     redis_url = redis_server.url  # no flush: the module's served data stays in place
     repo = tmp_path / "repo"
