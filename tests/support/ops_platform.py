@@ -1,5 +1,5 @@
 """A small deployed platform for the operations tests: warehouse, applied registry, offline store, Redis rows (the
-fixtures in ``tests/ops/conftest.py`` build it once per session or module)."""
+fixtures in ``tests/observability/conftest.py`` build it once per session or module)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_server) -> Settings
             "warehouse": {"path": str(data / "warehouse.duckdb")},
             "offline_store": {"root": str(data / "offline")},
             "online_store": {"tiers": {"hot": {"url": url}, "warm": {"url": url}}},
-            # This module tests when values join, not the quality gate (tests/batch/test_validation_gate.py): its
+            # This module tests when values join, not the quality gate (tests/pipelines/test_validation_gate.py): its
             # partitions are extracted without a validation run, which training would otherwise skip.
             "quality": {"training_requires_validation": False},
         },
