@@ -8,25 +8,30 @@ UV_RUN = $(UV) run --frozen
 # The suite runs east of UTC so that code depending on the host's time zone fails in CI, not in production.
 TEST_TZ ?= Asia/Tokyo
 
-.PHONY: setup mwaa-airflow demo test lint format bench-online bench-batch bench-stream clean
+.PHONY: setup mwaa-airflow demo test lint typecheck format bench-online bench-batch bench-stream clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
-# The Airflow version MWAA runs, in its own venv, for tests/dags/test_mwaa_airflow.py (cached; seconds when unchanged).
+# The Airflow version MWAA runs, in its own venv, for tests/orchestration/test_mwaa_airflow.py (cached; seconds when unchanged).
 mwaa-airflow: setup
 	@UV="$(UV)" bash scripts/mwaa_airflow_env.sh
 
 demo: setup
 	$(UV_RUN) featurekit demo
 
-test: setup mwaa-airflow
-	$(UV_RUN) ruff check .
+# `make test` is the lint (ruff, formatting, mypy) and then the whole suite; CI runs exactly this.
+test: lint mwaa-airflow
 	TZ=$(TEST_TZ) $(UV_RUN) pytest -q
 
 lint: setup
 	$(UV_RUN) ruff check .
 	$(UV_RUN) ruff format --check src tests bench feature_repo dags streaming examples
+	$(UV_RUN) mypy
+
+# Type checking alone (configuration in pyproject.toml: strict on config/, online_store/, serving/).
+typecheck: setup
+	$(UV_RUN) mypy
 
 format: setup
 	$(UV_RUN) ruff format src tests bench feature_repo dags streaming examples

@@ -385,13 +385,25 @@ def read_latencies(scale: Scale, fs: Any, fk_fs: Any, reader: Any, client: Any) 
 
 def min_idle_wait() -> float:
     """Idle wait before short timed phases: a third of the configured wait."""
-    return float(os.environ.get("FEATUREKIT_BENCH_IDLE_TIMEOUT_S", "30")) / 3
+    from bench import report
+
+    return report.IDLE_TIMEOUT_S / 3
 
 
 def _free_port() -> int:
     from featurekit.services.ports import free_port
 
     return free_port()
+
+
+def asgi_entry_point(repo: Path) -> str:
+    """A uvicorn factory serving the bare Feast ``repo`` with the kit's handler (``app_for(repo=...)``), written as
+    ``bench_asgi.py`` into ``repo``; returns its ``module:function`` for ``uvicorn --factory --app-dir repo``."""
+    (repo / "bench_asgi.py").write_text(
+        "from pathlib import Path\n\nfrom featurekit.serving.wiring import app_for\n\n\n"
+        f"def app():\n    return app_for(repo=Path({str(repo)!r}))\n"
+    )
+    return "bench_asgi:app"
 
 
 def start_server(command: list[str], port: int, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -658,12 +670,13 @@ def run(
                     scale,
                     "uvicorn_httptools",
                     [
-                        *(sys.executable, "-m", "uvicorn", "--factory", "featurekit.serving.wiring:app_from_env"),
+                        *(sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(fk_dir)),
+                        asgi_entry_point(fk_dir),
                         *("--http", "httptools", "--loop", "uvloop", "--workers", "1", "--no-access-log"),
                         *("--host", "127.0.0.1", "--log-level", "warning"),
                     ],
                     fk_dir,
-                    env={"FEATUREKIT_SERVING_TOKEN": "", "FEATUREKIT_SERVE_REPO": str(fk_dir)},
+                    env={"FEATUREKIT_SERVING_TOKEN": ""},
                 )
             results["server_stack"] = server_stack()
         reader.close()
@@ -723,7 +736,7 @@ def server_stack() -> dict[str, Any]:
             "featurekit_pool_only": "featurekit serve with serving.inline_max_entities=0: every read on the bounded "
             "thread pool (the stack before small reads moved to the event loop)",
             "uvicorn_httptools": f"uvicorn {version('uvicorn')} --http httptools --loop uvloop, same ASGI app "
-            "(featurekit.serving.wiring:app_from_env)",
+            "(featurekit.serving.wiring:app_for)",
             "stock": f"feast {version('feast')} serve -w 1 (gunicorn + uvicorn workers, FastAPI)",
         },
     }

@@ -36,13 +36,25 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# How long a timed phase waits for an idle machine (``featurekit bench ... --idle-timeout``); one value per bench run.
+IDLE_TIMEOUT_S = 30.0
+
+
+def set_idle_timeout(seconds: float) -> None:
+    """Set :data:`IDLE_TIMEOUT_S` for this bench run (the CLI's ``--idle-timeout``)."""
+    global IDLE_TIMEOUT_S
+    if seconds <= 0:
+        raise ValueError(f"--idle-timeout must be positive, got {seconds}")
+    IDLE_TIMEOUT_S = seconds
+
+
 def wait_for_idle(min_idle: float = 0.85, timeout_s: float | None = None, sample_s: float = 0.5) -> float:
     """Wait until the CPUs are at least ``min_idle`` idle (other load distorts timings); returns the idle share
     seen last. Gives up after ``timeout_s`` and says so, rather than blocking a run forever."""
     import psutil
 
     if timeout_s is None:
-        timeout_s = float(os.environ.get("FEATUREKIT_BENCH_IDLE_TIMEOUT_S", "30"))
+        timeout_s = IDLE_TIMEOUT_S
     deadline = time.monotonic() + timeout_s
     idle = 0.0
     while True:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The MWAA-version Airflow for tests/dags/test_mwaa_airflow.py: a second virtual environment, .venv-mwaa-airflow,
+# The MWAA-version Airflow for tests/orchestration/test_mwaa_airflow.py: a second virtual environment, .venv-mwaa-airflow,
 # with exactly the pins of tests/mwaa/requirements.txt (the Airflow that Terraform's `airflow_version` deploys, and
 # its dependencies as of that release). The kit itself is not installed there: the DAG files find it on PYTHONPATH
 # and their tasks run in the main .venv, as on MWAA (docs/deploy.md, "Runtimes").

@@ -12,6 +12,7 @@ arrives.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -40,7 +41,12 @@ PRIMITIVES: dict[Any, pa.DataType] = {
     ft.TimeUuid: pa.string(),
     ft.Decimal: pa.string(),
 }
-_AS_TEXT = {ft.Json: lambda v: json.dumps(v, ensure_ascii=False), ft.Uuid: str, ft.TimeUuid: str, ft.Decimal: str}
+_AS_TEXT: dict[Any, Callable[[Any], str]] = {
+    ft.Json: lambda v: json.dumps(v, ensure_ascii=False),
+    ft.Uuid: str,
+    ft.TimeUuid: str,
+    ft.Decimal: str,
+}
 
 
 class UnsupportedFeastTypeError(FeaturekitError, TypeError):

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tfcode import TerraformCode, load_terraform_code
+from support.tfcode import TerraformCode, load_terraform_code
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfcode import TF_ROOT
+
+from support.tfcode import TF_ROOT
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(?P<ids>[A-Z0-9_,]+)(?::(?P<reason>.*))?")
 

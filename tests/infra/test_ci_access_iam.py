@@ -29,11 +29,11 @@ import pytest
 import yaml
 from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials
-from iam_policies import policy_document, trust_allows
-from tfcode import REPO_ROOT, TerraformCode
 from typer.testing import CliRunner
 
 from featurekit.services.ports import free_port
+from support.iam_policies import policy_document, trust_allows
+from support.tfcode import REPO_ROOT, TerraformCode
 
 REPO = "acme/feature-platform"
 ACCOUNT = "123456789012"
@@ -174,7 +174,7 @@ def project(iam_moto: dict[str, Any], tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("FEATUREKIT_REDIS_PASSWORD", "")  # as in CI: never used, CI does not connect to Redis
     monkeypatch.setenv("AWS_ENDPOINT_URL", iam_moto["endpoint"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in ("FEATUREKIT_ENV", "GITHUB_ACTIONS", "GITHUB_REF", "AWS_PROFILE"):
+    for name in ("FEATUREKIT_ENV", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     return root
 
@@ -186,12 +186,8 @@ def featurekit(monkeypatch: pytest.MonkeyPatch, credentials: dict[str, str], *ar
         monkeypatch.setenv(key, value)
     # boto3's default session caches the credentials it resolved first; a CI job is a new process every time.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    if main_ci:
-        monkeypatch.setenv("GITHUB_ACTIONS", "true")
-        monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
-    else:
-        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    return CliRunner().invoke(app, list(args))
+    # CI on main passes its ref, as the workflow does (`--ci-ref "$GITHUB_REF"`).
+    return CliRunner().invoke(app, [*args, *(["--ci-ref", "refs/heads/main"] if main_ci else [])])
 
 
 def etag(moto: dict[str, Any], env: str) -> str | None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-from tfcode import REPO_ROOT
 
 from featurekit.config import load_settings
 from featurekit.config.terraform import (
@@ -19,6 +18,7 @@ from featurekit.config.terraform import (
     deep_merge,
     overrides_from_terraform_output,
 )
+from support.tfcode import REPO_ROOT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "terraform-output-prod.json"
 

@@ -10,8 +10,9 @@ from collections import Counter
 from types import ModuleType
 
 import pytest
-from hclnorm import attr
-from tfcode import REPO_ROOT, TF_ROOT, TerraformCode
+
+from support.hclnorm import attr
+from support.tfcode import REPO_ROOT, TF_ROOT, TerraformCode
 
 DOC = REPO_ROOT / "docs" / "infrastructure.md"
 

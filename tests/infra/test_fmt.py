@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tfcode import TF_ROOT
+
+from support.tfcode import TF_ROOT
 
 BADLY_FORMATTED = 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n      force_destroy=true\n}\n'
 

@@ -7,8 +7,8 @@ locked pyspark must be exactly the Spark of the EMR release label the tests run 
 Airflow: on MWAA, Airflow only parses and schedules the DAGs; every task body runs in the kit's locked environment
 (``FEATUREKIT_TASK_PYTHON``, built by MWAA's startup script from the wheel and ``uv.lock``). So two versions matter:
 the locked one, under which the task bodies run (every DAG test), and MWAA's, which must equal the Airflow that
-``tests/dags/test_mwaa_airflow.py`` installs to parse the DAG files and run a DAG whose tasks execute in the locked
-environment. Any remaining gap between deployed and tested would be declared in ``KNOWN_DIVERGENCES`` with its
+``tests/orchestration/test_mwaa_airflow.py`` installs to parse the DAG files and run a DAG whose tasks execute in the
+locked environment. Any remaining gap between deployed and tested would be declared in ``KNOWN_DIVERGENCES`` with its
 reason; the test fails on an undeclared divergence and on a declared one that no longer exists.
 """
 
@@ -18,8 +18,9 @@ import re
 import tomllib
 
 import botocore.session
-from hclnorm import attr
-from tfcode import REPO_ROOT, TerraformCode
+
+from support.hclnorm import attr
+from support.tfcode import REPO_ROOT, TerraformCode
 
 # EMR Serverless release label -> Spark version (AWS EMR release notes). Add a label here when adopting it.
 EMR_SPARK = {"emr-spark-8.0.0": "4.0.2", "emr-7.5.0": "3.5.2"}

@@ -18,10 +18,10 @@ from typing import Any
 
 import hcl2
 import pytest
-from hclnorm import attr, block, blocks
-from tfcode import ENVS, MODULES, PLATFORM, REPO_ROOT, TF_ROOT, TerraformCode, TfDir, tfvars
 
 from featurekit.config.terraform import REQUIRED_KEYS
+from support.hclnorm import attr, block, blocks
+from support.tfcode import ENVS, MODULES, PLATFORM, REPO_ROOT, TF_ROOT, TerraformCode, TfDir, tfvars
 
 DATA_BUCKET_MODULES = ("registry", "offline_store", "streaming", "orchestration")
 ALL_TF_FILES = sorted(TF_ROOT.rglob("*.tf"))

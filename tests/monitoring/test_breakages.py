@@ -8,8 +8,7 @@ import pytest
 from featurekit.monitoring.impact import blast_radius
 from featurekit.monitoring.monitor import SourceBrokenError, monitor_view
 from featurekit.pipelines.extract import extract_view
-
-from .conftest import TODAY, History
+from support.monitoring_history import TODAY, History
 
 OWNER = "risk-ml@featurekit.example"
 

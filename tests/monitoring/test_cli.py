@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 
 from featurekit.cli.main import app
 from featurekit.pipelines.extract import extract_view
-
-from .conftest import TODAY, History
+from support.monitoring_history import TODAY, History
 
 
 def run(history: History, *args: str):

@@ -8,8 +8,7 @@ from pathlib import Path
 from featurekit.config.loader import project_root
 from featurekit.repo.loader import load_repo
 from featurekit.repo.rules import check_repo
-
-from .conftest import monitoring_settings
+from support.monitoring_history import monitoring_settings
 
 
 def test_bad_monitoring_tags_name_the_view_and_the_tag(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from featurekit.online_store.slots import bucket_slots
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.services.redis_cluster import LocalRedisCluster
 from featurekit.services.redis_server import ServiceUnavailableError
-from online_store.conftest import repo_config, user_rows, user_view
+from support.online_store_views import repo_config, user_rows, user_view
 
 
 @pytest.mark.parametrize(

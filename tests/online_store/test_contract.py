@@ -13,7 +13,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 
 from featurekit.online_store.errors import SchemaMismatchError
 from featurekit.online_store.row_format import FORMAT_VERSION
-from online_store.conftest import user_rows, user_view
+from support.online_store_views import user_rows, user_view
 
 
 def expected(i: int, offset: float = 0.0) -> dict:
@@ -147,7 +147,7 @@ def test_tiers_route_views_to_their_own_redis(tmp_path, redis_url, now, read_val
     import redis
 
     from featurekit.services.redis_server import RedisServer
-    from online_store.conftest import repo_config
+    from support.online_store_views import repo_config
 
     with RedisServer.start() as hot:
         cfg = repo_config(tmp_path, hot.url, redis_url)
@@ -252,7 +252,7 @@ def test_compound_string_and_int_join_keys(store, config, now):
     from feast.protos.feast.types.Value_pb2 import Value
     from feast.types import Float32, Int64, String
 
-    from online_store.conftest import SOURCE, USER
+    from support.online_store_views import SOURCE, USER
 
     merchant = Entity(name="merchant", join_keys=["merchant_id"], value_type=ValueType.STRING)
     view = FeatureView(

@@ -16,7 +16,7 @@ from featurekit.online_store.connection import connection_settings, ssl_context
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError, TierNotConfiguredError
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.services.redis_server import RedisServer
-from online_store.conftest import repo_config, user_rows, user_view
+from support.online_store_views import repo_config, user_rows, user_view
 
 
 def _snapshot(url: str) -> dict[bytes, dict[bytes, bytes]]:

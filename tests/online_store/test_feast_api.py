@@ -19,7 +19,7 @@ from feast.types import Bool, Float32, Float64, Int64, String
 from featurekit.online_store.config import ENGINE_TYPE, PROVIDER_TYPE, STORE_TYPE
 from featurekit.online_store.feast_read import ColumnarOnlineResponse
 from featurekit.online_store.feast_write import FeaturekitMaterializationEngine
-from online_store.conftest import Backend
+from support.online_store_views import Backend
 
 USER = Entity(name="user", join_keys=["user_id"])
 N_USERS = 300

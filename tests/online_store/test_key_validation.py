@@ -9,7 +9,7 @@ import pytest
 
 from featurekit.online_store.errors import SchemaMismatchError
 from featurekit.online_store.keyspace import JoinKey, ViewKeyspace
-from online_store.conftest import user_rows, user_view
+from support.online_store_views import user_rows, user_view
 
 INT64 = ViewKeyspace("p", "v", (JoinKey("user_id", "Int64"),))
 INT32 = ViewKeyspace("p", "v", (JoinKey("user_id", "Int32"),))

@@ -18,7 +18,7 @@ from featurekit.online_store.config import LISTPACK_SETTINGS, TieredRedisOnlineS
 from featurekit.online_store.errors import OnlineStoreError
 from featurekit.online_store.sizing import check_sizing
 from featurekit.online_store.views import bits_for_entities, bucket_bits_of
-from online_store.conftest import repo_config
+from support.online_store_views import repo_config
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from feast import FeatureStore
 
-from serving.raw_http import connect, exchange, read_response, request, running_server
+from support.raw_http import connect, exchange, read_response, request, running_server
 
 TOKEN = "read-token"
 FEATURES = ["user_profile:age", "user_profile:country", "user_balance:balance"]
@@ -23,7 +23,7 @@ HIDDEN = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
 def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
     import redis
 
-    from serving.conftest import OBJECTS, write_fixture_data, write_repo
+    from support.serving_project import OBJECTS, write_fixture_data, write_repo
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()

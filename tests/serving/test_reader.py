@@ -141,7 +141,7 @@ def test_plan_is_recompiled_when_the_registry_changes(feature_store, reader):
     from feast import FeatureView, Field
     from feast.types import Float32
 
-    from serving.conftest import USER, USER_SOURCE
+    from support.serving_project import USER, USER_SOURCE
 
     reader.get_online_features(["user_profile:age"], [{"user_id": 2}])
     assert not reader.refresh_if_changed()

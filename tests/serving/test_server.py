@@ -26,7 +26,7 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
     import redis
     from feast import FeatureStore as Store
 
-    from serving.conftest import OBJECTS, write_fixture_data, write_repo
+    from support.serving_project import OBJECTS, write_fixture_data, write_repo
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
@@ -42,17 +42,18 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
 
 @pytest.fixture(scope="module")
 def server_url(feature_store: FeatureStore, tmp_path_factory) -> Iterator[str]:
-    """`featurekit serve` on the module's repo, requiring the bearer token from FK_TEST_TOKEN."""
+    """`featurekit serve` on the module's repo, requiring the bearer token of the settings (`serving.auth_token`,
+    `${FEATUREKIT_SERVING_TOKEN}` in the environment file)."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "featurekit.cli.main", "serve", "--repo", str(feature_store.repo_path)),
-            *("--port", str(port), "--token-env", "FK_TEST_TOKEN"),
+            *("--port", str(port)),
         ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "FK_TEST_TOKEN": TOKEN},
+        env={**os.environ, "FEATUREKIT_SERVING_TOKEN": TOKEN},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -159,7 +160,7 @@ def test_serve_refuses_to_start_when_a_used_tier_has_no_url(tmp_path, redis_serv
     from typer.testing import CliRunner
 
     from featurekit.cli.main import app
-    from serving.conftest import OBJECTS, write_repo
+    from support.serving_project import OBJECTS, write_repo
 
     redis_url = redis_server.url  # no flush: the module's served data stays in place
     repo = tmp_path / "repo"

@@ -17,8 +17,8 @@ from feast import FeatureStore
 
 from featurekit.config.settings import ServingSettings
 from featurekit.serving.server import FeatureServer
-from serving.conftest import OBJECTS, write_fixture_data, write_repo
-from serving.raw_http import exchange, request, running_server
+from support.raw_http import exchange, request, running_server
+from support.serving_project import OBJECTS, write_fixture_data, write_repo
 
 FEATURES = ["user_profile:age", "user_profile:country", "user_balance:balance", "merchant_risk:risk_score"]
 INLINE = 8  # serving.inline_max_entities in these tests

@@ -19,8 +19,8 @@ import redis
 from feast import FeatureStore, FeatureView, Field, PushSource
 from feast.types import Float64, Int64, String
 
-from serving.conftest import OBJECTS, USER, USER_PROFILE, USER_SOURCE, write_fixture_data, write_repo
-from serving.raw_http import Response, exchange, request, running_server
+from support.raw_http import Response, exchange, request, running_server
+from support.serving_project import OBJECTS, USER, USER_PROFILE, USER_SOURCE, write_fixture_data, write_repo
 
 TOKEN = "read-token"
 WRITE_TOKEN = "write-token"

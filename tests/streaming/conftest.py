@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from streams import settings_for
 
 from featurekit.config import Settings
 from featurekit.services.kafka_broker import KafkaBroker
+from support.streams import settings_for
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from streams import drain, online_rows, read_topic, settings_for
 
 from featurekit.config import project_root
 from featurekit.streaming.producer import EventProducer, ensure_topics, iso
+from support.streams import drain, online_rows, read_topic, settings_for
 
 VIEW = '''"""Logins per user over the last ten minutes (tumbling), from the new ``logins`` topic."""
 

@@ -6,11 +6,11 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-from streams import settings_for
 
 from examples.cash_advance.balance_checker import BalanceChecker
 from featurekit.online_store.store import TieredRedisOnlineStore
 from featurekit.repo.feast_config import feature_store
+from support.streams import settings_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

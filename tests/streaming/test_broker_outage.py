@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from streams import online_rows, wait_until
-
 from examples.cash_advance.events import BALANCE_TOPIC, encode
 from featurekit.streaming.jobs import StreamApplication
 from featurekit.streaming.producer import EventProducer, iso
+from support.streams import online_rows, wait_until
 
 FEATURES = ["user_balance_live:balance", "user_balance_live:balance_observed_at"]
 USERS = list(range(100_001, 100_021))

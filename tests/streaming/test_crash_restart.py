@@ -10,11 +10,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from streams import drain, offline_rows, online_rows, settings_for, wait_until
-
 from examples.cash_advance.events import TRANSACTIONS_TOPIC, EventGenerator, encode
 from featurekit.streaming.producer import EventProducer
 from featurekit.streaming.sink import MARKER_DIR
+from support.streams import drain, offline_rows, online_rows, settings_for, wait_until
 
 FEATURES = ["user_txn_1h:txn_count_1h", "user_txn_1h:spend_1h", "user_txn_1h:income_1h"]
 LIMIT = 100

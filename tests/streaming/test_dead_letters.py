@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
-from streams import drain, offline_rows, online_rows, read_topic
 
 from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.streaming.producer import EventProducer
+from support.streams import drain, offline_rows, online_rows, read_topic
 
 FEATURES = ["user_balance_live:balance", "user_balance_live:balance_source", "user_balance_live:balance_observed_at"]
 

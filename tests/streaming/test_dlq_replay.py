@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from streams import read_topic
 
 from examples.cash_advance.events import BALANCE_TOPIC
 from featurekit.streaming.dead_letters import ERROR_HEADER, publish_dead_letters, replay_dead_letters
+from support.streams import read_topic
 
 
 def letters(topic: str) -> pa.Table:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import Producer
-from streams import settings_for
 
 from featurekit.streaming.kafka_options import KafkaSourceError, SourceOptions
 from featurekit.streaming.kafka_read import read_range
 from featurekit.streaming.kafka_source import KafkaStreamReader
 from featurekit.streaming.producer import ensure_topics
+from support.streams import settings_for
 
 TOPIC = "source-test"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
-from streams import online_rows, wait_until
 
 from examples.cash_advance.events import BALANCE_TOPIC, TRANSACTIONS_TOPIC, encode
 from featurekit.streaming.jobs import StreamApplication
 from featurekit.streaming.producer import EventProducer, iso
+from support.streams import online_rows, wait_until
 
 A, B = 100_001, 100_002
 TXN = ["user_txn_1h:txn_count_1h", "user_txn_1h:spend_1h", "user_txn_1h:income_1h"]

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from streams import settings_for
 
 from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.services.ports import free_port
@@ -15,6 +14,7 @@ from featurekit.streaming.errors import StreamingError
 from featurekit.streaming.jobs import StreamApplication
 from featurekit.streaming.producer import EventProducer
 from featurekit.streaming.sink import MARKER_DIR
+from support.streams import settings_for
 
 
 def test_unreachable_redis_restarts_then_fails_clearly(stream_settings, spark):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from streams import settings_for
 from typer.testing import CliRunner
 
 from featurekit.config import project_root
+from support.streams import settings_for
 
 BROKEN = '''"""Stream views that each break one declaration rule."""
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 from prometheus_client import REGISTRY
-from streams import drain, online_rows, read_topic
 
 from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.quality.stream_gate import StreamQualityError, gate_batch, load_stream_gate
 from featurekit.streaming.errors import StreamingError
 from featurekit.streaming.producer import EventProducer
 from support.redis_state import redis_snapshot
+from support.streams import drain, online_rows, read_topic
 
 BETWEEN = "expect_column_values_to_be_between(column='balance', min_value=-1000000, max_value=100000000)"
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from streams import settings_for
 
 from featurekit.streaming.errors import StreamConfigError
 from featurekit.streaming.session import kafka_records
 from featurekit.streaming.transforms import latest_rows, window_rows
+from support.streams import settings_for
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

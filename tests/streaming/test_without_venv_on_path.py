@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from streams import online_rows
 
 from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
 from featurekit.streaming.producer import EventProducer
+from support.streams import online_rows
 
 STOCK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KEEP = ("HOME", "LANG", "JAVA_HOME", "TMPDIR", "SSL_CERT_FILE", "AWS_CA_BUNDLE")

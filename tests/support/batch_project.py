@@ -2,7 +2,8 @@
 break a view's SQL), a small generated warehouse, the repo applied to a temp registry, Redis from the fixture.
 
 Everything is selected through the environment (``FEATUREKIT_ROOT``, ``FEATUREKIT_DATA_DIR``,
-``FEATUREKIT_REDIS_URL``), exactly as an Airflow worker would be configured, so the real DAG file runs unchanged.
+``FEATUREKIT_REDIS_URL``), exactly as an Airflow worker would be configured, so the real DAG file runs unchanged; the
+DAG policy is in the copied environment files (:func:`support.airflow_session.configure_dags`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from featurekit import duckdb_utc
 from featurekit.config import Settings, load_settings
 from featurekit.intervals import DataInterval, floor_to
 from featurekit.warehouse.load import load_duckdb
+from support.airflow_session import configure_dags
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Online values expire after each view's ttl (hours for the hourly view), so the data ends at the current hour.
@@ -67,6 +69,7 @@ def make_project(
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".feast*", "data")
     for name in ("config", "feature_repo"):
         shutil.copytree(REPO_ROOT / name, root / name, ignore=ignore)
+    configure_dags(root)
     monkeypatch.setenv("FEATUREKIT_ROOT", str(root))
     monkeypatch.setenv("FEATUREKIT_DATA_DIR", str(data))
     monkeypatch.setenv("FEATUREKIT_REDIS_URL", redis_url)

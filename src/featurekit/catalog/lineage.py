@@ -13,7 +13,7 @@ from sqlglot import exp
 from featurekit.warehouse.sql import load_feature_sql
 
 
-def sql_tables(tree: exp.Expression) -> list[str]:
+def sql_tables(tree: exp.Expr) -> list[str]:
     """Fully qualified names (``db.table`` when qualified) of the tables a query reads, sorted."""
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     names = set()

@@ -21,6 +21,14 @@ bench_app = typer.Typer(
 )
 
 
+IdleTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout", min=0.1, help="Seconds a timed phase waits for an idle machine before measuring anyway."
+    ),
+]
+
+
 def load_bench_module(name: str) -> ModuleType:
     """Import ``bench.<name>`` from the project root (added to ``sys.path`` on first use)."""
     from featurekit.config import project_root
@@ -65,8 +73,10 @@ def online(
             "push, read p50/p99, bytes per entity, ratios); JSON key cluster.",
         ),
     ] = False,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Online store: materialize, push, memory, read latency vs the raw Redis floor, feature server, vs stock Feast."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     if cluster:
         if feast_api or sizes or redis_url:
             raise typer.BadParameter("--cluster starts its own servers and takes only --quick, --json, --out-dir")
@@ -101,8 +111,10 @@ def batch(
             "generated on disk, ~140 MB, 3-10 minutes; JSON key historical_10x). Default: 1x, or quick with --quick."
         ),
     ] = None,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Batch: one daily DAG run (extract+validate+materialize) at 1M transactions; training data vs stock duckdb."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     module = load_bench_module("batch")
     parsed = [s.strip() for s in sizes.split(",") if s.strip()] if sizes else None
     module.run(quick=quick, json_path=json_path, out_dir=out_dir, sizes=parsed)
@@ -116,7 +128,9 @@ def stream(
     out_dir: Annotated[
         Path | None, typer.Option(help="Directory for the JSON and PNG (default bench/results).")
     ] = None,
+    idle_timeout: IdleTimeoutOption = 30.0,
 ) -> None:
     """Streaming: Kafka (tansu) -> Spark local[2] -> Redis events/s with backlog, freshness p50/p95/p99."""
+    load_bench_module("report").set_idle_timeout(idle_timeout)
     module = load_bench_module("stream")
     module.run(quick=quick, json_path=json_path, out_dir=out_dir)

@@ -29,12 +29,13 @@ def show(env: EnvOption = None) -> None:
 def render(
     terraform_output: Annotated[Path, typer.Option(help="`terraform output -json` of the environment.")],
     env: EnvOption = None,
-    out: Annotated[Path | None, typer.Option(help="Where to write; default config/<env>.yaml.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write; default: the environment's file.")] = None,
 ) -> None:
     """Merge the Terraform outputs (endpoints, buckets) into the environment file, so none is typed twice."""
+    from featurekit.config.loader import active_env
     from featurekit.config.render import render_environment_file
 
-    path = render_environment_file(env or "dev", terraform_output, out)
+    path = render_environment_file(active_env(env), terraform_output, out)
     console.print(f"[green]wrote[/] {path}")
 
 

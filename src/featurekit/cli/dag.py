@@ -22,9 +22,9 @@ app = typer.Typer(help="The Airflow DAGs generated from the feature repo.", no_a
 @friendly_errors
 def manifest(env: EnvOption = None) -> None:
     """Derive and cache the DAG manifest (views per schedule) for the feature repo."""
-    from featurekit.orchestration.manifest import derive_manifest, write_manifest
+    from featurekit.orchestration.manifest import cache_manifest
 
-    path = write_manifest(derive_manifest(env))
+    path = cache_manifest(env)
     console.print(f"manifest written: {path}")
 
 
@@ -36,7 +36,7 @@ def list_views(env: EnvOption = None) -> None:
     from featurekit.orchestration.factory import dag_id
     from featurekit.orchestration.manifest import DAG_SCHEDULES, load_manifest
 
-    loaded = load_manifest(load_settings(env).feature_repo, env)
+    loaded = load_manifest(load_settings(env), env)
     for schedule in DAG_SCHEDULES:
         views = ", ".join(f"{v.name} ({v.kind}, {v.tier})" for v in loaded.for_dag(schedule)) or "-"
         console.print(f"[bold]{dag_id(schedule)}[/]: {views}")

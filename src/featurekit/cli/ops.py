@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from featurekit.cli.options import EnvOption, console, err_console, friendly_errors
+
+if TYPE_CHECKING:
+    from featurekit.config.settings import Settings
 
 OUT_OF_SLO_EXIT = 2
 
@@ -41,7 +44,7 @@ def freshness(
         console.print_json(json.dumps(report.to_dict()))
     else:
         print_freshness(report, console)
-    _export("freshness", settings.data_dir)
+    _export("freshness", settings)
     if not report.ok:
         raise typer.Exit(code=OUT_OF_SLO_EXIT)
 
@@ -79,7 +82,7 @@ def consistency(
         console.print_json(json.dumps(report.to_dict(), default=str))
     else:
         print_consistency(report, console, max_mismatch_rate)
-    _export("consistency", settings.data_dir)
+    _export("consistency", settings)
     if report.failing(max_mismatch_rate):
         raise typer.Exit(code=OUT_OF_SLO_EXIT)
 
@@ -99,13 +102,13 @@ def catalog(
     console.print(f"catalog: {site.features} features in {site.views} views -> {site.index}")
 
 
-def _export(job: str, data_dir: Path) -> None:
+def _export(job: str, settings: Settings) -> None:
     """Hand the check's gauges to the Pushgateway / textfile collector when configured; a failure only warns."""
     from featurekit.observability.errors import MetricsExportError
-    from featurekit.observability.exporter import export_metrics
+    from featurekit.observability.exporter import export_job_metrics
 
     try:
-        result = export_metrics(job, fallback_dir=data_dir / "metrics")
+        result = export_job_metrics(settings, job)
     except MetricsExportError as exc:
         err_console.print(f"[yellow]warning:[/] {exc}", highlight=False)
         return

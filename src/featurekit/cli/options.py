@@ -14,7 +14,12 @@ from featurekit.errors import FeaturekitError
 
 EnvOption = Annotated[
     str | None,
-    typer.Option("--env", "-e", envvar="FEATUREKIT_ENV", help="Environment: a file in config/ (local, dev, prod)."),
+    typer.Option(
+        "--env",
+        "-e",
+        envvar="FEATUREKIT_ENV",
+        help="Environment: a name in config/ (local, dev, prod) or an environment file (*.yaml). Default: local.",
+    ),
 ]
 
 # Logs (CI, pipes) get 120 columns instead of rich's 80 so tables stay readable; terminals keep their width.

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from featurekit.cli.options import EnvOption, console, err_console, friendly_errors
+
+if TYPE_CHECKING:
+    from featurekit.quality.preview import PlanWithPreview
+    from featurekit.repo.plan import Plan
 
 BLOCKED_EXIT_CODE = 3
 
@@ -33,6 +37,15 @@ FingerprintFileOption = Annotated[
 ForceOption = Annotated[
     bool,
     typer.Option("--force", help="Change a protected environment from outside main-branch CI."),
+]
+
+CiRefOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ci-ref",
+        help='The git ref a CI job runs for (GitHub Actions: --ci-ref "$GITHUB_REF"); a protected environment is '
+        "changed only for refs/heads/main.",
+    ),
 ]
 
 
@@ -101,7 +114,7 @@ def plan(
     if fingerprint_file is not None:
         fingerprint_file.parent.mkdir(parents=True, exist_ok=True)
         fingerprint_file.write_text(fingerprint.to_json())
-    shown = result
+    shown: Plan | PlanWithPreview = result
     if preview:
         from featurekit.config import load_settings
         from featurekit.quality.preview import with_preview
@@ -134,6 +147,7 @@ def apply(
     pr: PrOption = None,
     allow_breaking: AllowBreakingOption = False,
     force: ForceOption = False,
+    ci_ref: CiRefOption = None,
     expect_fingerprint: Annotated[
         Path | None,
         typer.Option(
@@ -159,6 +173,7 @@ def apply(
             checked_repo(settings),
             allow_breaking=allow_breaking,
             force=force,
+            ci_ref=ci_ref,
             on_planned=lambda p: console.print(p.to_text(), highlight=False, markup=False, soft_wrap=True),
             expect=expect,
         )
@@ -178,13 +193,14 @@ def apply(
 @friendly_errors
 def teardown(
     env: EnvOption = None,
-    pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,
+    pr: Annotated[int, typer.Option("--pr", help="Pull request whose project <project>_pr<N> is removed.")] = ...,  # type: ignore[assignment]  # typer: required
     force: ForceOption = False,
+    ci_ref: CiRefOption = None,
 ) -> None:
     """Remove a pull request's project from the registry (the maintenance DAG deletes its online rows)."""
     from featurekit.repo.apply import teardown_project
 
-    result = teardown_project(_settings(env, pr), force=force)
+    result = teardown_project(_settings(env, pr), force=force, ci_ref=ci_ref)
     if not result.existed:
         console.print(f"project {result.project} is not in {result.registry}: nothing to tear down")
         return

@@ -24,11 +24,18 @@ def generate(
 ) -> None:
     """Generate the example's synthetic warehouse and load it into the environment's DuckDB file."""
     from featurekit.config import load_settings
+    from featurekit.config.settings import DuckDBWarehouse
     from featurekit.demo.example import example_module
     from featurekit.intervals import floor_to
     from featurekit.warehouse.load import load_duckdb
 
     settings = load_settings(env)
+    if not isinstance(settings.warehouse, DuckDBWarehouse):
+        raise typer.BadParameter(
+            f"environment {settings.env!r} has a {settings.warehouse.type} warehouse; this loads a DuckDB one "
+            "(warehouse.type: duckdb)",
+            param_hint="--env",
+        )
     end = floor_to(end or datetime.now(UTC), "hourly").replace(tzinfo=None)
     warehouse = example_module().warehouse(
         users=users, days=days, end=end, seed=seed, txn_per_user_day=txn_per_user_day

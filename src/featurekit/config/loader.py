@@ -1,7 +1,10 @@
 """Load ``config/<env>.yaml`` into :class:`Settings`.
 
-The environment is chosen by ``--env`` or ``FEATUREKIT_ENV`` (default ``local``). Relative paths in the file are
-resolved against the project root, so commands work from any working directory.
+The environment is chosen by ``--env`` or ``FEATUREKIT_ENV`` (default ``local``, :data:`DEFAULT_ENV`: the one
+default, for every command): a name (``config/<name>.yaml``) or the path of an environment file (``*.yaml``, e.g. a
+test's or a worker's copy; its stem is the environment name). Relative paths in the file are resolved against the
+project root, so commands work from any working directory. These two variables and ``FEATUREKIT_ROOT`` select the
+configuration; every setting lives in the file (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ _PATH_FIELDS = (
     ("warehouse", "path"),
     ("offline_store", "root"),
     ("streaming", "checkpoint_location"),
+    ("orchestration", "manifest_cache_dir"),
+    ("metrics", "textfile_dir"),
 )
 
 
@@ -54,6 +59,19 @@ def environment_names(root: Path | None = None) -> list[str]:
     return sorted(p.stem for p in (root / "config").glob("*.yaml"))
 
 
+def active_env(env: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The environment a command works on: ``env`` if given, else ``FEATUREKIT_ENV``, else :data:`DEFAULT_ENV`."""
+    environ = os.environ if environ is None else environ
+    return env or environ.get(ENV_VAR) or DEFAULT_ENV
+
+
+def environment_file(env: str, root: Path) -> Path:
+    """The file of environment ``env``: ``config/<env>.yaml``, or ``env`` itself when it names a ``.yaml`` file."""
+    if env.endswith((".yaml", ".yml")):
+        return Path(env).expanduser().resolve()
+    return root / "config" / f"{env}.yaml"
+
+
 def load_settings(
     env: str | None = None,
     *,
@@ -67,9 +85,9 @@ def load_settings(
     ``featurekit config render`` for Terraform outputs).
     """
     environ = os.environ if environ is None else environ
-    env = env or environ.get(ENV_VAR) or DEFAULT_ENV
+    env = active_env(env, environ)
     root = root or project_root()
-    path = root / "config" / f"{env}.yaml"
+    path = environment_file(env, root)
     if not path.is_file():
         known = ", ".join(environment_names(root)) or "none"
         raise ConfigError(f"unknown environment {env!r}: {path} does not exist (known: {known})")
@@ -83,7 +101,7 @@ def load_settings(
         data = interpolate(raw, environ)
     except MissingVariableError as exc:
         raise ConfigError(f"{path}: {exc.args[0]}") from exc
-    data["env"] = env
+    data["env"] = path.stem
     for dotted in _PATH_FIELDS:
         _resolve_path(data, dotted, root)
     try:
@@ -96,7 +114,8 @@ def _resolve_path(data: dict[str, Any], dotted: tuple[str, ...], root: Path) -> 
     node: Any = data
     for key in dotted[:-1]:
         node = node.get(key) if isinstance(node, dict) else None
-    # URLs (s3://...) are left alone; local paths become absolute.
-    if isinstance(node, dict) and isinstance(node.get(dotted[-1]), str) and "://" not in node[dotted[-1]]:
-        value = Path(node[dotted[-1]])
-        node[dotted[-1]] = str(value if value.is_absolute() else (root / value))
+    # URLs (s3://...) and empty values (= "use the default") are left alone; local paths become absolute.
+    value = node.get(dotted[-1]) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(value, str) and value and "://" not in value:
+        path = Path(value)
+        node[dotted[-1]] = str(path if path.is_absolute() else (root / path))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from featurekit.config.loader import load_settings, project_root
+from featurekit.config.loader import environment_file, load_settings, project_root
 from featurekit.config.merge import deep_merge
 from featurekit.config.terraform import overrides_from_terraform_output
 
@@ -21,7 +21,7 @@ HEADER = "# Endpoints rendered from Terraform outputs by `featurekit config rend
 
 def render_environment_file(env: str, terraform_output: Path, out: Path | None = None) -> Path:
     root = project_root()
-    source = root / "config" / f"{env}.yaml"
+    source = environment_file(env, root)
     raw = yaml.safe_load(source.read_text()) or {}
     rendered = deep_merge(raw, overrides_from_terraform_output(terraform_output))
     text = HEADER + yaml.safe_dump(rendered, sort_keys=False)

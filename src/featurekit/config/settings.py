@@ -6,6 +6,7 @@ chosen model to do the work: no code compares environment names.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -140,6 +141,57 @@ class QualitySettings(_Strict):
     preview: PreviewSettings = PreviewSettings()
 
 
+class OrchestrationSettings(_Strict):
+    """Scheduling policy of the generated Airflow DAGs (``featurekit_hourly``, ``featurekit_daily``,
+    ``featurekit_maintenance``); see docs/batch.md.
+
+    ``start_date`` is where catchup begins (a date means midnight UTC). Retries back off exponentially from
+    ``retry_delay_seconds`` for transient faults. ``maintenance_max_keys`` bounds the online rows one maintenance run
+    deletes (the rest go next run). ``manifest_cache_dir`` holds the cached DAG manifest; empty means the user's cache
+    directory (``$XDG_CACHE_HOME/featurekit``, else ``~/.cache/featurekit``).
+    """
+
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    catchup: bool = True
+    retries: int = Field(default=3, ge=0)
+    retry_delay_seconds: float = Field(default=60.0, gt=0)
+    maintenance_max_keys: int = Field(default=100_000, ge=1)
+    manifest_cache_dir: Path | None = None
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _utc_start(cls, value: object) -> object:
+        # YAML reads `2026-01-01` as a date; a naive date or time is UTC (data intervals are UTC everywhere).
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    @field_validator("manifest_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class MetricsSettings(_Strict):
+    """Where batch jobs hand over their ``featurekit_*`` metrics when they end (see docs/operations.md).
+
+    ``pushgateway_url`` set: pushed to that Prometheus Pushgateway. Otherwise written for node_exporter's textfile
+    collector into ``textfile_dir``, empty meaning ``<data_dir>/metrics``.
+    """
+
+    pushgateway_url: str | None = None
+    textfile_dir: Path | None = None
+
+    @field_validator("pushgateway_url", "textfile_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
 class Settings(_Strict):
     """Everything the kit needs to know about one environment."""
 
@@ -160,4 +212,10 @@ class Settings(_Strict):
     serving: ServingSettings = ServingSettings()
     deploy: DeploySettings | None = None  # AWS environments only
     quality: QualitySettings = QualitySettings()
+    orchestration: OrchestrationSettings = OrchestrationSettings()
+    metrics: MetricsSettings = MetricsSettings()
     entity_key_serialization_version: int = 3
+
+    def metrics_textfile_dir(self) -> Path:
+        """The textfile collector directory: ``metrics.textfile_dir``, else ``<data_dir>/metrics``."""
+        return self.metrics.textfile_dir or self.data_dir / "metrics"

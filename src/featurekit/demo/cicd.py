@@ -24,7 +24,7 @@ from featurekit.config.loader import project_root
 from featurekit.demo.example import example_module
 from featurekit.services.redis_server import RedisServer
 
-MAIN_CI = {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main"}
+MAIN_CI = "refs/heads/main"  # the ref CI runs for on a merge to main
 
 
 class DemoStepError(RuntimeError):
@@ -100,7 +100,7 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
                 (comments_dir / f"{name}.md").write_text(markdown)
 
         step("1. bootstrap: main's repo applied to prod from main-branch CI")
-        apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
+        apply_repo(prod, checked_repo(prod), ci_ref=MAIN_CI)
         console.print(f"prod: {plan_repo(prod).summary} after the first apply")
 
         # The pull requests' edits are the example's (``CICD_EDITS`` of ``featurekit.demo.example``):
@@ -118,13 +118,13 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
 
         step("3. merge PR #1: prod apply refused outside main-branch CI, accepted from it, then a no-op")
         try:
-            apply_repo(prod, checked_repo(prod), environ={})
+            apply_repo(prod, checked_repo(prod), ci_ref=None)
             raise DemoStepError("apply to the protected prod registry was not refused outside CI")
         except ProtectedEnvironmentError as exc:
             console.print(f"[yellow]refused:[/] {escape(str(exc))}", highlight=False)
-        result = apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
+        result = apply_repo(prod, checked_repo(prod), ci_ref=MAIN_CI)
         console.print(f"[green]applied[/] to prod: {result.plan.summary}")
-        again = apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
+        again = apply_repo(prod, checked_repo(prod), ci_ref=MAIN_CI)
         console.print(f"re-apply: {again.plan.summary} (applied={again.applied})")
 
         step(f"4. PR #2 changes the type of {breaking[3]}: the gate blocks the served feature's dtype change")
@@ -132,7 +132,7 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
         blocked = plan_repo(prod)
         comment("pr2-plan-prod", blocked.to_markdown())
         try:
-            apply_repo(prod, checked_repo(prod), environ=MAIN_CI)
+            apply_repo(prod, checked_repo(prod), ci_ref=MAIN_CI)
             raise DemoStepError("the breaking change was not blocked")
         except BreakingChangeError as exc:
             console.print(f"[red]blocked:[/] {escape(str(exc))}", highlight=False)
@@ -142,7 +142,7 @@ def run_cicd_demo(console: Console, workdir: Path | None = None, comments_dir: P
         console.print(f"plan against prod: {plan_repo(prod).summary}")
         pr2 = for_pull_request(dev, 2)
         apply_repo(pr2, checked_repo(pr2), allow_breaking=True)
-        console.print(f"prod: {apply_repo(prod, checked_repo(prod), environ=MAIN_CI).plan.summary}")
+        console.print(f"prod: {apply_repo(prod, checked_repo(prod), ci_ref=MAIN_CI).plan.summary}")
 
         step("6. PRs closed: their dev projects are torn down (registry; the maintenance DAG deletes the rows)")
         for pr in (1, 2):

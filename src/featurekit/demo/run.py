@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from featurekit.config import Settings, load_settings
+from featurekit.config import ConfigError, Settings, load_settings
+from featurekit.config.settings import DuckDBWarehouse
 from featurekit.demo.console import print_next_steps
 from featurekit.demo.example import EXAMPLE_MODULE, example_module
 from featurekit.demo.logs import captured_logs
@@ -68,6 +69,8 @@ def run_demo(env: str | None, options: DemoOptions, console: Console) -> None:
             warehouse = example.warehouse(
                 users=options.users, days=options.days, end=end.replace(tzinfo=None), seed=options.seed
             )
+            if not isinstance(settings.warehouse, DuckDBWarehouse):
+                raise ConfigError(f"the demo loads a DuckDB warehouse; {settings.env!r} has {settings.warehouse.type}")
             counts = load_duckdb(warehouse, settings.warehouse.path)
             console.print("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 

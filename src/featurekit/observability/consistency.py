@@ -185,7 +185,7 @@ def _check_view(
         if grace_from is not None and newest >= grace_from and on_event != off_event:
             excluded["in_flight"] += 1
             continue
-        if ttl is not None and on_event is None and off_event < as_of - ttl + TTL_BOUNDARY:
+        if ttl is not None and on_event is None and off_event is not None and off_event < as_of - ttl + TTL_BOUNDARY:
             excluded["expiring"] += 1
             continue
         diff = _differences(features, online_values, off)

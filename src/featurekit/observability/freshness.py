@@ -160,7 +160,7 @@ def _check_view(settings: Settings, config: Any, view: Any, now: datetime, sampl
         status, detail = NO_DATA, f"no offline rows up to now to sample; {ran}"
     elif newest is None:
         status, detail = NO_DATA, f"none of {len(keys)} sampled entities has an online row (missing or past ttl); {ran}"
-    elif age > slo:
+    elif age is not None and age > slo:
         status, detail = STALE, f"newest online row is {format_duration(age)} old, SLO {format_duration(slo)}; {ran}"
     else:
         status, detail = OK, ran

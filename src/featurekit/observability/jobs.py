@@ -98,6 +98,11 @@ def export_quietly(
 ) -> None:
     """Metrics must never fail (or mask the failure of) the job they describe: a failed export is a warning."""
     try:
-        export(job, {"feature_view": view}, fallback_dir=settings.data_dir / "metrics")
+        export(
+            job,
+            {"feature_view": view},
+            pushgateway_url=settings.metrics.pushgateway_url,
+            textfile_dir=settings.metrics_textfile_dir(),
+        )
     except MetricsExportError as exc:
         log.warning("%s", exc)

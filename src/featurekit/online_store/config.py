@@ -8,13 +8,13 @@ instantiates it from the ``online_store`` section of ``feature_store.yaml`` thro
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-STORE_TYPE = "featurekit.online_store.store.TieredRedisOnlineStore"
+STORE_TYPE: Final = "featurekit.online_store.store.TieredRedisOnlineStore"
 # Feast extension points that keep Feast's own write APIs on the Arrow writer (see ``feast_write.py``).
-ENGINE_TYPE = "featurekit.online_store.feast_write.FeaturekitMaterializationEngine"
+ENGINE_TYPE: Final = "featurekit.online_store.feast_write.FeaturekitMaterializationEngine"
 PROVIDER_TYPE = "featurekit.online_store.feast_write.FeaturekitProvider"
 
 # Redis settings the bucket layout relies on (docs/online-store.md#sizing): a bucket stays a compact listpack while

@@ -169,7 +169,7 @@ class RespConnection:
                     n = sock.recv_into(buf)
                     if n == 0:
                         raise ConnectionError("connection closed by the server")
-                    reader.feed(buf, 0, n)
+                    reader.feed(buf, 0, n)  # type: ignore[arg-type]  # hiredis reads any buffer; its stubs say bytes
                     continue
                 append(reply)
             return replies

@@ -71,8 +71,8 @@ class ColumnarOnlineResponse(OnlineResponse):
                 out[name + TIMESTAMP_POSTFIX] = list(seconds[key])
         return out
 
-    @property  # type: ignore[override]
-    def proto(self) -> GetOnlineFeaturesResponse:
+    @property
+    def proto(self) -> GetOnlineFeaturesResponse:  # type: ignore[override]  # Feast's is a plain attribute
         if self._proto is None:
             self._proto = self._build_proto()
         return self._proto

@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -146,7 +146,7 @@ class FeaturekitMaterializationEngine(LocalComputeEngine):
                 join_keys, features, ts_col, created_col = _get_column_names(view, entities)
                 job = self.offline_store.pull_latest_from_table_or_query(
                     config=self.repo_config,
-                    data_source=view.batch_source,
+                    data_source=cast(Any, view.batch_source),  # a materialized view has one
                     join_key_columns=join_keys,
                     feature_name_columns=features,
                     timestamp_field=ts_col,
@@ -231,13 +231,16 @@ def _prefetched(batches: Iterator[Any], depth: int = 4) -> Iterator[Any]:
 class FeaturekitProvider(PassthroughProvider):
     """Feast's passthrough provider with ``write_to_online_store`` and ``push`` written as Arrow."""
 
-    def ingest_df(self, feature_view: Any, df: pd.DataFrame, field_mapping: dict | None = None) -> None:
+    def ingest_df(self, feature_view: Any, df: pd.DataFrame, field_mapping: dict[str, str] | None = None) -> None:
         table = self._arrow_for(feature_view, df)
         if table is None:
-            return super().ingest_df(feature_view, df, field_mapping)
+            super().ingest_df(feature_view, df, field_mapping)
+            return
         self.online_store.write_arrow(self.repo_config, feature_view, table)
 
-    async def ingest_df_async(self, feature_view: Any, df: pd.DataFrame, field_mapping: dict | None = None) -> None:
+    async def ingest_df_async(
+        self, feature_view: Any, df: pd.DataFrame, field_mapping: dict[str, str] | None = None
+    ) -> None:
         table = self._arrow_for(feature_view, df)
         if table is None:
             return await super().ingest_df_async(feature_view, df, field_mapping)

@@ -185,10 +185,10 @@ def columnar(
         raise EntityRowsError(f"entity columns have different lengths: { {k: len(v) for k, v in columns.items()} }")
     n = lengths.pop() if lengths else 0
     for step in plan.steps:
-        for col in step.entity_columns:
-            if col not in columns:
+        for join_key in step.entity_columns:
+            if join_key not in columns:
                 raise EntityRowsError(
-                    f"entity rows have no join key column {col!r}, needed by feature view {step.view.name!r} "
+                    f"entity rows have no join key column {join_key!r}, needed by feature view {step.view.name!r} "
                     f"(got columns: {sorted(columns)})"
                 )
     missing_request = sorted(plan.request_data - set(columns))

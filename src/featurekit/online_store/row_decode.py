@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -76,7 +76,7 @@ def decode_rows(
     if fixed_only and n > SMALL_BATCH:
         # Common case first, with C-level scans: every reply is a row of the right length (or missing).
         idx = [i for i, r in enumerate(rows) if r is not None] if None in rows else list(range(n))
-        found = [rows[i] for i in idx] if len(idx) != n else list(rows)
+        found = cast(list[bytes], [rows[i] for i in idx] if len(idx) != n else list(rows))
         try:
             uniform = set(map(len, found)) <= {stride}
         except TypeError:  # an error reply (exception object) is among them

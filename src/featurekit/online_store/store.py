@@ -331,7 +331,7 @@ class TieredRedisOnlineStore(OnlineStore):
                 deleted += int(reply)
         return deleted
 
-    def close(self) -> _Closed:
+    def close(self) -> _Closed:  # type: ignore[override]  # awaitable like Feast's, and callable plainly
         """Close every connection. The kit calls this plainly; Feast's ``OnlineStore.close`` is a coroutine that
         ``feast serve`` awaits at shutdown, so the return value is awaitable too (it then also closes the asyncio
         connections of the running loop)."""

@@ -100,7 +100,7 @@ def bucket_bits_of(feature_view: Any, store_config: TieredRedisOnlineStoreConfig
         if value < 1:
             raise OnlineStoreError(f"feature view {feature_view.name!r}: tag {tag}={raw!r} must be at least 1")
         return value if tag == BUCKET_BITS_TAG else bits_for_entities(value)
-    configured = getattr(store_config, "bucket_bits", None)
+    configured: int | None = getattr(store_config, "bucket_bits", None)
     if configured is not None:
         return configured
     return bits_for_entities(getattr(store_config, "expected_entities", 100_000))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -73,7 +73,7 @@ def _timestamps_us(table: pa.Table, column: str, view: str, *, required: bool) -
     us = col.cast(pa.timestamp("us", tz=col.type.tz), safe=False).cast(pa.int64()).to_numpy()
     if len(us) and int(us.min()) < 0:
         raise SchemaMismatchError(f"feature view {view!r}: column {column!r} has timestamps before 1970")
-    return us
+    return cast(np.ndarray, us)
 
 
 def _feature_column(table: pa.Table, view: CompiledView, index: int) -> tuple[Any, np.ndarray]:

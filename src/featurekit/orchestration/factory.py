@@ -15,10 +15,9 @@ import the pipelines (Feast, pandas, Great Expectations) when they run, on the w
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable  # airflow.sdk re-exports it only from 3.1 on
@@ -26,6 +25,9 @@ from airflow.timetables.interval import CronDataIntervalTimetable  # airflow.sdk
 from featurekit.intervals import DataInterval
 from featurekit.orchestration.manifest import DAG_SCHEDULES, ViewEntry, load_manifest
 from featurekit.orchestration.task_process import run_step
+
+if TYPE_CHECKING:
+    from featurekit.config.settings import OrchestrationSettings
 
 CRONS = {"hourly": "0 * * * *", "daily": "0 0 * * *"}
 
@@ -44,7 +46,7 @@ OWNER = "feature-platform"
 
 @dataclass(frozen=True)
 class DagPolicy:
-    """Scheduling knobs shared by the generated DAGs; overridable per deployment through the environment.
+    """Scheduling knobs shared by the generated DAGs; set per environment in ``orchestration`` of its settings.
 
     ``max_active_runs=1`` keeps catchup in interval order, so each run's row-count band is checked against the
     interval before it, and newer-wins writes are not needed to sort out concurrent runs (they would be correct
@@ -59,13 +61,12 @@ class DagPolicy:
     catchup: bool = True
 
     @classmethod
-    def from_env(cls) -> DagPolicy:
-        start = datetime.fromisoformat(os.environ.get("FEATUREKIT_DAG_START_DATE", "2026-01-01"))
+    def from_settings(cls, settings: OrchestrationSettings) -> DagPolicy:
         return cls(
-            start_date=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
-            retries=int(os.environ.get("FEATUREKIT_DAG_RETRIES", "3")),
-            retry_delay=timedelta(seconds=float(os.environ.get("FEATUREKIT_DAG_RETRY_DELAY_SECONDS", "60"))),
-            catchup=os.environ.get("FEATUREKIT_DAG_CATCHUP", "true").lower() == "true",
+            start_date=settings.start_date,
+            retries=settings.retries,
+            retry_delay=timedelta(seconds=settings.retry_delay_seconds),
+            catchup=settings.catchup,
         )
 
 
@@ -78,8 +79,8 @@ def build_dags(env: str | None = None, policy: DagPolicy | None = None) -> dict[
     from featurekit.config import load_settings
 
     settings = load_settings(env)
-    manifest = load_manifest(settings.feature_repo, env)
-    policy = policy or DagPolicy.from_env()
+    manifest = load_manifest(settings, env)
+    policy = policy or DagPolicy.from_settings(settings.orchestration)
     dags = [build_dag(schedule, manifest.for_dag(schedule), policy, env=env) for schedule in DAG_SCHEDULES]
     return {dag.dag_id: dag for dag in dags}
 
@@ -129,6 +130,8 @@ def current_interval() -> DataInterval:
     """The running task's data interval (Airflow's ``data_interval_start``/``end``)."""
     context = get_current_context()
     start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None:
+        raise RuntimeError("the running task has no data interval: featurekit tasks run only in the generated DAGs")
     # Plain stdlib datetimes: pendulum's leak into records and SQL literals otherwise.
     return DataInterval(datetime.fromtimestamp(start.timestamp(), UTC), datetime.fromtimestamp(end.timestamp(), UTC))
 

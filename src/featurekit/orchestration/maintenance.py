@@ -2,7 +2,7 @@
 
 CI writes registries only and cannot reach Redis; this DAG runs on the Airflow workers, which can. Each run deletes
 the rows of feature views and projects (closed pull requests) that are no longer in the registry, at most
-``FEATUREKIT_MAINTENANCE_MAX_KEYS`` keys per run, and vacuums expired rows of the registered views (see
+``orchestration.maintenance_max_keys`` keys per run, and vacuums expired rows of the registered views (see
 :mod:`featurekit.pipelines.reconcile`). Runs never overlap and do not catch up: each run looks at the current state,
 so a missed hour is simply covered by the next one.
 
@@ -12,8 +12,7 @@ Feast and the store when it runs.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
@@ -24,18 +23,20 @@ from featurekit.orchestration.task_process import run_step
 
 DAG_ID = "featurekit_maintenance"
 CRON = "30 * * * *"  # hourly, away from the top of the hour when the batch DAGs start
-MAX_KEYS_ENV = "FEATUREKIT_MAINTENANCE_MAX_KEYS"
 OWNER = "feature-platform"
 
 
 def build_maintenance_dag(env: str | None = None) -> DAG:
-    """The maintenance DAG for ``env`` (default: ``FEATUREKIT_ENV``); one task, ``reconcile``."""
-    start = datetime.fromisoformat(os.environ.get("FEATUREKIT_DAG_START_DATE", "2026-01-01"))
+    """The maintenance DAG for ``env`` (default: ``FEATUREKIT_ENV``); one task, ``reconcile``. Start date and retries
+    come from the environment's ``orchestration`` settings, like the batch DAGs'."""
+    from featurekit.config import load_settings
+
+    policy = load_settings(env).orchestration
     dag = DAG(
         dag_id=DAG_ID,
         description="featurekit online store maintenance: delete rows of removed views and projects, vacuum ttl",
         schedule=CronTriggerTimetable(CRON, timezone="UTC"),
-        start_date=start.replace(tzinfo=UTC) if start.tzinfo is None else start,
+        start_date=policy.start_date,
         catchup=False,
         max_active_runs=1,
         dagrun_timeout=timedelta(minutes=50),
@@ -43,8 +44,8 @@ def build_maintenance_dag(env: str | None = None) -> DAG:
         doc_md=__doc__,
         default_args={
             "owner": OWNER,
-            "retries": int(os.environ.get("FEATUREKIT_DAG_RETRIES", "3")),
-            "retry_delay": timedelta(seconds=float(os.environ.get("FEATUREKIT_DAG_RETRY_DELAY_SECONDS", "60"))),
+            "retries": policy.retries,
+            "retry_delay": timedelta(seconds=policy.retry_delay_seconds),
             "retry_exponential_backoff": RETRY_BACKOFF,
             "max_retry_delay": timedelta(minutes=15),
             "execution_timeout": timedelta(minutes=45),

@@ -7,7 +7,8 @@ feature repo's Python sources: while the repo is unchanged, a parse costs one di
 ``json.load``. When the repo changes (a new ``schedule: daily`` view is merged), the next parse sees a new hash and
 re-derives the manifest in a child process, so Feast is never imported into Airflow's parsing process and adding a
 view needs no DAG edit. ``featurekit dag manifest`` derives it ahead of time (e.g. in the image build), so a
-deployed scheduler never pays the derivation at all.
+deployed scheduler never pays the derivation at all. The cache lives in ``orchestration.manifest_cache_dir`` (default:
+the user's cache directory).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from featurekit.config.settings import Settings
 
 from featurekit.errors import FeaturekitError
 from featurekit.orchestration.task_process import TASK_PYTHON_ENV
 
-CACHE_VAR = "FEATUREKIT_CACHE_DIR"
 FORMAT_VERSION = 1
 DAG_SCHEDULES = ("hourly", "daily")
 
@@ -80,20 +84,23 @@ def repo_fingerprint(feature_repo: Path) -> str:
     return digest.hexdigest()
 
 
-def cache_dir() -> Path:
-    base = os.environ.get(CACHE_VAR) or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / ("" if CACHE_VAR in os.environ else "featurekit")
+def cache_dir(settings: Settings) -> Path:
+    """``orchestration.manifest_cache_dir``, else ``$XDG_CACHE_HOME/featurekit`` (``~/.cache/featurekit``)."""
+    configured = settings.orchestration.manifest_cache_dir
+    if configured is not None:
+        return configured
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "featurekit"
 
 
-def manifest_path(fingerprint: str) -> Path:
-    return cache_dir() / f"dag-manifest-{fingerprint[:24]}.json"
+def manifest_path(directory: Path, fingerprint: str) -> Path:
+    return directory / f"dag-manifest-{fingerprint[:24]}.json"
 
 
-def load_manifest(feature_repo: Path, env: str | None = None) -> Manifest:
-    """The manifest for ``feature_repo``: from the cache when the hash matches, else derived in a child process
-    (with the kit's interpreter, ``FEATUREKIT_TASK_PYTHON``, when set)."""
-    fingerprint = repo_fingerprint(feature_repo)
-    path = manifest_path(fingerprint)
+def load_manifest(settings: Settings, env: str | None = None) -> Manifest:
+    """The manifest of ``settings``' feature repo: from the cache when the hash matches, else derived in a child
+    process (for the same ``env``, so it loads the same settings and writes the same cache)."""
+    fingerprint = repo_fingerprint(settings.feature_repo)
+    path = manifest_path(cache_dir(settings), fingerprint)
     if path.is_file():
         try:
             manifest = Manifest.from_json(path.read_text())
@@ -106,7 +113,9 @@ def load_manifest(feature_repo: Path, env: str | None = None) -> Manifest:
     command = [python, "-m", "featurekit.orchestration.manifest", *(["--env", env] if env else [])]
     child = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if child.returncode != 0:
-        raise ManifestError(f"deriving the DAG manifest for {feature_repo} failed:\n{child.stderr.strip()[-4000:]}")
+        raise ManifestError(
+            f"deriving the DAG manifest for {settings.feature_repo} failed:\n{child.stderr.strip()[-4000:]}"
+        )
     return Manifest.from_json(path.read_text())
 
 
@@ -134,9 +143,9 @@ def derive_manifest(env: str | None = None) -> Manifest:
     return Manifest(fingerprint=repo_fingerprint(settings.feature_repo), views=entries)
 
 
-def write_manifest(manifest: Manifest) -> Path:
+def write_manifest(manifest: Manifest, directory: Path) -> Path:
     """Store the manifest atomically (parsers running concurrently never read half a file)."""
-    path = manifest_path(manifest.fingerprint)
+    path = manifest_path(directory, manifest.fingerprint)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
         handle.write(manifest.to_json())
@@ -144,11 +153,28 @@ def write_manifest(manifest: Manifest) -> Path:
     return path
 
 
+def cache_manifest(env: str | None = None) -> Path:
+    """Derive the manifest of ``env``'s feature repo and store it in that environment's cache directory."""
+    from featurekit.config import load_settings
+
+    return write_manifest(derive_manifest(env), cache_dir(load_settings(env)))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m featurekit.orchestration.manifest [--env ENV]``: derive and cache the manifest."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    env = args[args.index("--env") + 1] if "--env" in args else None
-    print(write_manifest(derive_manifest(env)))
+    """``python -m featurekit.orchestration.manifest [--env ENV]``: derive and cache the manifest (the child process
+    of :func:`load_manifest`). typer is imported here, not at the top: DAG parsing imports this module."""
+    import typer
+
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def derive(
+        env: str | None = typer.Option(None, "--env", help="Environment name or file (default: FEATUREKIT_ENV)."),
+    ) -> None:
+        """Derive the DAG manifest of the environment's feature repo and print where it was cached."""
+        print(cache_manifest(env))
+
+    app(args=argv, prog_name="python -m featurekit.orchestration.manifest")
 
 
 if __name__ == "__main__":

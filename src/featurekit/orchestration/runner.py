@@ -134,17 +134,17 @@ def test_interval(dag: Any, interval: DataInterval, *, mark_success: str | None 
     return DagRunResult(dag_id=dag.dag_id, interval=interval, state=state, tasks=tasks, mapped=mapped)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Child process: ``python -m featurekit.orchestration.runner SCHEDULE START/END [SCHEDULE START/END ...]``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) % 2:
-        raise SystemExit("usage: runner SCHEDULE START/END [SCHEDULE START/END ...]")
+def run_and_report(pairs: list[str]) -> int:
+    """Run ``SCHEDULE START/END`` pairs with ``dag.test()`` in this process, printing one result line per run;
+    returns the exit code (0 when every run succeeded)."""
+    if not pairs or len(pairs) % 2:
+        raise ValueError(f"expected SCHEDULE START/END pairs, got {pairs!r}")
     migrate_metadata_db()
     from featurekit.orchestration.factory import build_dags, dag_id
 
     dags = build_dags()
     ok = True
-    for schedule, span in zip(args[::2], args[1::2], strict=True):
+    for schedule, span in zip(pairs[::2], pairs[1::2], strict=True):
         start, end = span.split("/")
         interval = DataInterval(datetime.fromisoformat(start), datetime.fromisoformat(end))
         result = test_interval(dags[dag_id(schedule)], interval)
@@ -161,5 +161,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Child process: ``python -m featurekit.orchestration.runner SCHEDULE START/END [SCHEDULE START/END ...]``."""
+    import typer
+
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def run(
+        runs: list[str] = typer.Argument(..., help="SCHEDULE START/END pairs (ISO-8601 times), run in order."),
+    ) -> None:
+        """Run the generated DAGs for the given data intervals with ``dag.test()``; one JSON line per run."""
+        if len(runs) % 2:
+            raise typer.BadParameter(f"expected SCHEDULE START/END pairs, got {len(runs)} values", param_hint="RUNS")
+        raise typer.Exit(run_and_report(runs))
+
+    app(args=argv, prog_name="python -m featurekit.orchestration.runner")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -14,7 +14,6 @@ Airflow-specific decisions live here and nowhere else:
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -250,10 +249,9 @@ def reconcile(env: str | None) -> dict[str, Any]:
     from featurekit.config import load_settings
     from featurekit.observability.exporter import export_metrics
     from featurekit.observability.jobs import export_quietly
-    from featurekit.pipelines.reconcile import DEFAULT_MAX_KEYS, reconcile_online_store
+    from featurekit.pipelines.reconcile import reconcile_online_store
 
     settings = load_settings(env)
-    max_keys = int(os.environ.get("FEATUREKIT_MAINTENANCE_MAX_KEYS", str(DEFAULT_MAX_KEYS)))
-    result = reconcile_online_store(settings, max_keys=max_keys)
+    result = reconcile_online_store(settings, max_keys=settings.orchestration.maintenance_max_keys)
     export_quietly(export_metrics, settings, "-", job="maintenance")
     return result.to_dict()

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featurekit.config.settings import Settings
 from featurekit.online_store.keyspace import KEY_PREFIX, view_id
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,7 @@ def reconcile_online_store(
     try:
         candidates: dict[Any, list[bytes]] = {}
         for tier in _tiers(settings, store):
-            keys = set()
+            keys: set[bytes] = set()
             for key in tier.scan_keys(KEY_PREFIX + b"*"):
                 result.keys_scanned += 1
                 if len(key) == _KEY_LENGTH and key.startswith(KEY_PREFIX) and key[2:6] not in known:
@@ -114,10 +117,10 @@ def reconcile_online_store(
         if any(candidates.values()):
             # A view applied while we scanned is in the registry now: its keys are not orphans.
             known_now = registered_views(settings)
-            candidates = {t: [k for k in keys if k[2:6] not in known_now] for t, keys in candidates.items()}
+            candidates = {t: [k for k in found if k[2:6] not in known_now] for t, found in candidates.items()}
         budget = max_keys
-        for tier, keys in candidates.items():
-            chosen, rest = keys[:budget], keys[budget:]
+        for tier, found in candidates.items():
+            chosen, rest = found[:budget], found[budget:]
             budget -= len(chosen)
             result.remaining += len(rest)
             result.orphan_ids.update(k[2:6] for k in keys)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,7 +99,7 @@ class Preview:
         return "\n".join(lines) + "\n"
 
 
-def _rows(columns: list[tuple[str, Figures | None]]) -> list[tuple[str, list[str]]]:
+def _rows(columns: Sequence[tuple[str, Figures | None]]) -> list[tuple[str, list[str]]]:
     """The table body: one line per figure, one cell per definition."""
     figures = [f for _, f in columns if f is not None]
     out = [("rows", [_count(f.rows, f) for f in figures])]

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -179,7 +179,7 @@ def _name(expectation: str, kwargs: dict[str, Any]) -> str:
 def _compile(expectation: str, kwargs: dict[str, Any]) -> RowCheck | None:
     """The vectorized check of one suite entry, or ``None`` when it has no per-row meaning (or is unknown here)."""
     name = _name(expectation, kwargs)
-    column = kwargs.get("column")
+    column = cast(str, kwargs.get("column"))  # every per-row expectation below names its column
     if expectation == "expect_column_values_to_not_be_null":
         return RowCheck(name, (column,), lambda t: pc.is_null(t.column(column)))
     if expectation == "expect_column_values_to_be_between":

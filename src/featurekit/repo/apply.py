@@ -10,7 +10,8 @@ runners, and the production Redis is private to the VPC. Rows of views an apply 
 removed, are deleted in the VPC by the maintenance DAG (:mod:`featurekit.orchestration.maintenance`), which
 reconciles Redis with the registry.
 
-Protected environments (``registry.protected``: prod) are applied only from ``main`` in CI, or with ``force``.
+Protected environments (``registry.protected``: prod) are applied only from ``main`` in CI (the caller passes the
+git ref CI runs for as ``ci_ref``; the CLI's ``--ci-ref``), or with ``force``.
 Pull requests apply to their own project ``<project>_pr<N>`` in a non-protected registry and are torn down when
 the pull request closes.
 """
@@ -18,9 +19,8 @@ the pull request closes.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +68,7 @@ class ApplyResult:
     project: str
     registry: str
     output: str
-    plan: Plan | None = None
+    plan: Plan
     applied: bool = True
     # Views the apply removed from the registry; the maintenance DAG deletes their online rows.
     removed_views: list[str] = field(default_factory=list)
@@ -116,21 +116,18 @@ def for_pull_request(settings: Settings, pr: int) -> Settings:
     return settings.model_copy(update={"project": pr_project(settings.project, pr)})
 
 
-def guard_protected(
-    settings: Settings, action: str, *, force: bool = False, environ: Mapping[str, str] | None = None
-) -> None:
-    """Refuse to change a protected registry unless running from ``main`` in CI, or forced."""
+def guard_protected(settings: Settings, action: str, *, force: bool = False, ci_ref: str | None = None) -> None:
+    """Refuse to change a protected registry unless running from ``main`` in CI, or forced.
+
+    ``ci_ref`` is the git ref a CI job runs for (GitHub Actions passes ``$GITHUB_REF``); ``None`` is outside CI."""
     if not settings.registry.protected or force:
         return
-    environ = os.environ if environ is None else environ
-    in_ci = environ.get("GITHUB_ACTIONS") == "true"
-    ref = environ.get("GITHUB_REF", "")
-    if in_ci and ref == MAIN_REF:
+    if ci_ref == MAIN_REF:
         return
-    where = f"CI on {ref or 'an unknown ref'}" if in_ci else "outside CI"
+    where = f"CI on {ci_ref}" if ci_ref else "outside CI"
     raise ProtectedEnvironmentError(
         f"environment {settings.env!r} is protected (registry.protected in config/{settings.env}.yaml): "
-        f"{action} runs only from {MAIN_REF} in CI (GITHUB_ACTIONS=true), this is {where}; "
+        f"{action} runs only from {MAIN_REF} in CI (--ci-ref {MAIN_REF}), this is {where}; "
         "pass --force to override"
     )
 
@@ -218,7 +215,7 @@ def apply_repo(
     *,
     allow_breaking: bool = False,
     force: bool = False,
-    environ: Mapping[str, str] | None = None,
+    ci_ref: str | None = None,
     on_planned: Callable[[Plan], None] | None = None,
     expect: PlanFingerprint | None = None,
 ) -> ApplyResult:
@@ -233,7 +230,7 @@ def apply_repo(
     """
     from feast.diff.registry_diff import apply_diff_to_registry
 
-    guard_protected(settings, "apply", force=force, environ=environ)
+    guard_protected(settings, "apply", force=force, ci_ref=ci_ref)
     repo = repo or checked_repo(settings)
     with registry_session(settings) as session:
         planned = _plan(session, repo, allow_breaking)
@@ -273,15 +270,13 @@ def _check_online_layout(settings: Settings, after: RepoState) -> None:
             compiled(config, view)
 
 
-def teardown_project(
-    settings: Settings, *, force: bool = False, environ: Mapping[str, str] | None = None
-) -> TeardownResult:
+def teardown_project(settings: Settings, *, force: bool = False, ci_ref: str | None = None) -> TeardownResult:
     """Remove ``settings.project`` from the registry (idempotent).
 
     Only the registry is written; the project's online rows are deleted in the VPC by the maintenance DAG, which
     finds rows of projects the registry no longer has.
     """
-    guard_protected(settings, "teardown", force=force, environ=environ)
+    guard_protected(settings, "teardown", force=force, ci_ref=ci_ref)
     project = settings.project
     with registry_session(settings) as session:
         state = session.state()

@@ -244,15 +244,15 @@ def _problems_and_spec(repo: LoadedRepo, view: Any) -> Iterator[StreamSpec | Str
     fields = []
     names = [n for n, _ in columns]
     for name, ddl_type in columns:
-        kind = DDL_KINDS.get(ddl_type)
-        if kind is None:
+        field_kind = DDL_KINDS.get(ddl_type)
+        if field_kind is None:
             yield problem(
                 "stream-schema",
                 f"KafkaSource {source.name!r} field {name!r} has type {ddl_type!r}; supported: {sorted(DDL_KINDS)}",
             )
             continue
         choices = tuple(c for c in tags.get(f"{CHOICES_TAG}{name}", "").split(",") if c)
-        fields.append(EventFieldSpec(name, kind, name not in optional, choices))
+        fields.append(EventFieldSpec(name, field_kind, name not in optional, choices))
     for tag in tags:
         if tag.startswith(CHOICES_TAG) and tag[len(CHOICES_TAG) :] not in names:
             yield problem("stream-rules", f"rule {tag!r} names a field that is not in the event schema {names}")

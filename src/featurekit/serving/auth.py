@@ -1,6 +1,7 @@
 """Optional bearer-token authentication for the feature server.
 
-The token comes from the environment (``FEATUREKIT_SERVING_TOKEN`` by default), never from a file in the repo.
+The tokens are the environment's ``serving.auth_token`` and ``serving.write_token`` settings, which reference
+variables (``${FEATUREKIT_SERVING_TOKEN}``): never a value in a file in the repo.
 When a token is configured every data endpoint requires ``Authorization: Bearer <token>``; ``/health`` stays open
 so load balancers can probe without credentials (it returns no data). The write endpoints (``/push``,
 ``/write-to-online-store``) take the same token, or, when a separate write token is set, only that one (so read-only
@@ -10,9 +11,7 @@ clients cannot write). Tokens are compared in constant time.
 from __future__ import annotations
 
 import hmac
-import os
 
-TOKEN_ENV = "FEATUREKIT_SERVING_TOKEN"
 OPEN_PATHS = frozenset({"/health"})
 WRITE_PATHS = frozenset({"/push", "/write-to-online-store"})
 
@@ -23,10 +22,6 @@ class BearerAuth:
     def __init__(self, token: str | None, *, write_token: str | None = None) -> None:
         self._expected = f"Bearer {token}".encode() if token else None
         self._write_expected = f"Bearer {write_token}".encode() if write_token else self._expected
-
-    @classmethod
-    def from_env(cls, variable: str = TOKEN_ENV) -> BearerAuth:
-        return cls(os.environ.get(variable) or None)
 
     @property
     def enabled(self) -> bool:

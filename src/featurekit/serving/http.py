@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httptools
 import orjson
@@ -323,7 +324,9 @@ class HttpProtocol(asyncio.Protocol):
             )
             self._arm(s, self._read_timeout(f"request {what}", s))
 
-    def _write(self, status: int, headers: list, body: bytes, *, keep_alive: bool, head: bool) -> None:
+    def _write(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, keep_alive: bool, head: bool
+    ) -> None:
         assert self.transport is not None
         self.transport.write(_response(status, headers, body, keep_alive, head))
         if not keep_alive:
@@ -367,7 +370,7 @@ class HttpProtocol(asyncio.Protocol):
         deadline = self.loop.call_later(self.limits.request_timeout_s, self._deadline, job, request)
         job.add_done_callback(lambda fut: self._finished(fut, deadline, request))
 
-    def _deadline(self, job: asyncio.Future, request: _Request) -> None:
+    def _deadline(self, job: asyncio.Future[Any], request: _Request) -> None:
         """The request is answered 503 now. A read on the loop is cancelled (its Redis connection is closed); a
         thread finishes (bounded by the Redis timeout) and its answer is dropped."""
         if job.done() or not self.busy:
@@ -388,7 +391,7 @@ class HttpProtocol(asyncio.Protocol):
             )
             self._pump()
 
-    def _finished(self, job: asyncio.Future, deadline: asyncio.TimerHandle, request: _Request) -> None:
+    def _finished(self, job: asyncio.Future[Any], deadline: asyncio.TimerHandle, request: _Request) -> None:
         self.worker.pending -= 1
         deadline.cancel()
         if getattr(job, "answered", False) or self.transport is None:

@@ -354,7 +354,7 @@ def create_app(
     return app
 
 
-async def _respond(send: Send, status: int, headers: list, body: bytes) -> None:
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",

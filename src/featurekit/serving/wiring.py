@@ -1,66 +1,51 @@
-"""Building a serving worker from the environment (what ``featurekit serve`` and the uvicorn factory run).
+"""Building a serving worker from the environment's settings (what ``featurekit serve`` and the uvicorn factory run).
 
 Limits, timeouts and tokens come from the ``serving`` section of the environment settings (``config/<env>.yaml``,
-tokens as ``${VAR}`` references there); the CLI's ``--token-env`` names the variable holding the read token
-(``FEATUREKIT_SERVING_TOKEN`` by default, the same one the settings reference). The Feast repo is the kit's for the
-environment, or ``--repo``; only the kit's repo has the offline store that ``/push`` copies rows into.
+tokens as ``${VAR}`` references there). A worker is given the environment (``--env``: a name or an environment
+file) and, optionally, a bare Feast repo (``--repo``) as arguments and loads the settings itself, so spawned
+worker processes see exactly the configuration the CLI checked. The Feast repo is the kit's for the environment, or
+``--repo``; only the kit's repo has the offline store that ``/push`` copies rows into.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+from featurekit.config import Settings, load_settings
 from featurekit.config.settings import ServingSettings
 from featurekit.online_store.errors import OnlineStoreError
-from featurekit.serving.auth import TOKEN_ENV, BearerAuth
+from featurekit.serving.auth import BearerAuth
 from featurekit.serving.server import FeatureServer, RegistryRefresher, create_app
 
 logger = logging.getLogger(__name__)
-REPO_ENV = "FEATUREKIT_SERVE_REPO"
-TOKEN_ENV_ENV = "FEATUREKIT_SERVE_TOKEN_ENV"
 
 
-def _settings() -> Any:
-    from featurekit.config import load_settings
-
-    return load_settings()
-
-
-def feature_store_from_env() -> Any:
-    """The Feast store a serving worker reads: ``FEATUREKIT_SERVE_REPO`` (a directory with
-    ``feature_store.yaml``) or, when unset, the kit's settings for ``FEATUREKIT_ENV``."""
-    repo = os.environ.get(REPO_ENV)
-    if repo:
+def feature_store_for(settings: Settings, repo: Path | None = None) -> Any:
+    """The Feast store a serving worker reads: the bare Feast ``repo`` (a directory with ``feature_store.yaml``)
+    when given, else the kit's store for ``settings``."""
+    if repo is not None:
         from feast import FeatureStore
 
-        return FeatureStore(repo_path=repo)
+        return FeatureStore(repo_path=str(repo))
     from featurekit.repo.feast_config import feature_store
 
-    return feature_store(_settings())
-
-
-def serving_settings() -> ServingSettings:
-    """The environment's ``serving`` section (``FEATUREKIT_ENV``)."""
-    return _settings().serving
+    return feature_store(settings)
 
 
 def _read_token(settings: ServingSettings) -> str | None:
-    from_env = os.environ.get(os.environ.get(TOKEN_ENV_ENV, TOKEN_ENV))
-    if from_env:
-        return from_env
     return settings.auth_token.get_secret_value() if settings.auth_token else None
 
 
-def _offline_location() -> Any:
+def _offline_location(settings: Settings, repo: Path | None) -> Any:
     """Where ``/push`` copies offline rows: the environment's offline store, unless serving a bare ``--repo``."""
-    if os.environ.get(REPO_ENV):
+    if repo is not None:
         return None
     from featurekit.offline.storage import offline_location
 
-    return offline_location(_settings().offline_store)
+    return offline_location(settings.offline_store)
 
 
 def preflight(feature_store: Any) -> int:
@@ -111,21 +96,31 @@ def build_server(
     return server, shutdown
 
 
-def build_from_env(feature_store: Any = None) -> tuple[FeatureServer, Callable[[], None]]:
-    """One serving worker configured from the environment (used by ``featurekit serve``). A worker process builds
-    its own Feast store; a single in-process worker may reuse the one the CLI already checked."""
-    settings = serving_settings()
-    store = feature_store if feature_store is not None else feature_store_from_env()
-    return build_server(store, settings, offline=_offline_location(), auth_token=_read_token(settings))
+def build_worker(
+    env: str | None = None, repo: Path | None = None, feature_store: Any = None
+) -> tuple[FeatureServer, Callable[[], None]]:
+    """One serving worker for environment ``env`` (a name or an environment file; default ``FEATUREKIT_ENV``) and
+    optionally a bare Feast ``repo``: it loads the settings itself. A worker process builds its own Feast store; a
+    single in-process worker may reuse the one the CLI already checked (``feature_store``)."""
+    settings = load_settings(env)
+    store = feature_store if feature_store is not None else feature_store_for(settings, repo)
+    return build_server(
+        store, settings.serving, offline=_offline_location(settings, repo), auth_token=_read_token(settings.serving)
+    )
 
 
-def app_from_env() -> Callable[..., Awaitable[None]]:
-    """uvicorn factory (``uvicorn --factory featurekit.serving.wiring:app_from_env``), same configuration as
-    :func:`build_from_env`, for deployments that standardize on an ASGI server."""
+def app_for(env: str | None = None, repo: Path | None = None) -> Callable[..., Awaitable[None]]:
+    """The ASGI app of :func:`build_worker`'s configuration, for deployments that standardize on an ASGI server."""
     from featurekit.serving.reader import OnlineFeatureReader
     from featurekit.serving.writes import FeatureWriter
 
-    settings = serving_settings()
-    reader = OnlineFeatureReader.from_feature_store(feature_store_from_env(), auto_refresh=False)
-    writer = FeatureWriter(reader, settings.max_write_rows, _offline_location())
-    return create_app(reader, auth_token=_read_token(settings), settings=settings, writer=writer)
+    settings = load_settings(env)
+    reader = OnlineFeatureReader.from_feature_store(feature_store_for(settings, repo), auto_refresh=False)
+    writer = FeatureWriter(reader, settings.serving.max_write_rows, _offline_location(settings, repo))
+    return create_app(reader, auth_token=_read_token(settings.serving), settings=settings.serving, writer=writer)
+
+
+def app_from_env() -> Callable[..., Awaitable[None]]:
+    """uvicorn factory (``uvicorn --factory featurekit.serving.wiring:app_from_env``): :func:`app_for` the
+    environment ``FEATUREKIT_ENV`` selects."""
+    return app_for()

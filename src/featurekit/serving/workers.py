@@ -60,7 +60,7 @@ def serve_forever(build: Callable[[], tuple[FeatureServer, Callable[[], None]]],
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            loop.add_signal_handler(sig, lambda: None if stop.done() else stop.set_result(None))
         listener = await start(worker, sock)
         logger.info("featurekit feature server (pid %d) listening on %s:%d", os.getpid(), host, port)
         await stop

@@ -153,7 +153,7 @@ def replay_dead_letters(
                         pending.discard(msg.partition())
                     continue
                 read += 1
-                headers = dict(msg.headers() or [])
+                headers: dict[str, Any] = dict(msg.headers() or [])
                 if reason and reason_kind(headers.get(ERROR_HEADER, b"").decode()) != reason:
                     continue
                 origin = tuple(headers.get(f"featurekit.source.{h}", b"") for h in ("topic", "partition", "offset"))

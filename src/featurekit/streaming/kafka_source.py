@@ -28,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_fixed
 
 from featurekit.streaming.kafka_options import FORMAT_NAME, KafkaSourceError, Offsets, SourceOptions, cap, limit
 from featurekit.streaming.kafka_probe import BrokerUnavailable, OffsetProbe
@@ -111,7 +112,7 @@ class KafkaStreamReader(DataSourceStreamReader):
                     )
         return ranges
 
-    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:  # type: ignore[override]  # only ours planned
         return read_range(partition)
 
     def commit(self, end: dict) -> None:
@@ -121,12 +122,20 @@ class KafkaStreamReader(DataSourceStreamReader):
         self.probe.close()
 
     def _until_reachable(self, call: Any) -> Any:
-        while True:
-            try:
-                return call()
-            except BrokerUnavailable as exc:
-                self._log_unreachable(exc)
-                time.sleep(min(5.0, self.options.probe_timeout_s))
+        """``call()``, retried for as long as the broker is unreachable (a stream waits for its broker rather than
+        failing), every few seconds, logging how long it has been unreachable."""
+
+        def log_failure(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            self._log_unreachable(error if isinstance(error, Exception) else BrokerUnavailable("unknown"))
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(BrokerUnavailable),
+            wait=wait_fixed(min(5.0, self.options.probe_timeout_s)),
+            before_sleep=log_failure,
+            reraise=True,
+        )
+        return retrying(call)
 
     def _log_unreachable(self, exc: Exception) -> None:
         now = time.monotonic()

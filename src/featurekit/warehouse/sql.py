@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -35,7 +36,7 @@ class FeatureSQL:
     text: str
 
     @cached_property
-    def tree(self) -> exp.Expression:
+    def tree(self) -> exp.Query:
         try:
             parsed = sqlglot.parse(self.text, read=SOURCE_DIALECT)
         except ParseError as exc:
@@ -48,13 +49,13 @@ class FeatureSQL:
             raise FeatureSQLError(f"{self.path}: unknown parameters {sorted(unknown)}; allowed: {list(PARAMETERS)}")
         return statements[0]
 
-    def render(self, interval: DataInterval) -> exp.Expression:
+    def render(self, interval: DataInterval) -> exp.Query:
         """The query with the interval bounds as ``TIMESTAMP`` literals (naive UTC, as the warehouse stores)."""
         values = {
             "data_interval_start": _timestamp_literal(interval.start.replace(tzinfo=None).isoformat(" ")),
             "data_interval_end": _timestamp_literal(interval.end.replace(tzinfo=None).isoformat(" ")),
         }
-        return exp.replace_placeholders(self.tree.copy(), **values)
+        return cast(exp.Query, exp.replace_placeholders(self.tree.copy(), **values))
 
     def athena(self, interval: DataInterval) -> str:
         return self.render(interval).sql(dialect="athena", pretty=True)
