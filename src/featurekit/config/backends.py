@@ -58,14 +58,16 @@ class OfflineBackend(Protocol):
         ...
 
 
-def backend_class(kinds: dict[str, str], section: str, kind: str) -> type[Any]:
-    """The config class registered for ``kind`` in ``kinds``; unknown kinds name the section and the known ones."""
-    try:
-        module, name = kinds[kind].split(":")
-    except KeyError:
+def backend_class(kinds: dict[str, str], section: str, kind: object) -> type[Any]:
+    """The config class registered for ``kind`` in ``kinds``; unknown kinds (any value a config file can hold,
+    or none) name the section and the known ones."""
+    target = kinds.get(kind) if isinstance(kind, str) else None
+    if target is None:
         known = ", ".join(sorted(kinds))
-        raise ValueError(f"{section}.type: unknown backend {kind!r} (known: {known})") from None
-    return getattr(importlib.import_module(module), name)
+        raise ValueError(f"{section}.type: unknown backend {kind!r} (known: {known})")
+    module, name = target.split(":")
+    model: type[Any] = getattr(importlib.import_module(module), name)
+    return model
 
 
 def _offline_store(value: Any) -> Any:

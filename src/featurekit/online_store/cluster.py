@@ -168,7 +168,8 @@ class ClusterTier(ClusterRouter):
             pipe = self._redis().pipeline()
             for cmd in commands:
                 pipe.execute_command(*cmd)
-            return pipe.execute(raise_on_error=False)
+            replies: list[Any] = pipe.execute(raise_on_error=False)
+            return replies
         except RedisError as exc:
             raise RedisUnavailableError(f"Redis Cluster command failed for {self.settings.describe()}: {exc}") from exc
 

@@ -332,7 +332,7 @@ class ClusterRouter:
         return first
 
     def _load(self, source: str) -> bytes:
-        sha = self.command("SCRIPT", "LOAD", source)
+        sha: bytes = self.command("SCRIPT", "LOAD", source)
         self._scripts[sha] = source.encode()
         return sha
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
@@ -131,7 +131,7 @@ def _lengthed(tag: bytes, kind: type) -> Callable[[Sequence[Any]], bytes]:
                 continue
             if type(v) is not kind:
                 raise TypeError(v)
-            raw = v.encode() if kind is str else v
+            raw = cast(str, v).encode() if kind is str else cast(bytes, v)  # the type check above narrows to object
             body = tag + _length(len(raw)) + raw
             parts.append(b"\x0a" + _length(len(body)) + body)
         return b"".join(parts)
@@ -182,7 +182,7 @@ def value_entries(values: Sequence[Any], value_type: ValueType) -> bytes:
         except (TypeError, ValueError, OverflowError, FloatingPointError, AttributeError, struct.error):
             pass
     protos = python_values_to_proto_values(list(values), value_type)
-    return GetOnlineFeaturesResponse.FeatureVector(values=protos).SerializeToString()
+    return cast(bytes, GetOnlineFeaturesResponse.FeatureVector(values=protos).SerializeToString())
 
 
 def status_entries(present: Sequence[bool] | None, n: int) -> bytes:
@@ -229,4 +229,4 @@ def response_proto(
     for values, value_type, (statuses, stamps) in zip(columns, value_types, row_info, strict=True):
         vector = value_entries(values, value_type) + statuses + stamps
         parts.append(b"\x12" + _length(len(vector)) + vector)
-    return GetOnlineFeaturesResponse.FromString(b"".join(parts))
+    return cast(GetOnlineFeaturesResponse, GetOnlineFeaturesResponse.FromString(b"".join(parts)))

@@ -243,7 +243,8 @@ class FeaturekitProvider(PassthroughProvider):
     ) -> None:
         table = self._arrow_for(feature_view, df)
         if table is None:
-            return await super().ingest_df_async(feature_view, df, field_mapping)
+            await super().ingest_df_async(feature_view, df, field_mapping)
+            return
         await self.online_store.write_arrow_async(self.repo_config, feature_view, table)
 
     def _arrow_for(self, feature_view: Any, df: pd.DataFrame) -> pa.Table | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from binascii import crc_hqx
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from redis.crc import key_slot
@@ -32,9 +33,9 @@ def bucket_slots(prefix: bytes, count: int) -> np.ndarray:
     opened = prefix.find(b"{")
     closed = prefix.find(b"}", opened + 1) if opened >= 0 else -1
     if closed > opened + 1:  # a hash tag inside the prefix: every bucket in one slot
-        return np.full(count, key_slot(prefix), dtype=np.int64)
+        return cast(np.ndarray, np.full(count, key_slot(prefix), dtype=np.int64))
     base = crc_hqx(prefix + b"\0\0\0", 0)
-    slots = ((base ^ _T[0][digits[0]] ^ _T[1][digits[1]] ^ _T[2][digits[2]]) & (SLOTS - 1)).astype(np.int64)
+    slots: np.ndarray = ((base ^ _T[0][digits[0]] ^ _T[1][digits[1]] ^ _T[2][digits[2]]) & (SLOTS - 1)).astype(np.int64)
     if closed == opened + 1 and opened >= 0:  # "{}": Redis hashes the whole key
         return slots
     if opened >= 0:  # a "}" in the suffix closes the prefix's "{": those keys hash a tag
@@ -65,7 +66,7 @@ def int_packer(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarray) ->
             packed.append(np.frombuffer(pack_request(keyspace, ints, buckets), dtype=np.uint8).reshape(n, -1))
         if len(idx) == n:  # indexes are sorted and unique: all of them, in order
             return packed[0].tobytes()
-        return packed[0][idx].tobytes()
+        return cast(bytes, packed[0][idx].tobytes())  # fancy indexing is typed Any
 
     return pack
 

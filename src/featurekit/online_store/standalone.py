@@ -133,7 +133,7 @@ class StandaloneTier:
             )
 
     def delete(self, keys: Sequence[bytes]) -> int:
-        commands = [("UNLINK", *keys[i : i + _UNLINK_CHUNK]) for i in range(0, len(keys), _UNLINK_CHUNK)]
+        commands: list[Command] = [("UNLINK", *keys[i : i + _UNLINK_CHUNK]) for i in range(0, len(keys), _UNLINK_CHUNK)]
         deleted = 0
         for reply in self.pipeline(commands):
             if isinstance(reply, Exception):

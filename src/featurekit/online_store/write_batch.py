@@ -32,7 +32,7 @@ class WriteBatch:
     pair_stride: int = 0  # bytes per row in ``pairs`` when it is one block
 
     def __len__(self) -> int:
-        return self.rows.stop - self.rows.start
+        return int(self.rows.stop - self.rows.start)  # slice bounds are typed Any
 
     def _pairs(self, start: int, stop: int) -> bytes:
         if isinstance(self.pairs, bytes):

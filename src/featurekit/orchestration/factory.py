@@ -136,23 +136,27 @@ def current_interval() -> DataInterval:
     return DataInterval(datetime.fromtimestamp(start.timestamp(), UTC), datetime.fromtimestamp(end.timestamp(), UTC))
 
 
+# The upstream-result parameters are typed Any: building the DAG passes them XComArgs, running the task the
+# resolved values.
+
+
 @task
 def extract_task(view: str, env: str | None) -> dict[str, Any]:
     return run_step("extract", view, current_interval(), env)
 
 
 @task
-def monitor_task(view: str, env: str | None, extracted: dict[str, Any]) -> dict[str, Any]:
+def monitor_task(view: str, env: str | None, extracted: Any) -> dict[str, Any]:
     return run_step("monitor", view, current_interval(), env)
 
 
 @task
-def validate_task(view: str, env: str | None, monitored: dict[str, Any]) -> dict[str, Any]:
+def validate_task(view: str, env: str | None, monitored: Any) -> dict[str, Any]:
     return run_step("validate", view, current_interval(), env)
 
 
 @task
-def plan_shards_task(view: str, env: str | None, validated: dict[str, Any]) -> list[dict[str, int]]:
+def plan_shards_task(view: str, env: str | None, validated: Any) -> list[dict[str, int]]:
     return run_step("plan_shards", view, current_interval(), env)
 
 
@@ -169,10 +173,10 @@ def record_task(view: str, env: str | None, shards: Any) -> dict[str, Any]:
 
 
 @task
-def freshness_task(view: str, env: str | None, materialized: dict[str, Any]) -> dict[str, Any]:
+def freshness_task(view: str, env: str | None, materialized: Any) -> dict[str, Any]:
     return run_step("freshness", view, current_interval(), env)
 
 
 @task
-def consistency_task(view: str, env: str | None, freshness: dict[str, Any]) -> dict[str, Any]:
+def consistency_task(view: str, env: str | None, freshness: Any) -> dict[str, Any]:
     return run_step("consistency", view, current_interval(), env)

@@ -185,6 +185,7 @@ def record_shards(
             + ", ".join(f"{r.view} ds={r.partition} {r.shard or 'unsharded'}" for r in results)
         )
     (count,) = counts
+    assert count is not None  # None in counts was refused above
     seen = sorted(r.shard.index for r in results if r.shard)
     if seen != list(range(count)):
         missing = sorted(set(range(count)) - set(seen))

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +39,7 @@ import httptools
 import orjson
 
 from featurekit.config.settings import ServingSettings
-from featurekit.serving.server import FeatureServer
+from featurekit.serving.server import FeatureServer, Reply
 
 logger = logging.getLogger(__name__)
 
@@ -354,14 +354,18 @@ class HttpProtocol(asyncio.Protocol):
             )
             return
         server = worker.server
-        job: asyncio.Future
+        job: asyncio.Future[Reply]
         if routed is server.online_job and len(request.body) <= _INLINE_MAX_BODY:
             begun = server.begin_online(request.body)
             if isinstance(begun, tuple):  # refused while parsing: answered at once
                 self._write(*begun, keep_alive=request.keep_alive, head=head)
                 return
-            pooled = callable(begun)  # too much work for the loop: the thread pool reads
-            job = self.loop.run_in_executor(worker.executor, begun) if pooled else self.loop.create_task(begun)
+            if callable(begun):  # too much work for the loop: the thread pool reads
+                thunk: Callable[[], Reply] = begun
+                job = self.loop.run_in_executor(worker.executor, thunk)
+            else:
+                read: Coroutine[Any, Any, Reply] = begun
+                job = self.loop.create_task(read)
         else:
             job = self.loop.run_in_executor(worker.executor, routed, request.body)
         worker.pending += 1

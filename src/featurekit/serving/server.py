@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -53,6 +53,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+_R = TypeVar("_R", Reply, Reply | None)  # a reply, or none when the read was cancelled at the deadline
 Job = Callable[[bytes], Reply]
 
 _JSON = [(b"content-type", b"application/json")]
@@ -212,7 +213,7 @@ class FeatureServer:
         counter.inc(result.row_count)
         return 200, _JSON, payload
 
-    def _finish(self, started: float, label: str, reply: Any) -> Any:
+    def _finish(self, started: float, label: str, reply: _R) -> _R:
         SERVING_INFLIGHT.dec()
         hist = self._latency.get(label)
         if hist is None:

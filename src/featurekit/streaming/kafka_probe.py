@@ -95,7 +95,7 @@ class OffsetProbe:
             metadata = self._consumer().list_topics(timeout=self.options.probe_timeout_s)
         except KafkaException as exc:
             raise BrokerUnavailable(f"metadata request failed: {exc}") from exc
-        result = {}
+        result: dict[str, list[int]] = {}
         for topic in self.options.topics:
             info = metadata.topics.get(topic)
             if info is None or info.error is not None or not info.partitions:

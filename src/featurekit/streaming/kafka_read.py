@@ -83,6 +83,11 @@ def read_range(part: KafkaRange) -> Iterator[pa.RecordBatch]:
                         log.warning("%s: reading %s[%s]: %s", FORMAT_NAME, part.topic, part.partition, err)
                     continue
                 offset = msg.offset()
+                if offset is None:  # librdkafka sets the offset of every fetched message without an error
+                    raise KafkaSourceError(
+                        f"{FORMAT_NAME}: {part.topic}[{part.partition}] returned a message without an offset "
+                        f"after offset {next_offset}"
+                    )
                 if offset < next_offset or offset >= part.end:
                     continue
                 ts_type, ts = msg.timestamp()
