@@ -54,6 +54,14 @@ def test_unknown_backend_type_names_the_key_and_the_known_kinds(tmp_path: Path) 
         load_settings("local", root=root, environ={})
 
 
+def test_a_backend_type_that_is_not_a_name_gets_the_same_clear_error(tmp_path: Path) -> None:
+    root = _env_with(tmp_path, ("type: parquet", "type: [parquet]"))
+    with pytest.raises(
+        ConfigError, match=r"offline_store\.type: unknown backend \['parquet'\] \(known: athena, parquet\)"
+    ):
+        load_settings("local", root=root, environ={})
+
+
 def test_a_typo_inside_the_backend_block_names_the_nested_key(tmp_path: Path) -> None:
     root = _env_with(tmp_path, ("  root:", "  rot:"))
     with pytest.raises(ConfigError, match=r"offline_store\.rot"):
