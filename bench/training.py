@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -152,7 +151,7 @@ def child(args: argparse.Namespace) -> None:
     frame = None
     for _ in range(args.repeats):  # best of N: the machine is shared, the minimum is the least disturbed run
         frame = None
-        wait_for_idle(timeout_s=min(10.0, float(os.environ.get("FEATUREKIT_BENCH_IDLE_TIMEOUT_S", "30"))))
+        wait_for_idle(timeout_s=min(10.0, args.idle_timeout))
         t0, c0 = time.perf_counter(), time.process_time()
         frame = store.get_historical_features(entity_df=entities, features=features).to_df()
         runs.append(time.perf_counter() - t0)
@@ -176,10 +175,12 @@ def child(args: argparse.Namespace) -> None:
 
 def measure(data: Path, redis_url: str, store: str, repeats: int, memory_limit: str) -> dict[str, Any]:
     """Run one store's child process; its JSON result."""
+    from bench import report
     from featurekit.config import project_root
 
     command = [sys.executable, "-m", "bench.training", "--data", str(data), "--redis-url", redis_url]
     command += ["--store", store, "--repeats", str(repeats), "--memory-limit", memory_limit]
+    command += ["--idle-timeout", str(report.IDLE_TIMEOUT_S)]  # the parent's --idle-timeout
     proc = subprocess.run(command, cwd=project_root(), capture_output=True, text=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", choices=["stock_duckdb", "featurekit"], required=True)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT)
+    parser.add_argument("--idle-timeout", type=float, default=30.0)
     child(parser.parse_args(argv))
 
 
