@@ -17,8 +17,8 @@ SRC = Path(featurekit.__file__).parent
 
 # Exceptions that are not expected failures, each with why: they never reach a user as the kit's message.
 INTERNAL = {
-    "featurekit.streaming.kafka_source._BrokerUnavailable": "control flow inside the Kafka source's retry",
-    "featurekit.streaming.kafka_source.KafkaSourceError": "raised inside Spark's Python data source, Spark wraps it",
+    "featurekit.streaming.kafka_probe.BrokerUnavailable": "control flow inside the Kafka source's retry",
+    "featurekit.streaming.kafka_options.KafkaSourceError": "raised inside Spark's Python data source, Spark wraps it",
     "featurekit.streaming.events.InvalidEvent": "an event routed to the dead-letter topic, never raised to a caller",
     "featurekit.serving.http._Reject": "an HTTP status answer, control flow inside the server",
     "featurekit.config.interpolation.MissingVariableError": "turned into ConfigError naming the file by the loader",

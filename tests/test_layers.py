@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support import import_graph as graph
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 
 def test_every_package_has_a_layer() -> None:

@@ -28,8 +28,14 @@ def _result(stock_ms: float, fk_ms: float, floor_ms: float) -> dict:
             "floor_featurekit": {b: {"p50": floor_ms / 2, "p99": floor_ms} for b in lat},
         },
         "server": {
-            "stock": {"concurrent_b1": {"rps": 1000.0}, "sequential_b1": {"latency_ms": {"p99": 2.5}}},
-            "featurekit": {"concurrent_b1": {"rps": 6000.0}, "sequential_b1": {"latency_ms": {"p99": 1.2}}},
+            "stock": {
+                "concurrent_b1": {"rps": 1000.0, "server_cpu_ms_per_request": 1.2},
+                "sequential_b1": {"latency_ms": {"p99": 2.5}},
+            },
+            "featurekit": {
+                "concurrent_b1": {"rps": 6000.0, "server_cpu_ms_per_request": 0.2},
+                "sequential_b1": {"latency_ms": {"p99": 1.2}},
+            },
             "uvicorn_httptools": {"concurrent_b1": {"rps": 3000.0}, "sequential_b1": {"latency_ms": {"p99": 1.4}}},
         },
     }
@@ -42,6 +48,7 @@ def test_ratios_have_the_stable_keys_and_values(online):
     assert ratios["memory_ratio"] == 0.4
     assert ratios["read_p99_over_floor"] == {"1": 1.2, "10": 1.2, "100": 1.2, "1000": 1.2}
     assert ratios["server_speedup"] == 6.0
+    assert ratios["server_cpu_per_request_stock_over_featurekit"] == pytest.approx(6.0)
     assert ratios["candidate_uvicorn_speedup"] == 3.0 and ratios["candidate_uvicorn_p99_b1_ms"] == 1.4
     assert json.loads(json.dumps(ratios)) == ratios
 

@@ -37,6 +37,7 @@ def write_suite(repo: Path, view: str, text: str) -> None:
         ("view: v\nrows: 1\n", "unknown keys ['rows']"),
         ("view: v\nexpectations:\n  - not_an_expectation: {}\n", "expectations[0]"),
         ("view: v\nrow_count: {vs_previous: [1.5, 2]}\n", "vs_previous"),
+        ("view: v\nrow_count: {vs_previous: [0.5, 2], vs_previous_min_rows: 0}\n", "vs_previous_min_rows"),
         ("view: [unclosed\n", "not valid YAML"),
     ],
 )
@@ -57,6 +58,13 @@ def test_row_count_band_follows_the_previous_interval() -> None:
     assert rule.bounds(None) == (1, None)
     assert rule.bounds(1000) == (900, 1201)
     assert RowCountRule(min=1, max=1100, vs_previous=(0.9, 1.2)).bounds(1000) == (900, 1100)
+
+
+def test_row_count_band_ignores_a_previous_interval_too_small_to_compare() -> None:
+    rule = RowCountRule(min=1, max=None, vs_previous=(0.2, 5.0))
+    assert rule.bounds(3) == (1, None)  # 7 rows after 3 is noise, not an outage
+    assert rule.bounds(50) == (10, 251)
+    assert RowCountRule(min=1, vs_previous=(0.2, 5.0), vs_previous_min_rows=2).bounds(3) == (1, 16)
 
 
 def test_failing_batch_summary_names_view_interval_and_expectation(settings: Settings) -> None:

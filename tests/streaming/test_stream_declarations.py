@@ -127,9 +127,8 @@ def test_stream_list_shows_the_generated_jobs(monkeypatch) -> None:
 
 
 def test_stream_produce_sends_json_lines_keyed_by_the_views_join_key(monkeypatch, tmp_path, kafka_broker) -> None:
-    from streams import read_topic
-
     from featurekit.cli.main import app
+    from support.streams import read_topic
 
     monkeypatch.chdir(project_root())
     events = tmp_path / "events.jsonl"

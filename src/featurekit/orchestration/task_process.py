@@ -22,6 +22,7 @@ import traceback
 from datetime import datetime
 from typing import Any
 
+from featurekit.errors import TransientError
 from featurekit.intervals import DataInterval
 
 TASK_PYTHON_ENV = "FEATUREKIT_TASK_PYTHON"
@@ -40,7 +41,7 @@ STEPS = (
 )
 
 
-class TaskProcessError(RuntimeError):
+class TaskProcessError(TransientError, RuntimeError):
     """The task's process failed in a way a retry may fix (or died without reporting); the message says how."""
 
 

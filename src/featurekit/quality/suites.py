@@ -7,6 +7,7 @@ The file is plain data so a data scientist edits it in the same pull request as 
       min: 1                     # an empty interval fails
       max: 10000000
       vs_previous: [0.8, 1.25]   # rows within 0.8x..1.25x of the previous interval's partition
+      vs_previous_min_rows: 50   # the band applies from this many previous rows (default 50)
     expectations:
       - expect_column_values_to_not_be_null: {column: user_id}
       - expect_column_values_to_be_between: {column: order_count_30d, min_value: 0}
@@ -14,6 +15,8 @@ The file is plain data so a data scientist edits it in the same pull request as 
 Every entry under ``expectations`` is a Great Expectations 1.x expectation by its snake-case type with its keyword
 arguments, so any expectation GE ships can be used. ``row_count`` is the kit's part: GE has no notion of "the
 previous interval", so the band is turned into a row-count expectation once the previous partition's size is known.
+A band around a handful of rows is noise (seven users active in an hour after three the hour before is not an
+outage), so it applies only from ``vs_previous_min_rows`` previous rows.
 Parsing is strict and errors name the file, so a typo fails the DAG's tests, not a 3 a.m. run.
 """
 
@@ -43,11 +46,12 @@ class RowCountRule:
     min: int = 1
     max: int | None = None
     vs_previous: tuple[float, float] | None = None
+    vs_previous_min_rows: int = 50
 
     def bounds(self, previous_rows: int | None) -> tuple[int, int | None]:
         """``(min, max)`` rows for this batch, tightened by the band when the previous count is known."""
         low, high = self.min, self.max
-        if self.vs_previous is not None and previous_rows:
+        if self.vs_previous is not None and previous_rows and previous_rows >= self.vs_previous_min_rows:
             low = max(low, int(previous_rows * self.vs_previous[0]))
             banded = int(previous_rows * self.vs_previous[1]) + 1
             high = banded if high is None else min(high, banded)
@@ -110,15 +114,22 @@ def suite_fingerprint(data: dict[str, Any]) -> str:
 
 
 def _row_count(path: Path, data: Any) -> RowCountRule:
-    if not isinstance(data, dict) or set(data) - {"min", "max", "vs_previous"}:
-        raise SuiteError(f"{path}: row_count takes min, max and vs_previous: [low, high]; got {data!r}")
+    if not isinstance(data, dict) or set(data) - {"min", "max", "vs_previous", "vs_previous_min_rows"}:
+        raise SuiteError(
+            f"{path}: row_count takes min, max, vs_previous: [low, high] and vs_previous_min_rows; got {data!r}"
+        )
     band = data.get("vs_previous")
     if band is not None:
         if not (isinstance(band, list) and len(band) == 2 and 0 <= float(band[0]) <= 1 <= float(band[1])):
             raise SuiteError(f"{path}: row_count.vs_previous must be [low <= 1, high >= 1]; got {band!r}")
         band = (float(band[0]), float(band[1]))
     minimum, maximum = int(data.get("min", 1)), data.get("max")
-    return RowCountRule(min=minimum, max=None if maximum is None else int(maximum), vs_previous=band)
+    from_rows = data.get("vs_previous_min_rows", RowCountRule.vs_previous_min_rows)
+    if not isinstance(from_rows, int) or isinstance(from_rows, bool) or from_rows < 1:
+        raise SuiteError(f"{path}: row_count.vs_previous_min_rows must be a positive integer; got {from_rows!r}")
+    return RowCountRule(
+        min=minimum, max=None if maximum is None else int(maximum), vs_previous=band, vs_previous_min_rows=from_rows
+    )
 
 
 def _expectation(path: Path, index: int, entry: Any) -> tuple[str, dict[str, Any]]:
