@@ -36,34 +36,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import httptools
-import orjson
 
 from featurekit.config.settings import ServingSettings
+from featurekit.serving.responses import JSON_HEADERS as _JSON
+from featurekit.serving.responses import detail as _detail
+from featurekit.serving.responses import encode as _response
 from featurekit.serving.server import FeatureServer, Reply
 
 logger = logging.getLogger(__name__)
 
-_REASONS = {100: b"Continue", 200: b"OK", 202: b"Accepted", 400: b"Bad Request", 401: b"Unauthorized",
-            403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed", 408: b"Request Timeout",
-            413: b"Content Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
-            501: b"Not Implemented", 503: b"Service Unavailable"}  # fmt: skip
-_JSON = [(b"content-type", b"application/json")]
 # Reads with bodies up to this size are parsed on the event loop (orjson: tens of microseconds), so the server can
 # answer small requests there without a thread hop (see FeatureServer.begin_online); larger bodies go to the pool.
 _INLINE_MAX_BODY = 16_384
-
-
-def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool, head: bool) -> bytes:
-    lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
-    lines += [name + b": " + value for name, value in headers]
-    lines.append(b"content-length: %d" % len(body))
-    if not keep_alive:
-        lines.append(b"connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head else body)
-
-
-def _detail(message: str) -> bytes:
-    return orjson.dumps({"detail": message})
 
 
 class Worker:

@@ -46,6 +46,7 @@ from featurekit.serving.request import (
     check_request_data,
     parse_features_request,
 )
+from featurekit.serving.responses import JSON_HEADERS as _JSON
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 _R = TypeVar("_R", Reply, Reply | None)  # a reply, or none when the read was cancelled at the deadline
 Job = Callable[[bytes], Reply]
 
-_JSON = [(b"content-type", b"application/json")]
 _ENDPOINT = "/get-online-features"
 _WRITES = {"/push": "push", "/write-to-online-store": "write_to_online_store"}
 _METHODS = {_ENDPOINT: "POST", "/push": "POST", "/write-to-online-store": "POST", "/health": "GET", "/metrics": "GET"}
