@@ -72,3 +72,23 @@ def test_official_kafka_format_without_its_jar_is_a_clear_error(spark, tmp_path)
     settings = settings_for(tmp_path, "redis://127.0.0.1:9/0", "127.0.0.1:9", streaming={"source_format": "kafka"})
     with pytest.raises(StreamConfigError, match=r"spark-sql-kafka-0-10_2\.13:4\.\d+\.\d+.*featurekit-kafka"):
         kafka_records(spark, settings, "balance-events")
+
+
+def test_a_micro_batch_with_no_valid_event_gives_no_rows_without_running_the_transform(repo_specs):
+    """Every event dead-lettered (or an empty poll): the transform's derived column (``balance_observed_at``) cannot
+    exist, which must not read as "transform did not produce it" (that restarted the query forever)."""
+    events = pa.table(
+        {
+            "user_id": pa.array([7], pa.int64()),
+            "balance": [1.0],
+            "balance_source": ["passive"],
+            "event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC")),
+            "offset": pa.array([0], pa.int64()),
+            "error": pa.array(["balance: not a number"], pa.string()),
+        }
+    )
+    spec = repo_specs["user_balance_live"]
+    for batch in (events, events.slice(0, 0)):
+        rows = latest_rows(spec, batch)
+        assert rows.num_rows == 0
+        assert rows.column_names == ["user_id", "balance", "balance_source", "balance_observed_at", "event_timestamp"]

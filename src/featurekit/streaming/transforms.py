@@ -55,13 +55,17 @@ def latest_rows(spec: StreamSpec, events: pa.Table) -> pa.Table:
         events = events.filter(pc.is_null(events.column("error")))
     keep = [f.name for f in spec.fields] + (["offset"] if "offset" in events.column_names else [])
     events = events.select(keep)
-    if spec.transform is not None and events.num_rows:
+    if events.num_rows == 0:
+        # Nothing valid in this micro-batch (empty poll, or every event dead-lettered): nothing to write. The transform
+        # is not asked to handle an empty frame, so its derived columns cannot be checked; the sink writes no rows.
+        return _empty_rows(spec, events)
+    if spec.transform is not None:
         out = spec.transform(events.to_pandas(types_mapper=_nullable))
         events = pa.Table.from_pandas(out, preserve_index=False)
     missing = [c for c in (*spec.join_keys, *spec.features, spec.timestamp_field) if c not in events.column_names]
     if missing:
         raise StreamConfigError(f"stream view {spec.view}: transform {spec.transform_name} did not produce {missing}")
-    if events.num_rows:
+    if events.num_rows:  # a transform may drop every row
         order = [(k, "ascending") for k in spec.join_keys] + [(spec.timestamp_field, "descending")]
         if "offset" in events.column_names:
             order.append(("offset", "descending"))
@@ -75,6 +79,15 @@ def latest_rows(spec: StreamSpec, events: pa.Table) -> pa.Table:
     stamps = events.column(spec.timestamp_field).cast(pa.timestamp("us", tz="UTC"))
     columns = {c: events.column(c) for c in (*spec.join_keys, *spec.features)}
     return pa.table({**columns, TIMESTAMP_FIELD: stamps})
+
+
+def _empty_rows(spec: StreamSpec, events: pa.Table) -> pa.Table:
+    """A zero-row result in the view's column order: event columns keep their type, derived ones are null-typed."""
+    columns = {
+        c: events.column(c) if c in events.column_names else pa.array([], pa.null())
+        for c in (*spec.join_keys, *spec.features)
+    }
+    return pa.table({**columns, TIMESTAMP_FIELD: pa.array([], pa.timestamp("us", tz="UTC"))})
 
 
 def _nullable(arrow_type: pa.DataType) -> Any:
