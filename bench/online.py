@@ -502,6 +502,21 @@ def load(port: int, requests: list[bytes], *, clients: int, seconds: float, limi
     }
 
 
+def pool_only_environment(workdir: Path) -> Path:
+    """The local environment with ``serving.inline_max_entities: 0`` (every read on the thread pool), written as an
+    environment file of its own: the candidate differs from the kit's server in that one setting and nothing else."""
+    import yaml
+
+    from featurekit.config.loader import environment_file, project_root
+
+    raw = yaml.safe_load(environment_file("local", project_root()).read_text())
+    raw["serving"]["inline_max_entities"] = 0
+    path = workdir / "pool-only" / "local.yaml"  # same stem: the environment is still called "local"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
 def server_phase(scale: Scale, name: str, command: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict:
     port = _free_port()
     proc = start_server([*command, "-p" if name == "stock" else "--port", str(port)], port, cwd, env)
@@ -661,9 +676,9 @@ def run(
                 server_results["featurekit_pool_only"] = server_phase(
                     scale,
                     "featurekit",
-                    fk_command,
+                    [*fk_command, "--env", str(pool_only_environment(workdir))],
                     fk_dir,
-                    env={"FEATUREKIT_SERVING_TOKEN": "", "FEATUREKIT_SERVING_INLINE_MAX_ENTITIES": "0"},
+                    env={"FEATUREKIT_SERVING_TOKEN": ""},
                 )
             with progress("candidate: uvicorn + httptools, same ASGI app"):
                 server_results["uvicorn_httptools"] = server_phase(
