@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The MWAA-version Airflow for tests/orchestration/test_mwaa_airflow.py: a second virtual environment, .venv-mwaa-airflow,
-# with exactly the pins of tests/mwaa/requirements.txt (the Airflow that Terraform's `airflow_version` deploys, and
+# with exactly the pins of infra/mwaa/requirements.txt (the Airflow that Terraform's `airflow_version` deploys, and
 # its dependencies as of that release). The kit itself is not installed there: the DAG files find it on PYTHONPATH
 # and their tasks run in the main .venv, as on MWAA (docs/deploy.md, "Runtimes").
 #
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 uv="${UV:-uv}"
-requirements=tests/mwaa/requirements.txt
+requirements=infra/mwaa/requirements.txt
 venv=.venv-mwaa-airflow
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"

@@ -1,5 +1,5 @@
 """The runtimes deployed on AWS against the ones the tests run, read from the Terraform code, ``uv.lock`` and the
-MWAA-version Airflow requirements (``tests/mwaa/requirements.txt``).
+MWAA-version Airflow requirements (``infra/mwaa/requirements.txt``).
 
 Spark: the streaming jobs' Python code runs on EMR's own pyspark (the packed environment leaves pyspark out), so the
 locked pyspark must be exactly the Spark of the EMR release label the tests run against.
@@ -25,7 +25,7 @@ from support.tfcode import REPO_ROOT, TerraformCode
 # EMR Serverless release label -> Spark version (AWS EMR release notes). Add a label here when adopting it.
 EMR_SPARK = {"emr-spark-8.0.0": "4.0.2", "emr-7.5.0": "3.5.2"}
 SCALA_OF_SPARK_MAJOR = {"4": "2.13", "3": "2.12"}
-MWAA_AIRFLOW_REQUIREMENTS = REPO_ROOT / "tests" / "mwaa" / "requirements.txt"
+MWAA_AIRFLOW_REQUIREMENTS = REPO_ROOT / "infra" / "mwaa" / "requirements.txt"
 
 # (component, deployed, tested): why the deployed runtime is not the tested one. Nothing remains.
 KNOWN_DIVERGENCES: dict[tuple[str, str, str], str] = {}

@@ -1,4 +1,4 @@
-"""The DAGs on the Airflow that MWAA runs (``tests/mwaa/requirements.txt``, Terraform's ``airflow_version``), with
+"""The DAGs on the Airflow that MWAA runs (``infra/mwaa/requirements.txt``, Terraform's ``airflow_version``), with
 their tasks executed in the kit's locked environment, as deployed (docs/deploy.md, "Runtimes").
 
 MWAA's Airflow (3.0.6) cannot share an environment with the kit's locked dependencies, so there Airflow only parses
@@ -26,7 +26,7 @@ from featurekit.orchestration.task_process import TASK_PYTHON_ENV
 from support.batch_project import HOUR, REPO_ROOT, BatchProject
 
 MWAA_VENV = REPO_ROOT / ".venv-mwaa-airflow"
-REQUIREMENTS = REPO_ROOT / "tests" / "mwaa" / "requirements.txt"
+REQUIREMENTS = REPO_ROOT / "infra" / "mwaa" / "requirements.txt"
 STEPS = ("extract", "monitor", "validate", "plan_shards", "materialize", "record", "freshness", "consistency")
 
 PARSE = """
