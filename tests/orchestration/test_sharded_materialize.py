@@ -72,6 +72,7 @@ def test_four_shards_equal_one_task_and_one_shard_reruns_alone(project: BatchPro
 
     assert run.state == "success", run.tasks
     assert run.mapped[f"{VIEW}.materialize"] == ["success"] * 4
+    assert run.labels[f"{VIEW}.materialize"] == ["shard 1/4", "shard 2/4", "shard 3/4", "shard 4/4"]
     assert run.tasks[f"{VIEW}.record"] == "success"
     assert validation(project) == validated  # the same batch: neither extracted nor validated again
     assert redis_snapshot(project.redis_url) == one_task

@@ -160,10 +160,17 @@ def plan_shards_task(view: str, env: str | None, validated: Any) -> list[dict[st
     return run_step("plan_shards", view, current_interval(), env)
 
 
-@task
+@task(map_index_template="{{ featurekit_shard }}")
 def materialize_task(view: str, env: str | None, shard: dict[str, int]) -> dict[str, Any]:
-    """One shard of the view's materialization (a mapped task instance per shard)."""
+    """One shard of the view's materialization (a mapped task instance per shard, labelled "shard i/N" in the UI so
+    an operator clears or retries the right one)."""
+    get_current_context()["featurekit_shard"] = shard_label(shard)  # type: ignore[typeddict-unknown-key]
     return run_step("materialize", view, current_interval(), env, shard)
+
+
+def shard_label(shard: dict[str, int]) -> str:
+    """The mapped task instance's label: 1-based, so the last of four is "shard 4/4"."""
+    return f"shard {shard['index'] + 1}/{shard['count']}"
 
 
 @task

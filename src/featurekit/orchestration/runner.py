@@ -30,6 +30,7 @@ class DagRunResult:
     state: str
     tasks: dict[str, str]  # a mapped task (materialize) is "success" when every instance is, else a failing state
     mapped: dict[str, list[str]] = field(default_factory=dict)  # mapped task -> state per map index
+    labels: dict[str, list[str]] = field(default_factory=dict)  # mapped task -> rendered label per map index
 
     @property
     def succeeded(self) -> bool:
@@ -123,15 +124,17 @@ def test_interval(dag: Any, interval: DataInterval, *, mark_success: str | None 
         raise RuntimeError(f"{dag.dag_id}: ran interval {actual}, expected {interval}")
     tasks: dict[str, str] = {}
     mapped: dict[str, list[str]] = {}
+    labels: dict[str, list[str]] = {}
     for ti in sorted(run.get_task_instances(), key=lambda ti: (ti.task_id, ti.map_index)):
         if ti.map_index >= 0:
             mapped.setdefault(ti.task_id, []).append(str(ti.state))
+            labels.setdefault(ti.task_id, []).append(str(ti.rendered_map_index))
         else:
             tasks[ti.task_id] = str(ti.state)
     for task_id, states in mapped.items():
         tasks[task_id] = next((s for s in states if s != "success"), "success")
     state = run.state.value if hasattr(run.state, "value") else str(run.state)
-    return DagRunResult(dag_id=dag.dag_id, interval=interval, state=state, tasks=tasks, mapped=mapped)
+    return DagRunResult(dag_id=dag.dag_id, interval=interval, state=state, tasks=tasks, mapped=mapped, labels=labels)
 
 
 def run_and_report(pairs: list[str]) -> int:
