@@ -10,8 +10,11 @@ database is opened) and the thread pool.
 
 Session settings do not carry from a database's first connection to its cursors (DuckDB starts each in the host's
 time zone), so every cursor is set to UTC here, as :func:`featurekit.duckdb_utc.connect` does for a connection.
-A forked child (Airflow's task runner, multiprocessing) opens its own database: a DuckDB instance does not survive
-``fork``.
+A DuckDB instance does not survive ``fork``: a child that uses, closes or even garbage-collects its parent's copy
+crashes (SIGSEGV, measured). So the databases are dropped in the parent just before any fork (a running
+retrieval keeps its cursor, which holds the instance, until it ends), and the child (Airflow's task runner,
+multiprocessing) opens its own on its first retrieval. Entries keyed by another process id, should one ever be
+inherited, are parked and never touched.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ from featurekit import duckdb_utc
 
 _lock = threading.Lock()
 _databases: dict[tuple[int, str | None, str], duckdb.DuckDBPyConnection] = {}
+_inherited: list[duckdb.DuckDBPyConnection] = []  # another process's databases: never used, closed or freed here
+
+
+def _drop_before_fork() -> None:
+    with _lock:
+        _databases.clear()
+
+
+os.register_at_fork(before=_drop_before_fork)
 
 
 def spill_directory(temp_directory: str | None) -> str:
@@ -45,7 +57,7 @@ def retrieval_cursor(memory_limit: str | None, temp_directory: str | None) -> It
         database = _databases.get(key)
         if database is None:
             for stale in [k for k in _databases if k[0] != key[0]]:
-                del _databases[stale]  # a parent's database, inherited through fork: not usable here
+                _inherited.append(_databases.pop(stale))  # a parent's: freeing it here would crash
             database = _open(memory_limit, spill)
             _databases[key] = database
         cursor = database.cursor()
