@@ -191,7 +191,7 @@ class AsofRetrievalJob(RetrievalJob):
             con.register("entity_input", entities.append_column(_ROW, pa.array(np.arange(entities.num_rows))))
             stamp = _quote(self._timestamp_column)
             con.execute(
-                f"CREATE TEMP TABLE entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input"
+                f"CREATE TEMP VIEW entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input"
             )
             first, last = con.execute(f"SELECT min({_TS}), max({_TS}) FROM entity").fetchall()[0]
             for view in self._feature_views:
