@@ -2,19 +2,22 @@
 planned as one hash join and one aggregate per feature view.
 
 Per feature view, each entity row is joined by key to the feature rows inside its window
-(``entity ts - ttl <= event_timestamp <= entity ts``) and ``arg_max(row, (event time, created))`` keeps the
+(``entity ts - ttl <= event_timestamp <= entity ts``) and ``arg_max(location, (event time, created))`` keeps the
 latest of them: the same shape as Feast's Athena/Redshift template (window join, then ``ROW_NUMBER() = 1`` per
-entity row), with the aggregate in place of a window sort. Measured against an ``ASOF JOIN`` (the previous plan)
-and stock Feast's ibis plan in ``featurekit bench batch`` (``docs/performance.md``). The semantics are Feast's,
-kept exactly:
+entity row), with the aggregate in place of a window sort. The join carries only keys, timestamps and each feature
+row's location in the scan (file index, row number); the feature columns are read and joined back for the winners
+only (two phases, one query). Measured against an ``ASOF JOIN``, a one-phase aggregate over the feature values and
+stock Feast's ibis plan in ``featurekit bench batch`` (``docs/performance.md``). The semantics are Feast's, kept
+exactly:
 
 * a feature row counts if ``event_timestamp <= entity timestamp`` and, with a ttl, ``>= entity timestamp - ttl``;
 * rows with the same key and ``event_timestamp`` are resolved by the newest ``created`` (a rerun's rows win);
 * every entity row comes back once, in the input order, with nulls where no feature row qualifies.
 
 The join's result only holds matched entity rows; they are scattered back to input order in Arrow (a ``take``),
-which is cheaper than a left join and a sort in SQL. DuckDB runs with the store's ``memory_limit`` and
-``temp_directory``: a join larger than the limit spills to disk instead of failing.
+which is cheaper than a left join and a sort in SQL. Each retrieval runs on its own cursor of one DuckDB database
+per process (:mod:`featurekit.offline.engine`), opened with the store's ``memory_limit`` and ``temp_directory``: a
+join larger than the limit spills to disk instead of failing.
 
 Unless ``training_requires_validation`` is off (``quality`` in the environment's config), only batch partitions
 that passed validation are read (:mod:`featurekit.offline.training_filter`), and the skipped ones are reported.
