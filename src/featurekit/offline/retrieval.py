@@ -193,9 +193,7 @@ class AsofRetrievalJob(RetrievalJob):
         with retrieval_cursor(self._memory_limit, self._temp_directory) as con:
             con.register("entity_input", entities.append_column(_ROW, pa.array(np.arange(entities.num_rows))))
             stamp = _quote(self._timestamp_column)
-            con.execute(
-                f"CREATE TEMP VIEW entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input"
-            )
+            con.execute(f"CREATE TEMP VIEW entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input")
             first, last = con.execute(f"SELECT min({_TS}), max({_TS}) FROM entity").fetchall()[0]
             for view in self._feature_views:
                 features = self._features_of(view)
