@@ -142,3 +142,60 @@ def test_a_bad_memory_limit_is_refused_by_duckdb(tricky: Settings) -> None:
     store = kit_store(tricky, memory_limit="lots")
     with pytest.raises(Exception, match=r"(?i)memory"):
         store.get_historical_features(entity_df=entities, features=FEATURES).to_df()
+
+
+def test_the_winner_s_features_come_from_its_own_file_and_row(tricky: Settings) -> None:
+    """The plan picks a winner by (key, timestamps) and reads its feature columns by file and row: a file written
+    before a column existed (no ``income_30d``) and many rows per file must still pair each winner with its row."""
+    from featurekit.repo.loader import load_repo
+
+    view = load_repo(tricky).view("user_txn_30d")
+    schema = offline_schema(view)
+    stamp, created = T0 + timedelta(days=2), T0 + timedelta(days=2, hours=1)
+    users = list(range(100, 400))
+    full = {
+        "user_id": users,
+        "txn_count_30d": [u % 7 for u in users],
+        "spend_30d": [u * 1.5 for u in users],
+        "income_30d": [u * 2.0 for u in users],
+        "avg_txn_amount_30d": [0.0] * len(users),
+        "overdraft_count_30d": [0] * len(users),
+        "event_timestamp": [stamp] * len(users),
+        "created": [created] * len(users),
+    }
+    older = {k: v for k, v in full.items() if k != "income_30d"}
+    older |= {"spend_30d": [-1.0] * len(users), "event_timestamp": [stamp - timedelta(hours=1)] * len(users)}
+    location = offline_location(tricky.offline_store)
+    location.replace_partition("user_txn_30d", "2026-03-03", pa.Table.from_pydict(full, schema=schema))
+    old_schema = pa.schema([f for f in schema if f.name != "income_30d"])
+    location.replace_partition("user_txn_30d", "2026-03-03", pa.Table.from_pydict(older, schema=old_schema), "old-")
+    entities = pd.DataFrame(
+        {"user_id": [*users[::-1], 150], "event_timestamp": [stamp] * len(users) + [stamp - timedelta(minutes=30)]}
+    )
+    features = [*FEATURES, "user_txn_30d:income_30d"]
+
+    frame = feature_store(tricky).get_historical_features(entity_df=entities, features=features).to_df()
+
+    assert frame["user_id"].tolist() == entities["user_id"].tolist()
+    assert frame["spend_30d"].tolist() == [u * 1.5 for u in users[::-1]] + [-1.0]
+    assert frame["txn_count_30d"].tolist() == [u % 7 for u in users[::-1]] + [150 % 7]
+    assert frame["income_30d"].tolist()[:-1] == [u * 2.0 for u in users[::-1]]
+    assert pd.isna(frame["income_30d"].iloc[-1])  # the older file has no such column: null, not a neighbour's value
+
+
+def test_concurrent_retrievals_return_what_sequential_ones_do(tricky: Settings) -> None:
+    """Retrievals share one DuckDB database per process, each on its own cursor: threads must not mix rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = feature_store(tricky)
+    day2 = T0 + timedelta(days=1)
+    frames = [
+        pd.DataFrame({"user_id": [n % 3 + 1] * 40, "event_timestamp": [T0 + timedelta(hours=h) for h in range(40)]})
+        for n in range(6)
+    ]
+    frames.append(pd.DataFrame({"user_id": [1, 2, 3], "event_timestamp": [day2, day2, day2]}))
+    sequential = [retrieve(store, frame) for frame in frames]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(lambda frame: retrieve(store, frame), frames * 2))
+    for got, expected in zip(concurrent, sequential * 2, strict=True):
+        pd.testing.assert_frame_equal(got, expected)
