@@ -1,8 +1,10 @@
 """CPU pinning for benchmarks that model two hosts on one machine.
 
 In production the materializer runs on another host (an Airflow worker) and shares only Redis with the feature
-server. On one machine the closest model is to give the load its own core(s) and the reader and Redis the others:
-:func:`core_split` decides the split from the cores this process may use, :func:`pin` moves every thread of a
+server, and Redis has its own host too. On two cores the closest model measured (docs/performance.md) gives the
+reader its own core(s) and puts Redis and the load on the others with the load at ``LOAD_NICE``, so Redis gets
+the CPU whenever it wants it and the load only what Redis leaves, as a Redis-bound materializer on another host
+would: :func:`core_split` decides the split from the cores this process may use, :func:`pin` moves every thread of a
 process onto a set of cores and :func:`pinned` does so for the duration of a ``with`` block, restoring the previous
 affinity after. Linux only (``os.sched_setaffinity``); elsewhere the split reports that pinning is impossible.
 """
@@ -23,18 +25,29 @@ def available_cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def core_split(cpus: list[int] | None = None) -> dict[str, Any]:
-    """Split ``cpus`` (default: :func:`available_cpus`) into serving cores (reader + Redis) and load cores.
+LOAD_NICE = 19
 
-    With two or more cores the load gets the upper half (at least one) and serving the rest; with one, pinning is
-    impossible (``possible`` false and a ``reason``)."""
+
+def core_split(cpus: list[int] | None = None) -> dict[str, Any]:
+    """Split ``cpus`` (default: :func:`available_cpus`) into the reader's cores (``serve_cpus``) and the cores of
+    Redis and the load (``redis_cpus`` = ``load_cpus``, the load at nice ``load_nice``).
+
+    With two or more cores Redis and the load get the upper half (at least one) and the reader the rest; with one,
+    pinning is impossible (``possible`` false and a ``reason``)."""
     cpus = sorted(cpus if cpus is not None else available_cpus())
     if not hasattr(os, "sched_setaffinity"):
         return {"possible": False, "reason": "this platform has no os.sched_setaffinity", "cpus": cpus}
     if len(cpus) < 2:
         return {"possible": False, "reason": f"only {len(cpus)} core available to this process", "cpus": cpus}
     load = max(1, len(cpus) // 2)
-    return {"possible": True, "cpus": cpus, "serve_cpus": cpus[: len(cpus) - load], "load_cpus": cpus[-load:]}
+    return {
+        "possible": True,
+        "cpus": cpus,
+        "serve_cpus": cpus[: len(cpus) - load],
+        "redis_cpus": cpus[-load:],
+        "load_cpus": cpus[-load:],
+        "load_nice": LOAD_NICE,
+    }
 
 
 def threads_of(pid: int) -> list[int]:
@@ -88,4 +101,4 @@ def local_redis_pid(client: Any) -> int | None:
     return pid if comm.startswith("redis-server") else None
 
 
-__all__ = ["available_cpus", "core_split", "local_redis_pid", "pin", "pinned", "threads_of", "unpin"]
+__all__ = ["LOAD_NICE", "available_cpus", "core_split", "local_redis_pid", "pin", "pinned", "threads_of", "unpin"]

@@ -14,11 +14,12 @@ their tail bounded by how long one write batch holds Redis. This phase measures 
    between the child's first and last write count. Every read is checked: an exception counts as an error, and a
    feature that was present before the load and comes back missing counts as a missing value.
 
-Steps 1-3 run twice (:func:`run_phase`): ``split_cores``, with the load pinned to its own core(s) and this process
-and a local Redis to the others (``bench/cores.py``; DuckDB's threads match the load's cores), which models
-production, where the materializer runs on another host (an Airflow worker) and shares only Redis with the feature
-server; then ``shared_cores``, every process on every core, as a single small host would run them. With one core
-there is no split run and ``cores.reason`` says why.
+Steps 1-3 run twice (:func:`run_phase`): ``split_cores``, with this process pinned to its own core(s) and a local
+Redis and the load to the others, the load at nice 19 so that Redis gets the CPU whenever it wants it
+(``bench/cores.py``; DuckDB's threads match the load's cores), which models production, where the materializer runs
+on another host (an Airflow worker) and shares only Redis with the feature server, and Redis has its own host;
+then ``shared_cores``, every process on every core, as a single small host would run them. With one core there is
+no split run and ``cores.reason`` says why.
 
 JSON key ``during_load``: ``cores`` (the split), ``split_cores`` and ``shared_cores``, each with ``idle`` and
 ``load`` latencies per batch, ``p99_ratio`` (load / idle per batch), ``errors``, ``missing_values``,
@@ -133,35 +134,36 @@ def measure(
 ) -> dict[str, Any]:
     """The phase (see the module docstring); ``source`` is the newer dataset the child materializes. With
     ``redis_url``, Redis's own time per write-script call during the load is read from its SLOWLOG. With ``cores``
-    (a possible :func:`bench.cores.core_split`), the load runs on ``load_cpus`` (DuckDB threads to match) and this
-    process and a local Redis on ``serve_cpus``, idle reads included; without, everything shares every core."""
+    (a possible :func:`bench.cores.core_split`), this process runs on ``serve_cpus``, a local Redis on
+    ``redis_cpus`` and the load on ``load_cpus`` at nice ``load_nice`` (DuckDB threads to match), idle reads
+    included; without, everything shares every core."""
     from bench.cores import local_redis_pid, pinned
 
-    pids, redis_pinned = [os.getpid()], False
     if cores is not None and cores.get("possible"):
+        redis_pids: list[int] = []
         if redis_url:
             import redis
 
             client = redis.Redis.from_url(redis_url)
             redis_pid = local_redis_pid(client)
             client.close()
-            if redis_pid is not None:
-                pids.append(redis_pid)
-                redis_pinned = True
-        with pinned(pids, cores["serve_cpus"]):
+            redis_pids = [] if redis_pid is None else [redis_pid]
+        with pinned([os.getpid()], cores["serve_cpus"]), pinned(redis_pids, cores["redis_cpus"]):
             result = _measure(
                 reader, refs, entities, repo, source, start, end, idle_reads, min_load_seconds, workdir, redis_url,
-                cores["load_cpus"],
+                cores["load_cpus"], cores["load_nice"],
             )  # fmt: skip
         result["cores"] = {
             "mode": "split",
             "serve_cpus": cores["serve_cpus"],
+            "redis_cpus": cores["redis_cpus"],
             "load_cpus": cores["load_cpus"],
-            "redis_pinned": redis_pinned,
+            "load_nice": cores["load_nice"],
+            "redis_pinned": bool(redis_pids),
         }
         return result
     result = _measure(
-        reader, refs, entities, repo, source, start, end, idle_reads, min_load_seconds, workdir, redis_url, None
+        reader, refs, entities, repo, source, start, end, idle_reads, min_load_seconds, workdir, redis_url, None, 0
     )
     result["cores"] = {"mode": "shared"}
     return result
@@ -180,6 +182,7 @@ def _measure(
     workdir: Path,
     redis_url: str | None,
     load_cpus: list[int] | None,
+    load_nice: int,
 ) -> dict[str, Any]:
     from featurekit.config import project_root
 
@@ -199,7 +202,7 @@ def _measure(
     command += ["--start", start.isoformat(), "--end", end.isoformat(), "--min-seconds", str(min_load_seconds)]
     command += ["--markers", str(workdir)]
     if load_cpus is not None:
-        command += ["--cpus", ",".join(map(str, load_cpus))]
+        command += ["--cpus", ",".join(map(str, load_cpus)), "--nice", str(load_nice)]
     child = subprocess.Popen(
         command, cwd=project_root(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
@@ -263,8 +266,8 @@ def show_mode(r: dict[str, Any], mode: str) -> None:
         rows.append(("Redis time per write call p50 / p99 / max ms", "", times, ""))
     cores = r.get("cores", {})
     if cores.get("mode") == "split":
-        where = f"load on cores {cores['load_cpus']}, reads and Redis on {cores['serve_cpus']}"
-        where += "" if cores["redis_pinned"] else " (Redis not pinned: not local)"
+        where = f"reads on cores {cores['serve_cpus']}, Redis and the load (nice {cores['load_nice']}) on"
+        where += f" {cores['load_cpus']}" + ("" if cores["redis_pinned"] else " (Redis not pinned: not local)")
     else:
         where = "load, reads and Redis share every core"
     print_table(f"during_load, {mode}: reads while a full materialization runs ({where})",
@@ -353,8 +356,10 @@ def child(args: argparse.Namespace) -> None:
         from bench.cores import pin
 
         cpus = [int(c) for c in args.cpus.split(",")]
-        pin(os.getpid(), cpus)  # before DuckDB starts its threads, which inherit it
+        pin(os.getpid(), cpus)  # before DuckDB starts its threads, which inherit it (and the nice value)
         threads = len(cpus)
+    if args.nice:
+        os.nice(args.nice)
     markers = Path(args.markers)
     with _quiet():
         fs = FeatureStore(repo_path=args.repo)
@@ -379,6 +384,7 @@ def child(args: argparse.Namespace) -> None:
         "rows_per_s": rows * len(passes) / sum(passes),
         "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "duckdb_threads": threads,
+        "nice": os.nice(0),
     }
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -388,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("--repo", "--source", "--start", "--end", "--markers"):
         parser.add_argument(name, required=True)
     parser.add_argument("--min-seconds", type=float, default=5.0)
+    parser.add_argument("--nice", type=int, default=0, help="nice increment of the load")
     parser.add_argument("--cpus", default="", help="comma-separated cores to pin the load to (DuckDB threads match)")
     child(parser.parse_args(argv))
 

@@ -86,11 +86,14 @@ def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: s
         assert result["cores"] == {
             "mode": "split",
             "serve_cpus": cores["serve_cpus"],
+            "redis_cpus": cores["redis_cpus"],
             "load_cpus": cores["load_cpus"],
+            "load_nice": 19,
             "redis_pinned": True,  # the test Redis is local
         }
         assert result["materialize"]["cpus"] == cores["load_cpus"]
         assert result["materialize"]["duckdb_threads"] == len(cores["load_cpus"])
+        assert result["materialize"]["nice"] >= 19
     else:
         assert result["cores"] == {"mode": "shared"} and cores["reason"]
 
@@ -127,7 +130,14 @@ def test_the_checker_counts_a_value_that_disappears(bench, redis_url: str, tmp_p
 
 def test_core_split_gives_the_load_its_own_cores_or_says_why_not(bench) -> None:
     cores = load_bench_module("cores")
-    assert cores.core_split([0, 1]) == {"possible": True, "cpus": [0, 1], "serve_cpus": [0], "load_cpus": [1]}
+    assert cores.core_split([0, 1]) == {
+        "possible": True,
+        "cpus": [0, 1],
+        "serve_cpus": [0],  # the reader
+        "redis_cpus": [1],
+        "load_cpus": [1],  # beside Redis, at a nice value that leaves Redis the core whenever it wants it
+        "load_nice": 19,
+    }
     assert cores.core_split([3, 1, 2])["serve_cpus"] == [1, 2] and cores.core_split([3, 1, 2])["load_cpus"] == [3]
     four = cores.core_split([0, 1, 2, 3])
     assert (four["serve_cpus"], four["load_cpus"]) == ([0, 1], [2, 3])
