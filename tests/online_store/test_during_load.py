@@ -44,8 +44,8 @@ def materialized(bench, redis_url: str, tmp_path: Path, entities: int, versions:
 
 
 def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: str, tmp_path: Path) -> None:
-    """With the load pinned to its own core(s) when there are two or more (the phase's target figure), and every
-    affinity restored after."""
+    """With the split the phase's targets use when there are two or more cores (the reader on its own core, Redis
+    and the load at nice 19 on the other), and every affinity restored after."""
     import os
 
     import redis
