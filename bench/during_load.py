@@ -14,10 +14,19 @@ their tail bounded by how long one write batch holds Redis. This phase measures 
    between the child's first and last write count. Every read is checked: an exception counts as an error, and a
    feature that was present before the load and comes back missing counts as a missing value.
 
-JSON key ``during_load``: ``idle`` and ``load`` latencies per batch, ``p99_ratio`` (load / idle per batch),
-``errors``, ``missing_values``, ``reads_checked``, the materialization's passes, seconds and rows/s,
-``redis_script_ms`` (Redis's execution time per write-script call during the load, from its SLOWLOG), and
-``targets`` (p99 ratio <= 2, zero errors, zero missing values).
+Steps 1-3 run twice (:func:`run_phase`): ``split_cores``, with this process pinned to its own core(s) and a local
+Redis and the load to the others, the load at nice 19 so that Redis gets the CPU whenever it wants it
+(``bench/cores.py``; DuckDB's threads match the load's cores), which models production, where the materializer runs
+on another host (an Airflow worker) and shares only Redis with the feature server, and Redis has its own host;
+then ``shared_cores``, every process on every core, as a single small host would run them. With one core there is
+no split run and ``cores.reason`` says why.
+
+JSON key ``during_load``: ``cores`` (the split), ``split_cores`` and ``shared_cores``, each with ``idle`` and
+``load`` latencies per batch, ``p99_ratio`` (load / idle per batch), ``errors``, ``missing_values``,
+``reads_checked``, the materialization's passes, seconds, rows/s and cores, ``redis_script_ms`` (Redis's execution
+time per write-script call during the load, from its SLOWLOG) and its own ``targets``; ``targets_on`` names the
+run the phase's ``targets`` are computed on (split when there is one): p99 ratio <= 2, and zero errors and zero
+missing values in every run.
 """
 
 from __future__ import annotations
@@ -121,9 +130,60 @@ def measure(
     min_load_seconds: float,
     workdir: Path,
     redis_url: str | None = None,
+    cores: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The phase (see the module docstring); ``source`` is the newer dataset the child materializes. With
-    ``redis_url``, Redis's own time per write-script call during the load is read from its SLOWLOG."""
+    ``redis_url``, Redis's own time per write-script call during the load is read from its SLOWLOG. With ``cores``
+    (a possible :func:`bench.cores.core_split`), this process runs on ``serve_cpus``, a local Redis on
+    ``redis_cpus`` and the load on ``load_cpus`` at nice ``load_nice`` (DuckDB threads to match), idle reads
+    included; without, everything shares every core."""
+    from bench.cores import local_redis_pid, pinned
+
+    if cores is not None and cores.get("possible"):
+        redis_pids: list[int] = []
+        if redis_url:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            redis_pid = local_redis_pid(client)
+            client.close()
+            redis_pids = [] if redis_pid is None else [redis_pid]
+        with pinned([os.getpid()], cores["serve_cpus"]), pinned(redis_pids, cores["redis_cpus"]):
+            result = _measure(
+                reader, refs, entities, repo, source, start, end, idle_reads, min_load_seconds, workdir, redis_url,
+                cores["load_cpus"], cores["load_nice"],
+            )  # fmt: skip
+        result["cores"] = {
+            "mode": "split",
+            "serve_cpus": cores["serve_cpus"],
+            "redis_cpus": cores["redis_cpus"],
+            "load_cpus": cores["load_cpus"],
+            "load_nice": cores["load_nice"],
+            "redis_pinned": bool(redis_pids),
+        }
+        return result
+    result = _measure(
+        reader, refs, entities, repo, source, start, end, idle_reads, min_load_seconds, workdir, redis_url, None, 0
+    )
+    result["cores"] = {"mode": "shared"}
+    return result
+
+
+def _measure(
+    reader: Any,
+    refs: list[str],
+    entities: int,
+    repo: Path,
+    source: Path,
+    start: datetime,
+    end: datetime,
+    idle_reads: int,
+    min_load_seconds: float,
+    workdir: Path,
+    redis_url: str | None,
+    load_cpus: list[int] | None,
+    load_nice: int,
+) -> dict[str, Any]:
     from featurekit.config import project_root
 
     rng = np.random.default_rng(5)
@@ -141,6 +201,8 @@ def measure(
     command = [sys.executable, "-m", "bench.during_load", "--repo", str(repo), "--source", str(source)]
     command += ["--start", start.isoformat(), "--end", end.isoformat(), "--min-seconds", str(min_load_seconds)]
     command += ["--markers", str(workdir)]
+    if load_cpus is not None:
+        command += ["--cpus", ",".join(map(str, load_cpus)), "--nice", str(load_nice)]
     child = subprocess.Popen(
         command, cwd=project_root(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
@@ -175,7 +237,16 @@ def measure(
     return result
 
 
-def show(r: dict[str, Any]) -> None:
+def show(phase: dict[str, Any]) -> None:
+    """One table per mode, the mode the targets are computed on first."""
+    basis = phase["targets_on"]
+    for mode in [basis, *[m for m in ("split_cores", "shared_cores") if m != basis and m in phase]]:
+        show_mode(phase[mode], f"{mode}{' (targets)' if mode == basis else ''}")
+    if not phase["cores"]["possible"]:
+        print(f"during_load: no split-cores run: {phase['cores']['reason']}")
+
+
+def show_mode(r: dict[str, Any], mode: str) -> None:
     from bench.report import print_table
 
     rows: list[tuple[Any, ...]] = [
@@ -193,7 +264,14 @@ def show(r: dict[str, Any]) -> None:
     if sc and sc["n"]:
         times = f"{sc['p50']:.2f} / {sc['p99']:.2f} / {sc['max']:.2f}"
         rows.append(("Redis time per write call p50 / p99 / max ms", "", times, ""))
-    print_table("during_load: reads while a full materialization runs", ["metric", "idle", "load", "ratio"], rows)
+    cores = r.get("cores", {})
+    if cores.get("mode") == "split":
+        where = f"reads on cores {cores['serve_cpus']}, Redis and the load (nice {cores['load_nice']}) on"
+        where += f" {cores['load_cpus']}" + ("" if cores["redis_pinned"] else " (Redis not pinned: not local)")
+    else:
+        where = "load, reads and Redis share every core"
+    print_table(f"during_load, {mode}: reads while a full materialization runs ({where})",
+                ["metric", "idle", "load", "ratio"], rows)  # fmt: skip
 
 
 def targets(r: dict[str, Any]) -> dict[str, bool]:
@@ -216,28 +294,54 @@ def run_phase(
     end: datetime,
     redis_url: str | None = None,
 ) -> dict[str, Any]:
-    """The phase inside ``bench online``: writes the newer dataset, then :func:`measure`.
+    """The phase inside ``bench online``: :func:`measure` with the load on its own core(s) (``split_cores``, when
+    the machine has two or more), then with every process sharing every core (``shared_cores``); see
+    :func:`combine`.
 
-    The copy is 30 s newer than the materialized rows (each user's newest row is at least a minute old, so still in
-    the past) and older than the push phase's rows (``now`` + 1 s), which therefore still apply afterwards."""
+    Each measurement loads its own newer copy of the dataset, so every row of its first pass applies: 30 s, then
+    45 s newer than the materialized rows (each user's newest row is at least a minute old, so still in the past)
+    and older than the push phase's rows (``now`` + 1 s), which therefore still apply afterwards."""
+    from bench.cores import core_split
     from bench.online import write_dataset
 
-    source = workdir / "load.parquet"
-    write_dataset(source, scale, now + timedelta(seconds=30))
     idle_reads, min_seconds = LOAD.get(scale.name, LOAD["full"])
-    return measure(
-        reader=reader,
-        refs=refs,
-        entities=scale.entities,
-        repo=repo,
-        source=source,
-        start=start,
-        end=end,
-        idle_reads=idle_reads,
-        min_load_seconds=min_seconds,
-        workdir=workdir,
-        redis_url=redis_url,
-    )
+    cores = core_split()
+    modes: list[tuple[str, dict[str, Any] | None]] = [("split_cores", cores)] if cores["possible"] else []
+    modes.append(("shared_cores", None))
+    results = {}
+    for i, (mode, split) in enumerate(modes):
+        source = workdir / f"load-{mode}.parquet"
+        write_dataset(source, scale, now + timedelta(seconds=30 + 15 * i))
+        results[mode] = measure(
+            reader=reader,
+            refs=refs,
+            entities=scale.entities,
+            repo=repo,
+            source=source,
+            start=start,
+            end=end,
+            idle_reads=idle_reads,
+            min_load_seconds=min_seconds,
+            workdir=workdir,
+            redis_url=redis_url,
+            cores=split,
+        )
+    return combine(cores, results)
+
+
+def combine(cores: dict[str, Any], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The JSON ``during_load`` block: each measurement under its mode, ``cores`` (the split, or why there is none),
+    and ``targets`` computed on ``targets_on``: the split-cores run when there is one (it models production, where
+    the materializer runs on another host and shares only Redis with serving), else the shared one. Errors and
+    missing values must be zero in every mode."""
+    basis = "split_cores" if "split_cores" in results else "shared_cores"
+    out: dict[str, Any] = {"cores": cores, **results, "targets_on": basis}
+    checked = targets(results[basis])
+    for r in results.values():
+        for name in ("during_load_errors==0", "during_load_missing_values==0", "during_load_reads>0"):
+            checked[name] = checked[name] and targets(r)[name]
+    out["targets"] = checked
+    return out
 
 
 def child(args: argparse.Namespace) -> None:
@@ -247,6 +351,15 @@ def child(args: argparse.Namespace) -> None:
     from bench.online import _quiet, materialize_featurekit
     from bench.report import Stopwatch
 
+    threads = None
+    if args.cpus:
+        from bench.cores import pin
+
+        cpus = [int(c) for c in args.cpus.split(",")]
+        pin(os.getpid(), cpus)  # before DuckDB starts its threads, which inherit it (and the nice value)
+        threads = len(cpus)
+    if args.nice:
+        os.nice(args.nice)
     markers = Path(args.markers)
     with _quiet():
         fs = FeatureStore(repo_path=args.repo)
@@ -256,7 +369,9 @@ def child(args: argparse.Namespace) -> None:
     (markers / "loading").touch()
     began = time.perf_counter()
     while not passes or time.perf_counter() - began < args.min_seconds:
-        passes.append(materialize_featurekit(fs, Path(args.source), start, end, watch, wait_idle=False))
+        passes.append(
+            materialize_featurekit(fs, Path(args.source), start, end, watch, wait_idle=False, threads=threads)
+        )
     (markers / "done").touch()
     import pyarrow.parquet as pq
 
@@ -267,6 +382,9 @@ def child(args: argparse.Namespace) -> None:
         "rows_per_pass": rows,
         "first_pass_rows_per_s": rows / passes[0],
         "rows_per_s": rows * len(passes) / sum(passes),
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "duckdb_threads": threads,
+        "nice": os.nice(0),
     }
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -276,6 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("--repo", "--source", "--start", "--end", "--markers"):
         parser.add_argument(name, required=True)
     parser.add_argument("--min-seconds", type=float, default=5.0)
+    parser.add_argument("--nice", type=int, default=0, help="nice increment of the load")
+    parser.add_argument("--cpus", default="", help="comma-separated cores to pin the load to (DuckDB threads match)")
     child(parser.parse_args(argv))
 
 

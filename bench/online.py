@@ -189,12 +189,20 @@ def materialize_stock(fs: Any, start: datetime, end: datetime) -> float:
 
 
 def materialize_featurekit(
-    fs: Any, source: Path, start: datetime, end: datetime, watch: Stopwatch, *, wait_idle: bool = True
+    fs: Any,
+    source: Path,
+    start: datetime,
+    end: datetime,
+    watch: Stopwatch,
+    *,
+    wait_idle: bool = True,
+    threads: int | None = None,
 ) -> float:
     """Featurekit's materialization: DuckDB finds the newest row per user and streams record batches from a
     background thread while the main thread writes them with ``write_arrow`` (DuckDB runs outside the GIL and
     Redis on its own core, so reading and writing overlap). ``wait_idle=False``: start at once (the load of the
-    ``during_load`` phase, which is meant to run beside reads)."""
+    ``during_load`` phase, which is meant to run beside reads). ``threads``: DuckDB's thread count (default: one per
+    core), set to match a load pinned to fewer cores."""
     import queue
     import threading
 
@@ -220,6 +228,8 @@ def materialize_featurekit(
     def produce() -> None:
         try:
             con = duckdb_utc.connect()
+            if threads is not None:
+                con.execute(f"SET threads = {int(threads)}")
             reader = con.sql(query, params={"src": str(source), "start": start, "end": end}).to_arrow_reader(50_000)
             for batch in reader:
                 batches.put(batch)

@@ -44,9 +44,21 @@ def materialized(bench, redis_url: str, tmp_path: Path, entities: int, versions:
 
 
 def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: str, tmp_path: Path) -> None:
+    """With the split the phase's targets use when there are two or more cores (the reader on its own core, Redis
+    and the load at nice 19 on the other), and every affinity restored after."""
+    import os
+
+    import redis
+
     from featurekit.serving import OnlineFeatureReader
 
+    cores_mod = load_bench_module("cores")
     online, during_load, _ = bench
+    cores = cores_mod.core_split()
+    client = redis.Redis.from_url(redis_url)
+    redis_pid = int(client.info("server")["process_id"])
+    client.close()
+    affinity_before = os.sched_getaffinity(0), os.sched_getaffinity(redis_pid)
     fs, scale, repo, now, start, end = materialized(bench, redis_url, tmp_path, 3_000, 3)
     newer = tmp_path / "load.parquet"
     online.write_dataset(newer, scale, now + timedelta(seconds=30))
@@ -64,9 +76,26 @@ def test_reads_during_a_full_materialization_see_every_value(bench, redis_url: s
             min_load_seconds=1.5,
             workdir=tmp_path,
             redis_url=redis_url,
+            cores=cores,
         )
     finally:
         reader.close()
+
+    assert (os.sched_getaffinity(0), os.sched_getaffinity(redis_pid)) == affinity_before
+    if cores["possible"]:
+        assert result["cores"] == {
+            "mode": "split",
+            "serve_cpus": cores["serve_cpus"],
+            "redis_cpus": cores["redis_cpus"],
+            "load_cpus": cores["load_cpus"],
+            "load_nice": 19,
+            "redis_pinned": True,  # the test Redis is local
+        }
+        assert result["materialize"]["cpus"] == cores["load_cpus"]
+        assert result["materialize"]["duckdb_threads"] == len(cores["load_cpus"])
+        assert result["materialize"]["nice"] >= 19
+    else:
+        assert result["cores"] == {"mode": "shared"} and cores["reason"]
 
     assert result["errors"] == 0, result["first_error"]
     assert result["missing_values"] == 0
@@ -97,3 +126,63 @@ def test_the_checker_counts_a_value_that_disappears(bench, redis_url: str, tmp_p
         assert checker.missing == 3 * len(online.REFS)
     finally:
         reader.close()
+
+
+def test_core_split_gives_the_load_its_own_cores_or_says_why_not(bench) -> None:
+    cores = load_bench_module("cores")
+    assert cores.core_split([0, 1]) == {
+        "possible": True,
+        "cpus": [0, 1],
+        "serve_cpus": [0],  # the reader
+        "redis_cpus": [1],
+        "load_cpus": [1],  # beside Redis, at a nice value that leaves Redis the core whenever it wants it
+        "load_nice": 19,
+    }
+    assert cores.core_split([3, 1, 2])["serve_cpus"] == [1, 2] and cores.core_split([3, 1, 2])["load_cpus"] == [3]
+    four = cores.core_split([0, 1, 2, 3])
+    assert (four["serve_cpus"], four["load_cpus"]) == ([0, 1], [2, 3])
+    one = cores.core_split([0])
+    assert one["possible"] is False and "only 1 core" in one["reason"]
+
+
+def test_pinned_moves_every_thread_of_a_process_and_restores_them(bench) -> None:
+    """A child with two threads is pinned to one core inside the block, back on all its cores after."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    cores = load_bench_module("cores")
+    code = "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while len(cores.threads_of(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        threads = cores.threads_of(proc.pid)
+        assert len(threads) == 2
+        every = cores.available_cpus()
+        target = every[-1:]
+        with cores.pinned([proc.pid], target):
+            assert [sorted(os.sched_getaffinity(t)) for t in threads] == [target, target]
+        assert [sorted(os.sched_getaffinity(t)) for t in threads] == [every, every]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_targets_are_computed_on_the_split_run_and_errors_count_in_every_mode(bench) -> None:
+    _, during_load, _ = bench
+
+    def run(ratio: float, errors: int = 0) -> dict:
+        n = {"1": {"n": 10}, "100": {"n": 10}}
+        return {"p99_ratio": {"1": ratio, "100": ratio}, "errors": errors, "missing_values": 0, "load_ms": n}
+
+    split = {"possible": True, "cpus": [0, 1], "serve_cpus": [0], "load_cpus": [1]}
+    both = during_load.combine(split, {"split_cores": run(1.5), "shared_cores": run(6.0)})
+    assert both["targets_on"] == "split_cores" and all(both["targets"].values())
+    assert both["shared_cores"]["p99_ratio"]["1"] == 6.0  # reported beside, not judged
+    failed = during_load.combine(split, {"split_cores": run(1.5), "shared_cores": run(1.0, errors=1)})
+    assert failed["targets"]["during_load_errors==0"] is False
+    alone = during_load.combine({"possible": False, "reason": "only 1 core", "cpus": [0]}, {"shared_cores": run(6.0)})
+    assert alone["targets_on"] == "shared_cores" and alone["targets"]["during_load_p99<=2x_idle"] is False

@@ -40,6 +40,9 @@ from featurekit.online_store.slots import (
 from featurekit.online_store.tier import Acknowledge, RowRequest
 from featurekit.online_store.write_batch import WriteBatch
 
+# Rows of write calls sent to the nodes in one round (small calls bound how long a read waits behind one script).
+_ROUND_ROWS = 2_000
+
 _SMALL = 16  # up to this many entities per view, a read is routed without numpy
 
 
@@ -117,24 +120,45 @@ class ClusterTier(ClusterRouter):
         await asyncio.to_thread(self.write_newer, batches, acknowledged)
 
     def write_newer(self, batches: Callable[[], Iterable[WriteBatch]], acknowledged: Acknowledge) -> None:
-        """Two batches in flight, as on a standalone server: batch i+1 is packed and sent before batch i's
-        replies are read (on other connections of each node; batches hold distinct entities, so their order
-        does not matter to newer-wins)."""
+        """Calls go out in rounds of up to ``_ROUND_ROWS`` rows (each call is already one script per bucket run,
+        so a round of small calls holds no node longer than one run), two rounds in flight, as on a standalone
+        server: round i+1 is packed and sent before round i's replies are read (on other connections of each node;
+        calls hold distinct entities, so their order does not matter to newer-wins)."""
         sha = self._load(PUT_NEWER)
         s = self.settings
         wait = pack_command(("WAIT", s.wait_replicas, s.wait_timeout_ms)) if s.wait_replicas else b""
-        pending: tuple[WriteBatch, PendingRound] | None = None
+        pending: tuple[list[WriteBatch], PendingRound] | None = None
+
+        def start(calls: list[WriteBatch]) -> PendingRound:
+            groups = [Commands(self.slots_of(c.keyspace, c.buckets), list_packer(c.run_commands(sha))) for c in calls]
+            return self._start(groups, wait)
+
+        def finish(done: tuple[list[WriteBatch], PendingRound]) -> None:
+            for call, replies in zip(done[0], self._finish(done[1]), strict=True):
+                acknowledged(call, replies)
+
         try:
+            calls: list[WriteBatch] = []
+            rows = 0
             for batch in batches():
-                slots = self.slots_of(batch.keyspace, batch.buckets)
-                started = self._start([Commands(slots, list_packer(batch.run_commands(sha)))], wait)
+                calls.append(batch)
+                rows += len(batch)
+                if rows < _ROUND_ROWS:
+                    continue
+                started = start(calls)
                 if pending is not None:
                     done, pending = pending, None
-                    acknowledged(done[0], self._finish(done[1])[0])
-                pending = (batch, started)
+                    finish(done)
+                pending, calls, rows = (calls, started), [], 0
+            if calls:
+                started = start(calls)
+                if pending is not None:
+                    done, pending = pending, None
+                    finish(done)
+                pending = (calls, started)
             if pending is not None:
                 done, pending = pending, None
-                acknowledged(done[0], self._finish(done[1])[0])
+                finish(done)
         finally:
             if pending is not None:
                 abandon(pending[1].sent)

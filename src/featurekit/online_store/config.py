@@ -58,9 +58,11 @@ class TieredRedisOnlineStoreConfig(BaseModel):
     default_tier: str = "warm"
     tier_tag: str = "tier"
     # Rows per newer-wins script call. Redis runs each call atomically, so a call is also the longest a read can
-    # wait behind a write: 256 rows take ~0.5 ms of Redis where 2,000 took 7.5-14 ms, at no cost in materialize
-    # throughput (A/B in docs/performance.md, "Serving through a load").
-    write_batch_rows: int = 256
+    # wait behind a write: 128 rows hold Redis ~0.2 ms (p99 ~0.4-0.6 ms) where 256 took ~0.45 (p99 1.1-4.6) and
+    # 2,000 took 4-14 ms. The writer packs 2,000 rows at a time and slices them into calls, and keeps 2,000 rows of
+    # calls in flight, so materialize loses ~11% to 2,000-row calls (64 rows: ~17%). Data in docs/performance.md,
+    # "Serving through a load".
+    write_batch_rows: int = Field(default=128, ge=1, le=2_000)
     # Each feature view owns 2**bits Redis hashes, derived from its expected entity count (the view's
     # ``online_expected_entities`` tag, else ``expected_entities``) so a bucket holds ~ENTITIES_PER_BUCKET entities.
     # ``bucket_bits`` (or the view tag ``online_bucket_bits``) pins the count instead. See docs/online-store.md.

@@ -1,7 +1,8 @@
 """The tier client for one standalone Redis server: pre-packed RESP over a small connection pool.
 
-A read of every view on the tier is one ``bytes.join`` and one socket exchange; a write keeps at most two batches in
-flight on one connection (the next batch is packed while Redis executes the previous one). Every command is
+A read of every view on the tier is one ``bytes.join`` and one socket exchange; a write keeps up to
+``_IN_FLIGHT_ROWS`` rows of write calls (at least two calls) in flight on one connection, so the next calls are
+built and queued while Redis executes the current one. Every command is
 idempotent, so an exchange that fails on a pooled connection (Redis restarted since it was opened) is retried once
 on a fresh one; a timeout or a fresh connection's failure is not (a hung Redis costs one ``socket_timeout_s``).
 """
@@ -9,6 +10,7 @@ on a fresh one; a timeout or a fresh connection's failure is not (a hung Redis c
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -28,6 +30,9 @@ from featurekit.online_store.tier import Acknowledge, RowRequest
 from featurekit.online_store.write_batch import WriteBatch
 
 _UNLINK_CHUNK = 1_000
+# Rows of write calls a write keeps queued in Redis: small calls (``write_batch_rows``) bound how long a read waits
+# behind one, and a window of them keeps Redis busy without a round trip per call.
+_IN_FLIGHT_ROWS = 2_000
 _PUT_NEWER_SHA = hashlib.sha1(PUT_NEWER.encode()).hexdigest().encode()  # what SCRIPT LOAD answers
 _LOAD_PUT_NEWER = pack_command(("SCRIPT", "LOAD", PUT_NEWER))
 
@@ -79,15 +84,21 @@ class StandaloneTier:
         def run(conn: RespConnection) -> None:
             nonlocal done
             sha = self.command("SCRIPT", "LOAD", PUT_NEWER)
-            pending: WriteBatch | None = None
+            pending: deque[WriteBatch] = deque()
+            in_flight = 0
             for batch in batches():
                 conn.send(batch.command(sha))
-                if pending is not None:
-                    acknowledged(pending, conn.read(1))
+                pending.append(batch)
+                in_flight += len(batch)
+                # Keep calls queued in Redis until the window is full (and at least two), so Redis never waits for
+                # this client between small calls; other clients' reads still interleave per socket read.
+                while len(pending) >= 2 and in_flight > _IN_FLIGHT_ROWS:
+                    first = pending.popleft()
+                    in_flight -= len(first)
+                    acknowledged(first, conn.read(1))
                     done += 1
-                pending = batch
-            if pending is not None:
-                acknowledged(pending, conn.read(1))
+            while pending:
+                acknowledged(pending.popleft(), conn.read(1))
                 done += 1
             if self.settings.wait_replicas:
                 self._wait(conn)

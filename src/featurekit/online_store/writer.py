@@ -3,8 +3,9 @@
 The whole path works on columns: timestamps and values go from Arrow to numpy to one packed byte matrix, and for the
 common case (integer entity key, fixed-width features) even the RESP command bytes of a batch are built as one numpy
 matrix. Rows are sorted by bucket so that a batch touches few Redis keys (one HMGET/HSET per bucket inside the Lua
-script instead of one per row). Batches are bounded (``write_batch_rows``) and at most two are in flight: the next
-batch is packed while Redis executes the previous one.
+script instead of one per row). Rows are packed once per chunk of up to ``MAX_BATCH_ROWS`` rows and sliced into write
+calls of ``write_batch_rows`` rows (a call is the longest a read waits behind a write, so calls are small); at most
+two calls are in flight: the next is built while Redis executes the previous one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableErr
 from featurekit.online_store.row_format import pack_rows
 from featurekit.online_store.tier import TierClient
 from featurekit.online_store.views import CompiledView
-from featurekit.online_store.write_batch import WriteBatch, bucket_runs, fixed_pairs, listed_pairs, order_bounds
+from featurekit.online_store.write_batch import WriteBatch, fixed_pairs, listed_pairs, order_bounds
 
 MAX_BATCH_ROWS = 2_000  # keeps every Lua ``unpack`` far below its C-stack limit
 
@@ -184,29 +185,66 @@ def prepare(view: CompiledView, table: pa.Table, *, now_us: int | None = None) -
     )
 
 
+def call_bounds(buckets: np.ndarray, call_rows: int) -> np.ndarray:
+    """Start of each bucket run of ``buckets`` (sorted), with a run also starting at every multiple of
+    ``call_rows``: a write call is then a whole number of runs."""
+    n = len(buckets)
+    if not n:
+        return np.array([], dtype=np.int64)
+    first = np.ones(n, dtype=bool)
+    first[1:] = buckets[1:] != buckets[:-1]
+    first[::call_rows] = True
+    return np.flatnonzero(first)
+
+
 def batches(view: CompiledView, rows: PreparedRows, batch_rows: int) -> Iterator[WriteBatch]:
-    """The prepared rows as bounded, packed batches, built lazily so a tier client packs the next batch while
-    Redis executes the previous one."""
+    """The prepared rows as write calls of ``batch_rows`` rows, built lazily so a tier client packs the next rows
+    while Redis executes the previous call.
+
+    Packing, the RESP (field, row) pairs, the bucket runs and their order bounds are built once per *chunk* of up to
+    ``MAX_BATCH_ROWS`` rows and sliced into calls, so a small call (it bounds how long a read waits behind a write)
+    costs the client about what a large one does per row; only each call's short header is built per call."""
     n = len(rows)
-    batch_rows = max(1, min(batch_rows, MAX_BATCH_ROWS))
+    call_rows = max(1, min(batch_rows, MAX_BATCH_ROWS))
+    chunk_rows = call_rows * max(1, MAX_BATCH_ROWS // call_rows)
     ttl_ms = view.ttl_us // 1000
-    for start in range(0, n, batch_rows):
-        sl = slice(start, min(start + batch_rows, n))
+    for chunk_start in range(0, n, chunk_rows):
+        sl = slice(chunk_start, min(chunk_start + chunk_rows, n))
         created = rows.created_us[sl] if rows.created_us is not None else None
         packed = pack_rows(
             view.schema, rows.event_us[sl], created, [v[sl] for v in rows.values], [m[sl] for m in rows.nulls]
         )
+        m = len(packed)
         buckets = rows.buckets[sl]
-        starts, counts = bucket_runs(buckets)
+        starts = call_bounds(buckets, call_rows)
+        counts = np.diff(np.r_[starts, m])
         lows, highs = order_bounds(
-            rows.event_us[sl], created if created is not None else np.zeros(len(packed), dtype=np.int64), starts
+            rows.event_us[sl], created if created is not None else np.zeros(m, dtype=np.int64), starts
         )
+        run_buckets = buckets[starts]
+        pairs: bytes | list[bytes]
         if rows.int_keys is not None and packed.tails is None:
             pairs, stride = fixed_pairs(rows.int_keys[sl], rows.key_width, packed.fixed)
-            yield WriteBatch(view.keyspace, sl, ttl_ms, buckets[starts], counts.tolist(), lows, highs, pairs, stride)
         else:
-            listed = listed_pairs(rows.field_list(sl), packed.to_list())
-            yield WriteBatch(view.keyspace, sl, ttl_ms, buckets[starts], counts.tolist(), lows, highs, listed)
+            pairs, stride = listed_pairs(rows.field_list(sl), packed.to_list()), 0
+        # Runs of call k: starts[first[k]:first[k + 1]] (every call boundary is a run start).
+        first = np.searchsorted(starts, np.arange(0, m + call_rows, call_rows).clip(max=m)).tolist()
+        count_list = counts.tolist()
+        for k, lo in enumerate(range(0, m, call_rows)):
+            hi = min(lo + call_rows, m)
+            a, b = first[k], first[k + 1]
+            call_pairs = pairs[lo * stride : hi * stride] if isinstance(pairs, bytes) else pairs[lo:hi]
+            yield WriteBatch(
+                view.keyspace,
+                slice(chunk_start + lo, chunk_start + hi),
+                ttl_ms,
+                run_buckets[a:b],
+                count_list[a:b],
+                lows[a:b],
+                highs[a:b],
+                call_pairs,
+                stride,
+            )
 
 
 def write_prepared(
@@ -315,6 +353,7 @@ __all__ = [
     "PreparedRows",
     "WriteMetrics",
     "batches",
+    "call_bounds",
     "prepare",
     "write_prepared",
     "write_prepared_async",
