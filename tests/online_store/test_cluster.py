@@ -58,6 +58,11 @@ def _values(store, cfg, view, ids) -> list[float | None]:
     return [v["balance"].float_val if v else None for _ts, v in store.online_read(cfg, view, keys)]
 
 
+def view_bucket_key(store, cfg, view, entity: int) -> bytes:
+    keyspace = store.compiled(cfg, view).keyspace
+    return keyspace.bucket_key(keyspace.encode_values([entity])[1])
+
+
 def _owner(client: redis.RedisCluster, key: bytes) -> redis.Redis:
     node = client.get_node_from_key(key)
     return redis.Redis(host=node.host, port=node.port)
@@ -156,7 +161,15 @@ def test_failover_loses_no_acknowledged_write_and_the_same_store_recovers(tmp_pa
             time.sleep(0.1)
     # The same store object: its slot map and pooled connections still point at the dead primary. A write first
     # (the script is loaded on every primary before the batches go out), then every row written before the kill.
-    store.write_arrow(cfg, view, user_rows([1, 2], at=now.replace(year=now.year + 1), balance_offset=5.0))
+    # Entity 2's bucket is on the promoted primary, which has no replica left: wait_replicas=1 must refuse to
+    # acknowledge it until the node gets a new replica (what an operator or ElastiCache does next).
+    assert key_slot(view_bucket_key(store, cfg, view, 2)) < 16384 // 3  # primary 0 served slots 0..5460
+    newer = user_rows([1, 2], at=now.replace(year=now.year + 1), balance_offset=5.0)
+    with pytest.raises(RedisUnavailableError, match=r"reached 0 of wait_replicas=1 replicas"):
+        store.write_arrow(cfg, view, newer)
+    ha_cluster.primaries[0], ha_cluster.replicas[0] = replica, [victim]
+    ha_cluster.add_replicas([0], [s.port for s in ha_cluster.servers])
+    store.write_arrow(cfg, view, newer)
     got = _values(store, cfg, view, ids.tolist())
     assert got == [6.5, 8.0] + [float(np.float32(i * 1.5)) for i in ids.tolist()[2:]]
     store.close()
