@@ -59,6 +59,7 @@ MAX_KEY_PART_BYTES = 0xFFFF  # a variable-width key part is prefixed by its u16 
 _VAR_KEY_TYPES = {"String", "Bytes"}
 CLUSTER_SLOT_BITS = 14  # Redis Cluster has 2**14 slots
 STANDALONE_KEY_LENGTH, CLUSTER_KEY_LENGTH = 9, 13
+_KEY_TABLE_BITS = 16
 _TAG_OPEN, _TAG_CLOSE = b"{", b"}"
 
 
@@ -121,6 +122,7 @@ class ViewKeyspace:
     bucket_bits: int = DEFAULT_BUCKET_BITS
     cluster: bool = False  # Redis Cluster layout: a slot hash tag per bucket (see the module doc)
     _bucket_keys: list[bytes] | None = field(default=None, repr=False)
+    _key_table: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.bucket_bits <= MAX_BUCKET_BITS:
@@ -150,14 +152,23 @@ class ViewKeyspace:
     def bucket_keys(self) -> list[bytes]:
         """All bucket keys of the view (what teardown deletes)."""
         if self._bucket_keys is None:
-            data = self.key_matrix(np.arange(self.bucket_count)).tobytes()
+            data = self.key_matrix(np.arange(self.bucket_count, dtype=np.int64)).tobytes()
             n = self.key_length
             self._bucket_keys = [data[i : i + n] for i in range(0, len(data), n)]
         return self._bucket_keys
 
     def key_matrix(self, buckets: np.ndarray) -> np.ndarray:
-        """The bucket key of each of ``buckets`` as one row of a uint8 matrix (vectorized key building)."""
+        """The bucket key of each of ``buckets`` as one row of a uint8 matrix (vectorized key building). Views of
+        up to ``_KEY_TABLE_BITS`` bits keep every key in one matrix (<= 850 kB), so this is one row gather."""
         b = np.asarray(buckets, dtype=np.int64)
+        if self._key_table is not None:
+            return self._key_table[b]
+        if self.bucket_bits <= _KEY_TABLE_BITS:
+            self._key_table = self._build_keys(np.arange(self.bucket_count, dtype=np.int64))
+            return self._key_table[b]
+        return self._build_keys(b)
+
+    def _build_keys(self, b: np.ndarray) -> np.ndarray:
         out = np.empty((len(b), self.key_length), dtype=np.uint8)
         if self.cluster:
             out[:, :3] = np.frombuffer(KEY_PREFIX + _TAG_OPEN, np.uint8)
