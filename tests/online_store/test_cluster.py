@@ -161,15 +161,16 @@ def test_failover_loses_no_acknowledged_write_and_the_same_store_recovers(tmp_pa
             time.sleep(0.1)
     # The same store object: its slot map and pooled connections still point at the dead primary. A write first
     # (the script is loaded on every primary before the batches go out), then every row written before the kill.
-    # Entity 2's bucket is on the promoted primary, which has no replica left: wait_replicas=1 must refuse to
-    # acknowledge it until the node gets a new replica (what an operator or ElastiCache does next).
-    assert key_slot(view_bucket_key(store, cfg, view, 2)) < 16384 // 3  # primary 0 served slots 0..5460
-    newer = user_rows([1, 2], at=now.replace(year=now.year + 1), balance_offset=5.0)
+    # One entity on the promoted primary, which has no replica left: wait_replicas=1 must refuse to acknowledge the
+    # write until the node gets a new replica (what an operator or ElastiCache does next); one on another primary.
+    on_victim = next(i for i in ids.tolist() if key_slot(view_bucket_key(store, cfg, view, i)) < 16384 // 3)
+    elsewhere = next(i for i in ids.tolist() if key_slot(view_bucket_key(store, cfg, view, i)) >= 16384 // 3)
+    newer = user_rows([on_victim, elsewhere], at=now.replace(year=now.year + 1), balance_offset=5.0)
     with pytest.raises(RedisUnavailableError, match=r"reached 0 of wait_replicas=1 replicas"):
         store.write_arrow(cfg, view, newer)
     ha_cluster.primaries[0], ha_cluster.replicas[0] = replica, [victim]
     ha_cluster.add_replicas([0], [s.port for s in ha_cluster.servers])
     store.write_arrow(cfg, view, newer)
     got = _values(store, cfg, view, ids.tolist())
-    assert got == [6.5, 8.0] + [float(np.float32(i * 1.5)) for i in ids.tolist()[2:]]
+    assert got == [float(np.float32(i * 1.5 + (5.0 if i in (on_victim, elsewhere) else 0.0))) for i in ids.tolist()]
     store.close()

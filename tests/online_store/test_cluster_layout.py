@@ -110,6 +110,18 @@ def test_a_views_buckets_spread_evenly_over_nodes_of_equal_slot_ranges(nodes):
         assert per_node.max() - per_node.min() <= max(1, 1 << max(0, bits - 14)), (bits, per_node.tolist())
 
 
+@pytest.mark.parametrize("bits", [8, 12, 14, 17, 22])
+def test_consecutive_buckets_spread_over_the_nodes(bits):
+    """A write batch is a run of consecutive buckets (rows sorted by bucket): it must reach every node, so the
+    nodes apply it in parallel (a layout of contiguous slots per bucket range would send it to one node)."""
+    owner = np.repeat(np.arange(3), [5461, 5461, 5462])
+    slots = bucket_slot_array(bits)
+    window = 48
+    starts = np.random.default_rng(bits).integers(0, len(slots) - window, 500)
+    per_node = np.array([np.bincount(owner[slots[s : s + window]], minlength=3) for s in starts])
+    assert per_node.min() >= window // 4, per_node.min()  # every node gets at least a quarter of any run
+
+
 def test_written_buckets_land_evenly_on_the_real_clusters_primaries(tmp_path: Path, redis_cluster, now):
     redis_cluster.flushall()
     cfg = repo_config(tmp_path, redis_cluster.url, cluster=True)

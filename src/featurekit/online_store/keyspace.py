@@ -15,22 +15,18 @@ crc32. Both are part of the layout contract.
 On a Redis Cluster tier (``cluster: true``) a bucket key carries a hash tag in front of the view id::
 
     key   = b"fk{" + tag (2 bytes) + b"}" + view_id (4 bytes) + bucket (3 bytes)              -> 13 bytes
-    slot  = bucket << (14 - bucket_bits)   (bucket_bits <= 14)   or   bucket >> (bucket_bits - 14)
+    slot  = ((bucket << max(0, 14 - bucket_bits)) * 10125) mod 2**14                (``bucket_slot_array``)
     tag   = the 2-byte string, free of "{" and "}", whose CRC16 is that slot (``slot_tags``)
 
-so the slot of a bucket depends on the bucket number only, not on the view: the buckets of one entity in every view
-with the same bucket function (join key encoding and ``bucket_bits``) share one slot, hence one node, and a read of
-N such views is one round trip to one node. The bucket is always the top ``bucket_bits`` bits of the entity's hash,
-so the slot is the top 14 bits of that hash (zero-padded): views of different ``bucket_bits`` still put an entity
-within a few adjacent slots, and a view's buckets cover the slot range evenly (``2**bits`` evenly spaced slots, or
-``2**(bits-14)`` buckets on every slot), so nodes holding equal slot ranges hold equal shares of every view. The
-tag comes right after ``fk`` and the view id (binary, it may hold ``{`` or ``}``) after the tag, so Redis' first
-``{`` ... ``}`` is always the tag. Standalone keys stay the 9-byte layout above (existing data).
-
-Why buckets and not one STRING key per entity: a Redis 7.0 key costs ~100 B of dict entry, key and object headers
-(+ ~40 B with a TTL) before any data, which is more than a packed 20-feature row. Small hashes are stored as
-listpacks, where an entry costs its bytes plus ~2-4 B, so memory per entity is dominated by the data. Buckets also
-make the keyspace of a view *enumerable* (bucket 0..2**bits-1): teardown deletes exactly those keys without SCAN.
+so the slot of a bucket depends on the bucket number and ``bucket_bits`` only, not on the view: the buckets of one
+entity in every view with the same bucket function (join key encoding and ``bucket_bits``) share one slot, hence one
+node, and a read of N such views is one round trip to one node. Multiplying by an odd number is a permutation of the
+14-bit slot numbers, so a view's buckets take the same evenly spaced slots as ``bucket << (14 - bits)`` would
+(``2**bits`` of them, or every slot ``2**(bits-14)`` times): nodes holding equal slot ranges hold equal shares of
+every view. The multiplier (16384 / golden ratio, odd) scatters *consecutive* buckets over the slot space, so a write
+batch (rows sorted by bucket, a run of consecutive buckets) still goes to every node in parallel. The tag comes right
+after ``fk`` and the view id (binary, it may hold ``{`` or ``}``) after the tag, so Redis' first ``{`` ... ``}`` is
+always the tag. Standalone keys stay the 9-byte layout above (existing data).
 """
 
 from __future__ import annotations
@@ -58,6 +54,7 @@ _INT_RANGES = {"Int64": (-(1 << 63), (1 << 63) - 1), "Int32": (-(1 << 31), (1 <<
 MAX_KEY_PART_BYTES = 0xFFFF  # a variable-width key part is prefixed by its u16 length
 _VAR_KEY_TYPES = {"String", "Bytes"}
 CLUSTER_SLOT_BITS = 14  # Redis Cluster has 2**14 slots
+_SLOT_SPREAD = 10125  # odd (a permutation of slot numbers), ~2**14 / golden ratio (consecutive buckets spread out)
 STANDALONE_KEY_LENGTH, CLUSTER_KEY_LENGTH = 9, 13
 _KEY_TABLE_BITS = 16
 _TAG_OPEN, _TAG_CLOSE = b"{", b"}"
@@ -89,10 +86,12 @@ def slot_tags() -> np.ndarray:
 
 def bucket_slot_array(bucket_bits: int) -> np.ndarray:
     """The cluster slot of every bucket of a ``bucket_bits`` view in the cluster layout (see the module doc)."""
-    b = np.arange(1 << bucket_bits, dtype=np.int64)
-    if bucket_bits <= CLUSTER_SLOT_BITS:
-        return b << (CLUSTER_SLOT_BITS - bucket_bits)
-    return b >> (bucket_bits - CLUSTER_SLOT_BITS)
+    return _slots(np.arange(1 << bucket_bits, dtype=np.int64), bucket_bits)
+
+
+def _slots(buckets: np.ndarray, bucket_bits: int) -> np.ndarray:
+    spaced = buckets << max(0, CLUSTER_SLOT_BITS - bucket_bits)
+    return (spaced * _SLOT_SPREAD) & ((1 << CLUSTER_SLOT_BITS) - 1)
 
 
 def view_id_of_key(key: bytes) -> bytes | None:
@@ -172,9 +171,7 @@ class ViewKeyspace:
         out = np.empty((len(b), self.key_length), dtype=np.uint8)
         if self.cluster:
             out[:, :3] = np.frombuffer(KEY_PREFIX + _TAG_OPEN, np.uint8)
-            shift = self.bucket_bits - CLUSTER_SLOT_BITS
-            slots = b >> shift if shift > 0 else b << -shift
-            out[:, 3:5] = slot_tags()[slots]
+            out[:, 3:5] = slot_tags()[_slots(b, self.bucket_bits)]
             out[:, 5:10] = np.frombuffer(_TAG_CLOSE + self.view_id, np.uint8)
         else:
             out[:, :6] = np.frombuffer(self.prefix, np.uint8)
