@@ -73,6 +73,7 @@ class ClusterRouter:
         self._pools: dict[tuple[str, int], TierPool] = {}
         self._bucket_slots: dict[tuple[bytes, int, bool], np.ndarray] = {}  # per view layout: slot of each bucket
         self._scripts: dict[bytes, bytes] = {}  # sha -> source, reloaded on NOSCRIPT
+        self._loaded: dict[str, bytes] = {}  # source -> sha, once loaded on every primary
 
     # ---- topology ------------------------------------------------------------------------------------------
 
@@ -337,8 +338,16 @@ class ClusterRouter:
         return first
 
     def _load(self, source: str) -> bytes:
+        """The script's sha, loaded on every primary the first time only: a later ``SCRIPT LOAD`` would cost one
+        round trip per primary on every write (a push of a few rows paid three). A node that lost it since (a
+        restart, a promoted replica: ``SCRIPT LOAD`` is not replicated) answers ``NOSCRIPT``, and
+        :meth:`_redirected` reloads every script and resends."""
+        known = self._loaded.get(source)
+        if known is not None:
+            return known
         sha: bytes = self.command("SCRIPT", "LOAD", source)
         self._scripts[sha] = source.encode()
+        self._loaded[source] = sha
         return sha
 
     def _reload_scripts(self) -> None:
