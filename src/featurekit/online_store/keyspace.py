@@ -12,6 +12,11 @@ Layout: each feature view owns ``2**bucket_bits`` Redis HASH keys (its *buckets*
 encoded key; for integer keys Fibonacci hashing (vectorized with numpy on writes, pure Python on reads), otherwise
 crc32. Both are part of the layout contract.
 
+Why buckets and not one STRING key per entity: a Redis 7.0 key costs ~100 B of dict entry, key and object headers
+(+ ~40 B with a TTL) before any data, which is more than a packed 20-feature row. Small hashes are stored as
+listpacks, where an entry costs its bytes plus ~2-4 B, so memory per entity is dominated by the data. Buckets also
+make the keyspace of a view *enumerable* (bucket 0..2**bits-1): teardown deletes exactly those keys without SCAN.
+
 On a Redis Cluster tier (``cluster: true``) a bucket key carries a hash tag in front of the view id::
 
     key   = b"fk{" + tag (2 bytes) + b"}" + view_id (4 bytes) + bucket (3 bytes)              -> 13 bytes
