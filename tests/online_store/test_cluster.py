@@ -13,6 +13,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,11 @@ def ha_cluster() -> Iterator[LocalRedisCluster]:
 def _values(store, cfg, view, ids) -> list[float | None]:
     keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=int(i))]) for i in ids]
     return [v["balance"].float_val if v else None for _ts, v in store.online_read(cfg, view, keys)]
+
+
+def view_bucket_key(store, cfg, view, entity: int) -> bytes:
+    keyspace = store.compiled(cfg, view).keyspace
+    return keyspace.bucket_key(keyspace.encode_values([entity])[1])
 
 
 def _owner(client: redis.RedisCluster, key: bytes) -> redis.Redis:
@@ -155,8 +161,43 @@ def test_failover_loses_no_acknowledged_write_and_the_same_store_recovers(tmp_pa
             assert time.monotonic() < deadline, "the cluster did not recover within 30 s"
             time.sleep(0.1)
     # The same store object: its slot map and pooled connections still point at the dead primary. A write first
-    # (the script is loaded on every primary before the batches go out), then every row written before the kill.
-    store.write_arrow(cfg, view, user_rows([1, 2], at=now.replace(year=now.year + 1), balance_offset=5.0))
+    # (the promoted replica lacks the write script: NOSCRIPT, reloaded, resent), then every row written before the kill.
+    # One entity on the promoted primary, which has no replica left: wait_replicas=1 must refuse to acknowledge the
+    # write until the node gets a new replica (what an operator or ElastiCache does next); one on another primary.
+    on_victim = next(i for i in ids.tolist() if key_slot(view_bucket_key(store, cfg, view, i)) < 16384 // 3)
+    elsewhere = next(i for i in ids.tolist() if key_slot(view_bucket_key(store, cfg, view, i)) >= 16384 // 3)
+    newer = user_rows([on_victim, elsewhere], at=now.replace(year=now.year + 1), balance_offset=5.0)
+    with pytest.raises(RedisUnavailableError, match=r"reached 0 of wait_replicas=1 replicas"):
+        store.write_arrow(cfg, view, newer)
+    ha_cluster.primaries[0], ha_cluster.replicas[0] = replica, [victim]
+    ha_cluster.add_replicas([0], [s.port for s in ha_cluster.servers])
+    store.write_arrow(cfg, view, newer)
     got = _values(store, cfg, view, ids.tolist())
-    assert got == [6.5, 8.0] + [float(np.float32(i * 1.5)) for i in ids.tolist()[2:]]
+    assert got == [float(np.float32(i * 1.5 + (5.0 if i in (on_victim, elsewhere) else 0.0))) for i in ids.tolist()]
     store.close()
+
+
+def test_the_write_script_is_loaded_once_and_reloaded_after_a_script_flush(tmp_path: Path, redis_cluster, now):
+    """``SCRIPT LOAD`` on every primary once per store, not per write (it cost a push three extra round trips);
+    a node that lost the script answers ``NOSCRIPT`` and the write reloads it and completes."""
+    redis_cluster.flushall()
+    cfg = repo_config(tmp_path, redis_cluster.url, cluster=True)
+    store = TieredRedisOnlineStore()
+    view = user_view("scripted")
+    ids = list(range(1, 200))
+    store.write_arrow(cfg, view, user_rows(ids, at=now))
+    nodes = [redis.Redis(port=server.port) for server in redis_cluster.primaries]
+    for node in nodes:
+        node.config_resetstat()
+    for k in range(1, 4):
+        store.write_arrow(cfg, view, user_rows(ids, at=now + timedelta(seconds=k)))
+    stats = [node.info("commandstats") for node in nodes]
+    assert all(any(name.startswith("cmdstat_evalsha") for name in s) for s in stats)
+    assert not any(name.startswith("cmdstat_script") for s in stats for name in s)
+    for node in nodes:
+        node.script_flush()
+    store.write_arrow(cfg, view, user_rows(ids, at=now + timedelta(seconds=10), balance_offset=2.0))
+    assert _values(store, cfg, view, ids) == [float(np.float32(i * 1.5 + 2.0)) for i in ids]
+    store.close()
+    for node in nodes:
+        node.close()

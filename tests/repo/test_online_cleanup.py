@@ -89,3 +89,39 @@ def test_rows_of_a_removed_view_are_reconciled_away_only_after_its_apply_wins(
     assert reconcile_online_store(base).keys_deleted == present
     assert client.exists(*keys) == 0
     assert VIEW not in {v.name for v in feature_store(settings).list_feature_views()}
+
+
+def test_reconcile_on_a_cluster_tier_deletes_orphans_and_standalone_layout_keys_only(
+    make_env, feature_repo_copy
+) -> None:
+    """On a Redis Cluster tier the store writes the cluster key layout (a slot hash tag per bucket): reconcile
+    recognises those keys as the store's, deletes the ones of views the registry does not have, and deletes
+    standalone-layout keys of live views (written before the cluster layout existed; never read again)."""
+    from featurekit.online_store.keyspace import ViewKeyspace
+    from featurekit.services.redis_cluster import LocalRedisCluster
+
+    with LocalRedisCluster.start() as cluster:
+        base = make_env("dev", feature_repo_copy)
+        tier = base.online_store.tiers["hot"].model_copy(update={"url": cluster.url, "cluster": True})
+        store_cfg = base.online_store.model_copy(update={"tiers": {"hot": tier, "warm": tier}})
+        settings = base.model_copy(update={"online_store": store_cfg})
+        apply_repo(settings, load_repo(settings))
+        client = cluster.client()
+        live, _ = keys_with_rows(settings, client)
+        live_present = int(client.exists(*live))
+        assert live_present > 0 and all(len(k) == 13 for k in live)
+        view = feature_store(settings).get_feature_view(VIEW)
+        compiled = TieredRedisOnlineStore().compiled(repo_config(settings), view).keyspace
+        stale = ViewKeyspace(compiled.project, VIEW, compiled.join_keys, compiled.bucket_bits).bucket_keys()[:3]
+        orphan = ViewKeyspace(compiled.project, "gone_view", compiled.join_keys, 4, cluster=True).bucket_keys()[:2]
+        for key in [*stale, *orphan]:
+            client.hset(key, b"field", b"row")
+        client.set(b"fk-not-ours", b"x")
+
+        result = reconcile_online_store(settings, vacuum=False)
+
+        assert result.stale_layout_keys == 3 and result.keys_deleted == 5
+        assert [i.hex() for i in result.orphan_ids] == [orphan[0][6:10].hex()]
+        assert client.exists(*stale, *orphan) == 0
+        assert client.exists(*live) == live_present and client.get(b"fk-not-ours") == b"x"
+        client.close()

@@ -32,7 +32,6 @@ from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableErr
 from featurekit.online_store.scripts import PUT_NEWER
 from featurekit.online_store.slots import (
     Commands,
-    bucket_slots,
     field_packer,
     int_packer,
     list_packer,
@@ -78,9 +77,7 @@ class ClusterTier(ClusterRouter):
         per_node: dict[int, list[bytes]] = {}
         where: dict[int, list[tuple[int, int]]] = {}
         for gi, (keyspace, fields, buckets) in enumerate(requests):
-            table = self._bucket_slots.get(keyspace.prefix)
-            if table is None:
-                table = self._bucket_slots[keyspace.prefix] = bucket_slots(keyspace.prefix, keyspace.bucket_count)
+            table = self.slot_table(keyspace)
             resp_keys = keyspace.resp_bucket_keys()
             for pos, (field, bucket) in enumerate(zip(fields, buckets, strict=True)):
                 node = int(slot_node[table[bucket]])

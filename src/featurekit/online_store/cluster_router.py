@@ -21,7 +21,7 @@ import numpy as np
 from featurekit.online_store.connection import ConnectionSettings, RespConnection, TierPool, pack_command
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
 from featurekit.online_store.keyspace import ViewKeyspace
-from featurekit.online_store.slots import SLOTS, Commands, bucket_slots
+from featurekit.online_store.slots import SLOTS, Commands, keyspace_slots
 
 _RETRY_PAUSE_S = 0.05
 _MAX_ROUNDS = 16
@@ -71,8 +71,9 @@ class ClusterRouter:
         self._primaries: list[tuple[str, int]] = []  # the nodes serving slots in the current map
         self._slot_node: np.ndarray | None = None
         self._pools: dict[tuple[str, int], TierPool] = {}
-        self._bucket_slots: dict[bytes, np.ndarray] = {}
+        self._bucket_slots: dict[tuple[bytes, int, bool], np.ndarray] = {}  # per view layout: slot of each bucket
         self._scripts: dict[bytes, bytes] = {}  # sha -> source, reloaded on NOSCRIPT
+        self._loaded: dict[str, bytes] = {}  # source -> sha, once loaded on every primary
 
     # ---- topology ------------------------------------------------------------------------------------------
 
@@ -137,10 +138,15 @@ class ClusterRouter:
 
     def slots_of(self, keyspace: ViewKeyspace, buckets: np.ndarray | Sequence[int]) -> np.ndarray:
         """Slot of each bucket of ``keyspace``."""
-        table = self._bucket_slots.get(keyspace.prefix)
+        return self.slot_table(keyspace)[np.asarray(buckets, dtype=np.int64)]
+
+    def slot_table(self, keyspace: ViewKeyspace) -> np.ndarray:
+        """Slot of every bucket of ``keyspace``, computed once per view layout."""
+        layout = (keyspace.prefix, keyspace.bucket_bits, keyspace.cluster)
+        table = self._bucket_slots.get(layout)
         if table is None:
-            table = self._bucket_slots[keyspace.prefix] = bucket_slots(keyspace.prefix, keyspace.bucket_count)
-        return table[np.asarray(buckets, dtype=np.int64)]
+            table = self._bucket_slots[layout] = keyspace_slots(keyspace)
+        return table
 
     # ---- the exchange --------------------------------------------------------------------------------------
 
@@ -332,8 +338,16 @@ class ClusterRouter:
         return first
 
     def _load(self, source: str) -> bytes:
+        """The script's sha, loaded on every primary the first time only: a later ``SCRIPT LOAD`` would cost one
+        round trip per primary on every write (a push of a few rows paid three). A node that lost it since (a
+        restart, a promoted replica: ``SCRIPT LOAD`` is not replicated) answers ``NOSCRIPT``, and
+        :meth:`_redirected` reloads every script and resends."""
+        known = self._loaded.get(source)
+        if known is not None:
+            return known
         sha: bytes = self.command("SCRIPT", "LOAD", source)
         self._scripts[sha] = source.encode()
+        self._loaded[source] = sha
         return sha
 
     def _reload_scripts(self) -> None:

@@ -29,19 +29,16 @@ def packed_hgets_int(keyspace: ViewKeyspace, ints: np.ndarray, buckets: np.ndarr
     """Vectorized :func:`packed_hgets` for a single integer join key: every command has the same length, so the
     whole batch is one numpy byte matrix (used for larger batches, where per-command formatting dominates)."""
     width = 8 if keyspace.join_keys[0].feast_type == "Int64" else 4
-    key_len = len(keyspace.prefix) + 3
-    head = _HGET_HEAD + b"$%d\r\n" % key_len + keyspace.prefix
+    key_len = keyspace.key_length
+    head = _HGET_HEAD + b"$%d\r\n" % key_len
     mid = b"\r\n$%d\r\n" % width
     n = len(ints)
-    row = len(head) + 3 + len(mid) + width + 2
+    row = len(head) + key_len + len(mid) + width + 2
     out = np.empty((n, row), dtype=np.uint8)
     out[:, : len(head)] = np.frombuffer(head, np.uint8)
     pos = len(head)
-    b = buckets.astype(np.uint32)
-    out[:, pos] = (b >> 16) & 0xFF
-    out[:, pos + 1] = (b >> 8) & 0xFF
-    out[:, pos + 2] = b & 0xFF
-    pos += 3
+    out[:, pos : pos + key_len] = keyspace.key_matrix(buckets)
+    pos += key_len
     out[:, pos : pos + len(mid)] = np.frombuffer(mid, np.uint8)
     pos += len(mid)
     out[:, pos : pos + width] = ints.astype(">i8" if width == 8 else ">i4").view(np.uint8).reshape(n, width)

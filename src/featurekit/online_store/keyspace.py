@@ -16,14 +16,32 @@ Why buckets and not one STRING key per entity: a Redis 7.0 key costs ~100 B of d
 (+ ~40 B with a TTL) before any data, which is more than a packed 20-feature row. Small hashes are stored as
 listpacks, where an entry costs its bytes plus ~2-4 B, so memory per entity is dominated by the data. Buckets also
 make the keyspace of a view *enumerable* (bucket 0..2**bits-1): teardown deletes exactly those keys without SCAN.
+
+On a Redis Cluster tier (``cluster: true``) a bucket key carries a hash tag in front of the view id::
+
+    key   = b"fk{" + tag (2 bytes) + b"}" + view_id (4 bytes) + bucket (3 bytes)              -> 13 bytes
+    slot  = ((bucket << max(0, 14 - bucket_bits)) * 10125) mod 2**14                (``bucket_slot_array``)
+    tag   = the 2-byte string, free of "{" and "}", whose CRC16 is that slot (``slot_tags``)
+
+so the slot of a bucket depends on the bucket number and ``bucket_bits`` only, not on the view: the buckets of one
+entity in every view with the same bucket function (join key encoding and ``bucket_bits``) share one slot, hence one
+node, and a read of N such views is one round trip to one node. Multiplying by an odd number is a permutation of the
+14-bit slot numbers, so a view's buckets take the same evenly spaced slots as ``bucket << (14 - bits)`` would
+(``2**bits`` of them, or every slot ``2**(bits-14)`` times): nodes holding equal slot ranges hold equal shares of
+every view. The multiplier (16384 / golden ratio, odd) scatters *consecutive* buckets over the slot space, so a write
+batch (rows sorted by bucket, a run of consecutive buckets) still goes to every node in parallel. The tag comes right
+after ``fk`` and the view id (binary, it may hold ``{`` or ``}``) after the tag, so Redis' first ``{`` ... ``}`` is
+always the tag. Standalone keys stay the 9-byte layout above (existing data).
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
+from binascii import crc_hqx
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -40,11 +58,54 @@ _INT_KEY_TYPES = {"Int64": (">i8", 8), "Int32": (">i4", 4)}
 _INT_RANGES = {"Int64": (-(1 << 63), (1 << 63) - 1), "Int32": (-(1 << 31), (1 << 31) - 1)}
 MAX_KEY_PART_BYTES = 0xFFFF  # a variable-width key part is prefixed by its u16 length
 _VAR_KEY_TYPES = {"String", "Bytes"}
+CLUSTER_SLOT_BITS = 14  # Redis Cluster has 2**14 slots
+_SLOT_SPREAD = 10125  # odd (a permutation of slot numbers), ~2**14 / golden ratio (consecutive buckets spread out)
+STANDALONE_KEY_LENGTH, CLUSTER_KEY_LENGTH = 9, 13
+_KEY_TABLE_BITS = 16
+_TAG_OPEN, _TAG_CLOSE = b"{", b"}"
 
 
 def view_id(project: str, view_name: str) -> bytes:
     """Stable 4-byte id of (project, feature view): the key prefix of all the view's buckets."""
     return hashlib.blake2b(f"{project}\0{view_name}".encode(), digest_size=4).digest()
+
+
+@cache
+def slot_tags() -> np.ndarray:
+    """Row ``s``: a 2-byte hash tag, without ``{`` or ``}``, that Redis Cluster hashes to slot ``s`` (the lowest
+    such 2-byte value). CRC16/XMODEM maps 2-byte strings one-to-one onto 16-bit values, so each slot has four 2-byte
+    preimages; one of them is free of braces for every slot (checked here, once)."""
+    values = np.arange(1 << 16, dtype=np.uint32)
+    hi = np.array([crc_hqx(bytes([v, 0]), 0) for v in range(256)], dtype=np.uint32)
+    lo = np.array([crc_hqx(bytes([v]), 0) for v in range(256)], dtype=np.uint32)
+    slots = (hi[values >> 8] ^ lo[values & 0xFF]) & ((1 << CLUSTER_SLOT_BITS) - 1)
+    braces = np.isin(values >> 8, (0x7B, 0x7D)) | np.isin(values & 0xFF, (0x7B, 0x7D))
+    candidates = values[~braces]
+    first = np.full(1 << CLUSTER_SLOT_BITS, -1, dtype=np.int64)
+    # reversed: the lowest candidate of each slot is written last
+    first[slots[~braces][::-1]] = candidates[::-1]
+    if (first < 0).any():  # cannot happen for CRC16/XMODEM; a wrong table would silently misroute keys
+        raise AssertionError("a Redis Cluster slot has no brace-free 2-byte hash tag")
+    return np.stack([first >> 8, first & 0xFF], axis=1).astype(np.uint8)
+
+
+def bucket_slot_array(bucket_bits: int) -> np.ndarray:
+    """The cluster slot of every bucket of a ``bucket_bits`` view in the cluster layout (see the module doc)."""
+    return _slots(np.arange(1 << bucket_bits, dtype=np.int64), bucket_bits)
+
+
+def _slots(buckets: np.ndarray, bucket_bits: int) -> np.ndarray:
+    spaced = buckets << max(0, CLUSTER_SLOT_BITS - bucket_bits)
+    return (spaced * _SLOT_SPREAD) & ((1 << CLUSTER_SLOT_BITS) - 1)
+
+
+def view_id_of_key(key: bytes) -> bytes | None:
+    """The view id inside a bucket key of either layout, or None for a key not shaped like the store's."""
+    if len(key) == STANDALONE_KEY_LENGTH and key.startswith(KEY_PREFIX):
+        return key[2:6]
+    if len(key) == CLUSTER_KEY_LENGTH and key.startswith(KEY_PREFIX + _TAG_OPEN) and key[5:6] == _TAG_CLOSE:
+        return key[6:10]
+    return None
 
 
 @dataclass(frozen=True)
@@ -63,7 +124,9 @@ class ViewKeyspace:
     view_name: str
     join_keys: tuple[JoinKey, ...]
     bucket_bits: int = DEFAULT_BUCKET_BITS
+    cluster: bool = False  # Redis Cluster layout: a slot hash tag per bucket (see the module doc)
     _bucket_keys: list[bytes] | None = field(default=None, repr=False)
+    _key_table: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.bucket_bits <= MAX_BUCKET_BITS:
@@ -76,7 +139,8 @@ class ViewKeyspace:
                     f"feature view {self.view_name!r}: join key {jk.name!r} has type {jk.feast_type}; "
                     f"supported join key types are Int64, Int32, String, Bytes"
                 )
-        self.prefix = KEY_PREFIX + view_id(self.project, self.view_name)
+        self.view_id = view_id(self.project, self.view_name)
+        self.prefix = KEY_PREFIX + self.view_id  # the standalone layout's key prefix
         self.int_key = len(self.join_keys) == 1 and self.join_keys[0].feast_type in _INT_KEY_TYPES
         self._shift = 64 - self.bucket_bits
         self._shift32 = 32 - self.bucket_bits if self.bucket_bits <= 32 else 0
@@ -85,11 +149,41 @@ class ViewKeyspace:
     def bucket_count(self) -> int:
         return 1 << self.bucket_bits
 
+    @property
+    def key_length(self) -> int:
+        return CLUSTER_KEY_LENGTH if self.cluster else STANDALONE_KEY_LENGTH
+
     def bucket_keys(self) -> list[bytes]:
         """All bucket keys of the view (what teardown deletes)."""
         if self._bucket_keys is None:
-            self._bucket_keys = [self.prefix + b.to_bytes(3, "big") for b in range(self.bucket_count)]
+            data = self.key_matrix(np.arange(self.bucket_count, dtype=np.int64)).tobytes()
+            n = self.key_length
+            self._bucket_keys = [data[i : i + n] for i in range(0, len(data), n)]
         return self._bucket_keys
+
+    def key_matrix(self, buckets: np.ndarray) -> np.ndarray:
+        """The bucket key of each of ``buckets`` as one row of a uint8 matrix (vectorized key building). Views of
+        up to ``_KEY_TABLE_BITS`` bits keep every key in one matrix (<= 850 kB), so this is one row gather."""
+        b = np.asarray(buckets, dtype=np.int64)
+        if self._key_table is not None:
+            return self._key_table[b]
+        if self.bucket_bits <= _KEY_TABLE_BITS:
+            self._key_table = self._build_keys(np.arange(self.bucket_count, dtype=np.int64))
+            return self._key_table[b]
+        return self._build_keys(b)
+
+    def _build_keys(self, b: np.ndarray) -> np.ndarray:
+        out = np.empty((len(b), self.key_length), dtype=np.uint8)
+        if self.cluster:
+            out[:, :3] = np.frombuffer(KEY_PREFIX + _TAG_OPEN, np.uint8)
+            out[:, 3:5] = slot_tags()[_slots(b, self.bucket_bits)]
+            out[:, 5:10] = np.frombuffer(_TAG_CLOSE + self.view_id, np.uint8)
+        else:
+            out[:, :6] = np.frombuffer(self.prefix, np.uint8)
+        out[:, -3] = (b >> 16) & 0xFF
+        out[:, -2] = (b >> 8) & 0xFF
+        out[:, -1] = b & 0xFF
+        return out
 
     # ---- single entity (read path, pure Python: cheaper than numpy for small batches) ----
 
@@ -223,4 +317,6 @@ class ViewKeyspace:
         return hashed.astype(np.int64)
 
     def bucket_key(self, bucket: int) -> bytes:
-        return self.bucket_keys()[bucket] if self._bucket_keys is not None else self.prefix + bucket.to_bytes(3, "big")
+        if self._bucket_keys is not None:
+            return self._bucket_keys[bucket]
+        return self.key_matrix(np.array([bucket])).tobytes()

@@ -1,6 +1,10 @@
 """Redis Cluster routing for the online store: the slot of every bucket key of a view, and commands as units
 that can be split per node.
 
+A view in the cluster layout (``keyspace.py``: a slot hash tag per bucket) has its slots by construction
+(:func:`~.keyspace.bucket_slot_array`). Keys of the standalone layout (a view compiled for a standalone tier, read
+through a cluster client) are routed by the CRC16 of the whole key, below.
+
 CRC16/XMODEM (Redis' key hash) is linear and zero-initialised, so ``crc(prefix + suffix)`` is
 ``crc(prefix + 000) ^ crc(suffix)`` and the CRC of a 3-byte bucket suffix is three table lookups XORed: the slots of
 all ``2**bits`` buckets of a view come out of a few numpy operations, once per view. Hash tags (``{...}``) are
@@ -18,7 +22,7 @@ import numpy as np
 from redis.crc import key_slot
 
 from featurekit.online_store.fetch import pack_request
-from featurekit.online_store.keyspace import ViewKeyspace
+from featurekit.online_store.keyspace import ViewKeyspace, bucket_slot_array
 
 SLOTS = 16384
 # CRC16 of a 3-byte bucket suffix, one table per byte position (CRC16/XMODEM is linear, leading zeros are free).
@@ -45,6 +49,13 @@ def bucket_slots(prefix: bytes, count: int) -> np.ndarray:
     for i in odd.tolist():
         slots[i] = key_slot(prefix + i.to_bytes(3, "big"))
     return slots
+
+
+def keyspace_slots(keyspace: ViewKeyspace) -> np.ndarray:
+    """Cluster slot of every bucket key of ``keyspace`` (index = bucket), exactly as Redis computes it."""
+    if keyspace.cluster:
+        return bucket_slot_array(keyspace.bucket_bits)
+    return bucket_slots(keyspace.prefix, keyspace.bucket_count)
 
 
 @dataclass
@@ -83,4 +94,4 @@ def list_packer(commands: list[bytes]) -> Callable[[np.ndarray], bytes]:
     return lambda idx: b"".join([commands[i] for i in idx.tolist()])
 
 
-__all__ = ["SLOTS", "Commands", "bucket_slots", "field_packer", "int_packer", "list_packer"]
+__all__ = ["SLOTS", "Commands", "bucket_slots", "field_packer", "int_packer", "keyspace_slots", "list_packer"]

@@ -104,7 +104,7 @@ class TieredRedisOnlineStore(OnlineStore):
                 store_config.default_tier,
                 store_config.bucket_bits,
                 store_config.expected_entities,
-                tuple(store_config.tiers),
+                tuple((name, tier.cluster) for name, tier in store_config.tiers.items()),  # cluster: key layout
             ),
         )
         view = self._compiled.get(key)

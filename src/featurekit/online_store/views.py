@@ -69,10 +69,13 @@ def compile_view(feature_view: Any, project: str, store_config: TieredRedisOnlin
     ttl_us = int(ttl.total_seconds() * 1_000_000) if ttl else 0
     source = getattr(feature_view, "batch_source", None) or getattr(feature_view, "stream_source", None)
     created_field = getattr(source, "created_timestamp_column", None) or None
+    tier = tier_of(feature_view, store_config)
+    # A Redis Cluster tier gets the cluster key layout (a slot hash tag per bucket, see keyspace.py).
+    cluster = store_config.tiers[tier].cluster
     return CompiledView(
         name=feature_view.name,
-        tier=tier_of(feature_view, store_config),
-        keyspace=ViewKeyspace(project, feature_view.name, tuple(join_keys), bits),
+        tier=tier,
+        keyspace=ViewKeyspace(project, feature_view.name, tuple(join_keys), bits, cluster=cluster),
         schema=build_schema(_value_fields(feature_view), has_created=created_field is not None),
         ttl_us=ttl_us,
         timestamp_field=getattr(source, "timestamp_field", None) or None,

@@ -5,9 +5,12 @@ when an apply removes a view, or a closed pull request's project ``<project>_pr<
 Redis until this job, running in the VPC (the ``featurekit_maintenance`` DAG), deletes them:
 
 * **Orphans.** Every bucket key of the store is ``fk`` + a 4-byte view id (a hash of project and view name) + a
-  3-byte bucket (see :mod:`featurekit.online_store.keyspace`). The job lists the ids of every feature view and
-  stream feature view of every project in the registry, SCANs each tier for ``fk*`` keys, and UNLINKs the keys whose
-  id the registry does not have. Keys not shaped like the store's (other length, other prefix) are never touched.
+  3-byte bucket, on a Redis Cluster tier with a slot hash tag between ``fk`` and the id (see
+  :mod:`featurekit.online_store.keyspace`). The job lists the ids of every feature view and stream feature view of
+  every project in the registry, SCANs each tier for ``fk*`` keys, and UNLINKs the keys whose id the registry does
+  not have. Keys not shaped like the store's (other length, other prefix) are never touched. Keys of the other
+  layout than the tier's (standalone-layout keys on a cluster tier, written before the cluster layout existed) are
+  never read again, so they are deleted the same way (``stale_layout_keys``); re-materialize such a tier first.
   The registry is read again after the scan, and an id that appeared in between (an apply that raced the scan) is
   kept: rows are only written for views the registry already has, so no live view loses a row.
 * **Bounded.** At most ``max_keys`` orphan keys are deleted per run; the rest is reported (``remaining``) and
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from featurekit.config.settings import Settings
-from featurekit.online_store.keyspace import KEY_PREFIX, view_id
+from featurekit.online_store.keyspace import CLUSTER_KEY_LENGTH, KEY_PREFIX, view_id, view_id_of_key
 
 if TYPE_CHECKING:
     pass
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_KEYS = 100_000
-_KEY_LENGTH = len(KEY_PREFIX) + 4 + 3
 
 
 @dataclass
@@ -44,6 +46,7 @@ class ReconcileResult:
     registered_views: int
     keys_scanned: int = 0
     orphan_ids: set[bytes] = field(default_factory=set)
+    stale_layout_keys: int = 0  # keys of a registered view in the other key layout than their tier's
     keys_deleted: int = 0
     remaining: int = 0  # orphan keys left for the next run (over max_keys)
     vacuumed: dict[str, int] = field(default_factory=dict)  # "<project>/<view>" -> expired rows deleted
@@ -53,6 +56,7 @@ class ReconcileResult:
             "registered_views": self.registered_views,
             "keys_scanned": self.keys_scanned,
             "orphan_views": sorted(i.hex() for i in self.orphan_ids),
+            "stale_layout_keys": self.stale_layout_keys,
             "keys_deleted": self.keys_deleted,
             "remaining": self.remaining,
             "vacuumed": dict(sorted(self.vacuumed.items())),
@@ -111,19 +115,29 @@ def reconcile_online_store(
             keys: set[bytes] = set()
             for key in tier.scan_keys(KEY_PREFIX + b"*"):
                 result.keys_scanned += 1
-                if len(key) == _KEY_LENGTH and key.startswith(KEY_PREFIX) and key[2:6] not in known:
+                vid = view_id_of_key(key)
+                if vid is not None and (vid not in known or _stale_layout(tier, key)):
                     keys.add(key)
             candidates[tier] = sorted(keys)
+        known_now = known
         if any(candidates.values()):
             # A view applied while we scanned is in the registry now: its keys are not orphans.
             known_now = registered_views(settings)
-            candidates = {t: [k for k in found if k[2:6] not in known_now] for t, found in candidates.items()}
+            candidates = {
+                t: [k for k in found if _stale_layout(t, k) or view_id_of_key(k) not in known_now]
+                for t, found in candidates.items()
+            }
         budget = max_keys
         for tier, found in candidates.items():
             chosen, rest = found[:budget], found[budget:]
             budget -= len(chosen)
             result.remaining += len(rest)
-            result.orphan_ids.update(k[2:6] for k in keys)
+            for key in found:
+                vid = view_id_of_key(key)
+                if vid in known_now:  # a live view's key, chosen for its layout only
+                    result.stale_layout_keys += 1
+                elif vid is not None:
+                    result.orphan_ids.add(vid)
             result.keys_deleted += _unlink(tier, chosen)
         if vacuum:
             for project, view in known.values():
@@ -134,6 +148,11 @@ def reconcile_online_store(
     _record_metrics(result)
     log.info("online store reconciled: %s", result.to_dict())
     return result
+
+
+def _stale_layout(tier: Any, key: bytes) -> bool:
+    """A key in the other layout than its tier's: the store never reads it (``keyspace.py``)."""
+    return (len(key) == CLUSTER_KEY_LENGTH) != bool(tier.settings.cluster)
 
 
 def _unlink(tier: Any, keys: list[bytes]) -> int:
