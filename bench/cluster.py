@@ -22,24 +22,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.online import (
+from bench.online_data import (
     BATCHES,
     FULL,
     QUICK,
     REFS,
     VIEWS,
     Scale,
-    _quiet,
-    batches_of_ids,
     bucket_bits_for,
     feast_objects,
     materialize_featurekit,
     min_idle_wait,
     push_featurekit,
     push_frames,
+    quiet_feast,
     write_dataset,
     write_repo,
 )
+from bench.online_reads import batches_of_ids
 from bench.report import (
     Stopwatch,
     console,
@@ -77,7 +77,7 @@ def _backend(name: str, url: str, cluster: bool, workdir: Path, source: Path, sc
             "bucket_bits": bucket_bits_for(scale.entities),
         },
     )
-    with _quiet():
+    with quiet_feast():
         fs = FeatureStore(repo_path=str(repo))
         fs.apply(feast_objects(source))
     return fs

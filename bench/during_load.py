@@ -302,7 +302,7 @@ def run_phase(
     45 s newer than the materialized rows (each user's newest row is at least a minute old, so still in the past)
     and older than the push phase's rows (``now`` + 1 s), which therefore still apply afterwards."""
     from bench.cores import core_split
-    from bench.online import write_dataset
+    from bench.online_data import write_dataset
 
     idle_reads, min_seconds = LOAD.get(scale.name, LOAD["full"])
     cores = core_split()
@@ -348,7 +348,7 @@ def child(args: argparse.Namespace) -> None:
     """Materialize ``--source`` into the repo's store, in full passes, for at least ``--min-seconds``."""
     from feast import FeatureStore
 
-    from bench.online import _quiet, materialize_featurekit
+    from bench.online_data import materialize_featurekit, quiet_feast
     from bench.report import Stopwatch
 
     threads = None
@@ -361,7 +361,7 @@ def child(args: argparse.Namespace) -> None:
     if args.nice:
         os.nice(args.nice)
     markers = Path(args.markers)
-    with _quiet():
+    with quiet_feast():
         fs = FeatureStore(repo_path=args.repo)
     start, end = datetime.fromisoformat(args.start), datetime.fromisoformat(args.end)
     passes: list[float] = []

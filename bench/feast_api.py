@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.feast_api_report import ratios, show, targets
 from bench.feast_serve import serve_phase
-from bench.online import _quiet, used_memory
+from bench.online_data import quiet_feast, used_memory
 from bench.report import (
     BUSY_WARNINGS,
     console,
@@ -159,7 +159,7 @@ def stores(workdir: Path, url: str, source: Path, entities: int) -> dict[str, An
     for name in ("stock", "featurekit"):
         repo = workdir / f"{name}-{entities}"
         write_repo(repo, url, kind=name)
-        with _quiet():
+        with quiet_feast():
             fs = FeatureStore(repo_path=str(repo))
             fs.apply(feast_objects(source, entities))
         out[name] = fs
@@ -172,7 +172,7 @@ def floor_repo(workdir: Path, url: str, source: Path, entities: int) -> Path:
 
     repo = workdir / f"floor-{entities}"
     write_repo(repo, url, kind="floor")
-    with _quiet():
+    with quiet_feast():
         FeatureStore(repo_path=str(repo)).apply(feast_objects(source, entities))
     return repo
 
@@ -180,7 +180,7 @@ def floor_repo(workdir: Path, url: str, source: Path, entities: int) -> Path:
 def timed(fn: Any) -> float:
     wait_for_idle()
     t0 = time.perf_counter()
-    with _quiet():
+    with quiet_feast():
         fn()
     return time.perf_counter() - t0
 
@@ -303,7 +303,7 @@ def run(
             if size != main:
                 continue
             result["materialize"] = {"rows": rows, "entities": size, **mat}
-            with progress("stock materialize (again, so both layouts serve reads)"), _quiet():
+            with progress("stock materialize (again, so both layouts serve reads)"), quiet_feast():
                 fss["stock"].materialize(start_date=start, end_date=end)
             result["read_ms"], result["read_cpu_ms"] = read_latencies(scale, fss, size)
             write_frames, push_frames = frames(scale.push_rows, now, 1), frames(scale.push_rows, now, 2)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.online import load, start_server, stop_server
+from bench.http_load import load, start_server, stop_server
 from bench.report import wait_for_idle
 
 CONCURRENCY = 8
@@ -52,7 +52,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measured_load(port: int, pid: int, requests: list[bytes], **kwargs: Any) -> dict[str, Any]:
-    """:func:`bench.online.load` plus the server's CPU-ms per request over the same window."""
+    """:func:`bench.http_load.load` plus the server's CPU-ms per request over the same window."""
     before = cpu_seconds(pid)
     out = load(port, requests, **kwargs)
     out["cpu_s"] = cpu_seconds(pid) - before
