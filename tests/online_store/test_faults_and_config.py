@@ -180,6 +180,30 @@ def test_redis_cluster_async_writes_newer_wins(tmp_path, redis_cluster_url, now)
     store.teardown(cfg, [view], [])
 
 
+def test_async_writes_of_many_calls_leave_redis_as_the_sync_write_does(tmp_path, redis_url, now):
+    """Feast's async write path on a standalone tier sends its calls in exchanges of up to 2,000 rows (5,000 rows in
+    128-row calls: three exchanges of many calls each); Redis ends exactly as after the sync write, and an older
+    write changes nothing."""
+    import asyncio
+
+    cfg = repo_config(tmp_path, redis_url)
+    store = TieredRedisOnlineStore()
+    view = user_view("async_many_calls")
+    rows = user_rows(range(5_000), at=now, balance_offset=10.0)
+    store.write_arrow(cfg, view, rows)
+    synced = _snapshot(redis_url)
+    store.teardown(cfg, [view], [])
+    assert _snapshot(redis_url) != synced
+
+    async def writes() -> None:
+        await store.write_arrow_async(cfg, view, rows)
+        await store.write_arrow_async(cfg, view, user_rows(range(5_000), at=now - timedelta(hours=1)))  # older
+
+    asyncio.run(writes())
+    assert _snapshot(redis_url) == synced
+    store.teardown(cfg, [view], [])
+
+
 def _tls_material(directory) -> tuple[str, str, str]:
     """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
     import shutil

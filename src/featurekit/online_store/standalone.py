@@ -115,16 +115,20 @@ class StandaloneTier:
                 run(conn)
 
     async def write_newer_async(self, batches: Callable[[], Iterable[WriteBatch]], acknowledged: Acknowledge) -> None:
-        """Each batch is one exchange on the loop's connection that loads the script first, so a Redis restarted
-        mid-write never answers ``NOSCRIPT``; a failed exchange is not retried here (the caller's error says how
-        far the write got, and newer-wins makes rerunning it safe)."""
+        """Calls go out in exchanges of up to ``_IN_FLIGHT_ROWS`` rows on the loop's connection, each loading the
+        script first, so a Redis restarted mid-write never answers ``NOSCRIPT`` and small calls do not cost a round
+        trip each; a failed exchange is retried only by :func:`execute_packed_async`'s one fresh connection (the
+        caller's error says how far the write got, and newer-wins makes rerunning it safe)."""
+        group: list[WriteBatch] = []
+        rows = 0
         for batch in batches():
-            loaded, reply = await execute_packed_async(
-                self.settings, _LOAD_PUT_NEWER + batch.command(_PUT_NEWER_SHA), 2
-            )
-            if isinstance(loaded, Exception):
-                raise OnlineStoreError(f"{self.settings.describe()}: SCRIPT LOAD failed: {loaded}")
-            acknowledged(batch, [reply])
+            group.append(batch)
+            rows += len(batch)
+            if rows >= _IN_FLIGHT_ROWS:
+                await self._exchange(group, acknowledged)
+                group, rows = [], 0
+        if group:
+            await self._exchange(group, acknowledged)
         s = self.settings
         if s.wait_replicas:
             (acked,) = await execute_packed_async(s, pack_command(("WAIT", s.wait_replicas, s.wait_timeout_ms)), 1)
@@ -133,6 +137,14 @@ class StandaloneTier:
                     f"{s.describe()}: the write reached {acked} of wait_replicas={s.wait_replicas} replicas "
                     f"within {s.wait_timeout_ms} ms"
                 )
+
+    async def _exchange(self, group: list[WriteBatch], acknowledged: Acknowledge) -> None:
+        payload = _LOAD_PUT_NEWER + b"".join(batch.command(_PUT_NEWER_SHA) for batch in group)
+        loaded, *replies = await execute_packed_async(self.settings, payload, 1 + len(group))
+        if isinstance(loaded, Exception):
+            raise OnlineStoreError(f"{self.settings.describe()}: SCRIPT LOAD failed: {loaded}")
+        for batch, reply in zip(group, replies, strict=True):
+            acknowledged(batch, [reply])
 
     def _wait(self, conn: RespConnection) -> None:
         s = self.settings
