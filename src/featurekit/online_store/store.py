@@ -39,7 +39,7 @@ from featurekit.online_store.scripts import VACUUM_EXPIRED
 from featurekit.online_store.tier import TierClient
 from featurekit.online_store.tiers import open_tier
 from featurekit.online_store.views import CompiledView, compile_view, view_fingerprint
-from featurekit.online_store.writer import WriteMetrics, prepare, write_prepared, write_prepared_async
+from featurekit.online_store.writer import PreparedRows, WriteMetrics, prepare, write_prepared, write_prepared_async
 
 __all__ = ["TieredRedisOnlineStore", "TieredRedisOnlineStoreConfig"]
 
@@ -131,17 +131,25 @@ class TieredRedisOnlineStore(OnlineStore):
         optionally its ``created_timestamp_column``. Rows are deduplicated to the newest per entity, then written in
         bounded batches; Redis keeps, per entity, the row with the greatest (event, created) timestamp.
         """
-        view = self.compiled(config, feature_view)
-        tier = self.tier(self.store_config(config), view.tier)
-        if table.num_rows == 0:
+        write = self._write_of(config, feature_view, table)
+        if write is None:
             return 0
-        rows = prepare(view, table)
+        view, tier, rows, batch_rows = write
         tally = WriteMetrics(view, progress)
-        write_prepared(
-            view, tier, rows, batch_rows=self.store_config(config).write_batch_rows,
-            progress=tally.sent, on_batch=tally.batch,
-        )  # fmt: skip
+        write_prepared(view, tier, rows, batch_rows=batch_rows, progress=tally.sent, on_batch=tally.batch)
         return tally.finish(table.num_rows)
+
+    def _write_of(
+        self, config: RepoConfig, feature_view: FeatureView, table: pa.Table
+    ) -> tuple[CompiledView, TierClient, PreparedRows, int] | None:
+        """What one write sends: the compiled view, its tier client, the prepared rows and the call size; None for
+        an empty table (the view and its tier are still checked, so a bad tier tag fails even then)."""
+        view = self.compiled(config, feature_view)
+        store_config = self.store_config(config)
+        tier = self.tier(store_config, view.tier)
+        if table.num_rows == 0:
+            return None
+        return view, tier, prepare(view, table), store_config.write_batch_rows
 
     def online_write_batch(
         self,
@@ -167,16 +175,12 @@ class TieredRedisOnlineStore(OnlineStore):
         """:meth:`write_arrow` with the Redis exchanges awaited on the running event loop (``feast serve``'s push
         and write endpoints): same validation, newest-row dedup, newer-wins batches and metrics. A Cluster tier's
         write runs :meth:`write_arrow` on a worker thread."""
-        view = self.compiled(config, feature_view)
-        tier = self.tier(self.store_config(config), view.tier)
-        if table.num_rows == 0:
+        write = self._write_of(config, feature_view, table)
+        if write is None:
             return 0
-        rows = prepare(view, table)
+        view, tier, rows, batch_rows = write
         tally = WriteMetrics(view, progress)
-        await write_prepared_async(
-            view, tier, rows, batch_rows=self.store_config(config).write_batch_rows,
-            progress=tally.sent, on_batch=tally.batch,
-        )  # fmt: skip
+        await write_prepared_async(view, tier, rows, batch_rows=batch_rows, progress=tally.sent, on_batch=tally.batch)
         return tally.finish(table.num_rows)
 
     async def online_write_batch_async(
