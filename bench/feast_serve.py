@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.http_load import load, start_server, stop_server
+from bench.http_load import load, server_cpu_s, start_server, stop_server
 from bench.report import wait_for_idle
 
 CONCURRENCY = 8
@@ -36,26 +36,11 @@ def request_bytes(refs: list[str], ids: list[int]) -> bytes:
     return head + body
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a server process and its children (gunicorn's master and worker)."""
-    import psutil
-
-    root = psutil.Process(pid)
-    total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def measured_load(port: int, pid: int, requests: list[bytes], **kwargs: Any) -> dict[str, Any]:
     """:func:`bench.http_load.load` plus the server's CPU-ms per request over the same window."""
-    before = cpu_seconds(pid)
+    before = server_cpu_s(pid)
     out = load(port, requests, **kwargs)
-    out["cpu_s"] = cpu_seconds(pid) - before
+    out["cpu_s"] = server_cpu_s(pid) - before
     out["cpu_ms_per_request"] = 1000 * out["cpu_s"] / out["requests"] if out["requests"] else float("nan")
     return out
 
