@@ -7,52 +7,31 @@ then read the same answers through S3 as they do from local disk.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pyarrow.fs as pafs
 import pytest
-from moto.server import ThreadedMotoServer
 
 from featurekit.config import Settings, load_settings
 from featurekit.observability.consistency import check_consistency
 from featurekit.observability.freshness import OK, check_freshness
 from featurekit.offline.storage import offline_location
-from featurekit.services.ports import free_port
+from support.moto_s3 import AWS_ENV, moto_s3
 from support.ops_platform import USERS
 
 BATCH = ["user_profile", "user_txn_30d", "user_txn_24h"]
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in [*AWS_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update({**AWS_ENV, "AWS_ENDPOINT_URL": endpoint})
-    try:
-        s3 = boto3.client("s3")
-        for bucket in ("featurekit-prod-registry", "featurekit-prod-offline"):
-            s3.create_bucket(Bucket=bucket)
+    with (
+        moto_s3(["featurekit-prod-registry", "featurekit-prod-offline"]) as endpoint,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+            env.setenv(key, value)
         yield endpoint
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -14,42 +14,19 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from featurekit.config import Settings, load_settings
 from featurekit.config.loader import project_root
-from featurekit.services.ports import free_port
+from support.moto_s3 import AWS_ENV, moto_s3
 
 BUCKETS = {"dev": "featurekit-dev-registry", "prod": "featurekit-prod-registry"}
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's S3 in server mode with one registry bucket per environment, like the Terraform stacks."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=AWS_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
-    for bucket in BUCKETS.values():
-        s3.create_bucket(Bucket=bucket)
-    try:
+    with moto_s3(BUCKETS.values()) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 @pytest.fixture
