@@ -172,7 +172,7 @@ class ClusterRouter:
             if sent is None:
                 sent = self._send(self._route(groups, todo), groups, suffix)
             retry: list[list[np.ndarray]] = [[] for _ in groups]
-            refresh = pause = False
+            refresh = pause = reload = False
             for items, outcome in self._receive(sent, suffix):
                 if isinstance(outcome, Exception):
                     last_error, refresh, pause = outcome, True, True
@@ -190,8 +190,8 @@ class ClusterRouter:
                         continue
                     bad = [i for i, reply in zip(positions, chunk, strict=True) if isinstance(reply, Exception)]
                     if bad:
-                        again, r, p = self._redirected(groups[gi], out, bad)
-                        refresh, pause = refresh or r, pause or p
+                        again, r, p, lost = self._redirected(groups[gi], out, bad)
+                        refresh, pause, reload = refresh or r, pause or p, reload or lost
                         if again:
                             retry[gi].append(np.array(again, dtype=np.int64))
             sent = None
@@ -202,9 +202,11 @@ class ClusterRouter:
                 break
             if pause:
                 time.sleep(_RETRY_PAUSE_S)
-            if refresh:
+            if refresh or reload:
                 try:
                     self._refresh()
+                    if reload:  # once per round, however many commands answered NOSCRIPT
+                        self._reload_scripts()
                 except RedisUnavailableError as exc:
                     last_error = exc
         if last_error is not None:
@@ -287,10 +289,12 @@ class ClusterRouter:
                 f"wait_replicas={s.wait_replicas} replicas within {s.wait_timeout_ms} ms"
             )
 
-    def _redirected(self, group: Commands, out: list[Any], bad: list[int]) -> tuple[list[int], bool, bool]:
-        """Handle error replies that mean "not here": returns (indexes to resend, refresh map, pause first)."""
+    def _redirected(self, group: Commands, out: list[Any], bad: list[int]) -> tuple[list[int], bool, bool, bool]:
+        """Handle error replies that mean "not here": returns (indexes to resend, refresh map, pause first, reload
+        the scripts). The caller refreshes and reloads once per round: a flushed node answers ``NOSCRIPT`` to every
+        command of the round, and a reload per reply cost ~15 ms each (200 rows outlived the retry deadline)."""
         again: list[int] = []
-        refresh = pause = False
+        refresh = pause = reload = False
         for i in bad:
             message = str(out[i])
             kind = message.split(" ", 1)[0]
@@ -303,9 +307,9 @@ class ClusterRouter:
                 again.append(i)
                 refresh = pause = True
             elif kind == "NOSCRIPT":
-                self._reload_scripts()
+                reload = True
                 again.append(i)
-        return again, refresh, pause
+        return again, refresh, pause, reload
 
     def _ask(self, message: str, command: bytes) -> Any:
         """``ASK <slot> <host>:<port>``: the slot is migrating; run this one command on the importing node."""
@@ -341,7 +345,7 @@ class ClusterRouter:
         """The script's sha, loaded on every primary the first time only: a later ``SCRIPT LOAD`` would cost one
         round trip per primary on every write (a push of a few rows paid three). A node that lost it since (a
         restart, a promoted replica: ``SCRIPT LOAD`` is not replicated) answers ``NOSCRIPT``, and
-        :meth:`_redirected` reloads every script and resends."""
+        :meth:`_finish` reloads every script, once per round, and resends."""
         known = self._loaded.get(source)
         if known is not None:
             return known
@@ -351,7 +355,6 @@ class ClusterRouter:
         return sha
 
     def _reload_scripts(self) -> None:
-        self._refresh()
         for source in list(self._scripts.values()):
             self.command("SCRIPT", "LOAD", source)
 
