@@ -199,3 +199,15 @@ def test_concurrent_retrievals_return_what_sequential_ones_do(tricky: Settings) 
         concurrent = list(pool.map(lambda frame: retrieve(store, frame), frames * 2))
     for got, expected in zip(concurrent, sequential * 2, strict=True):
         pd.testing.assert_frame_equal(got, expected)
+
+
+def test_on_demand_views_are_looked_up_only_when_a_ref_names_one(settings: Settings) -> None:
+    """Listing the registry's on-demand views parses every one of them: skipped when the refs name only the views
+    being joined (``registry=None`` would fail if asked), done when a ref names an on-demand view."""
+    from featurekit.offline.retrieval import _requested_odfvs
+
+    store = feature_store(settings)
+    view = store.get_feature_view("user_txn_30d")
+    assert _requested_odfvs([view], FEATURES, store.project, None) == []
+    refs = [*FEATURES, "cash_advance_ratios:amount_to_income"]
+    assert [o.name for o in _requested_odfvs([view], refs, store.project, store.registry)] == ["cash_advance_ratios"]

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from featurekit import duckdb_utc
+from featurekit.offline.pit_sql import literal
 
 _lock = threading.Lock()
 _databases: dict[tuple[int, str | None, str], duckdb.DuckDBPyConnection] = {}
@@ -75,14 +76,10 @@ def _open(memory_limit: str | None, spill: str) -> duckdb.DuckDBPyConnection:
         for name, value in (("memory_limit", memory_limit), ("temp_directory", spill)):
             if value:
                 try:
-                    database.execute(f"SET {name} = {_literal(value)}")
+                    database.execute(f"SET {name} = {literal(value)}")
                 except duckdb.Error as exc:
                     raise ValueError(f"offline_store.{name} = {value!r} is not usable by DuckDB: {exc}") from exc
     except Exception:
         database.close()
         raise
     return database
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -5,8 +5,9 @@ Per feature view, each entity row is joined by key to the feature rows inside it
 (``entity ts - ttl <= event_timestamp <= entity ts``) and ``arg_max(location, (event time, created))`` keeps the
 latest of them: the same shape as Feast's Athena/Redshift template (window join, then ``ROW_NUMBER() = 1`` per
 entity row), with the aggregate in place of a window sort. The join carries only keys, timestamps and each feature
-row's location in the scan (file index, row number); the feature columns are read and joined back for the winners
-only (two phases, one query). Measured against an ``ASOF JOIN``, a one-phase aggregate over the feature values and
+row's location in the scan (file index, row number); the feature columns are read for the winners only: straight
+from the parquet row groups that hold them when the columns are plain numbers (:mod:`featurekit.offline.winners`),
+else joined back in the same query. Measured against an ``ASOF JOIN``, a one-phase aggregate over the feature values and
 stock Feast's ibis plan in ``featurekit bench batch`` (``docs/performance.md``). The semantics are Feast's, kept
 exactly:
 
@@ -42,18 +43,13 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictBool, StrictStr
 
 from featurekit.config.settings import Settings
-from featurekit.intervals import grain_length
 from featurekit.offline.availability import unsupported
+from featurekit.offline.availability_sql import availability_query
 from featurekit.offline.engine import retrieval_cursor
-from featurekit.offline.layout import STREAM_PREFIX
 from featurekit.offline.parquet import STORE_TYPE
+from featurekit.offline.pit_sql import CREATED_OFFSET, ROW, SHIFT, TS, literal, quote
 from featurekit.offline.training_filter import refuse_unvalidated, report_skips, validated_source_files
-from featurekit.tags import grain_of
-
-_ROW, _TS = "__featurekit_row", "__featurekit_ts"
-_SHIFT = 2**63  # event_us * _SHIFT + created key: lexicographic (event time, created) in one HUGEINT
-_CREATED_OFFSET = 2**62  # keeps the created part positive (any date after ~146,000 BC) and below _SHIFT
-_FILE_SHIFT = 2**40  # a feature row's location: file index * _FILE_SHIFT + row number in that file
+from featurekit.offline.winners import FILE_SHIFT, DirectRead, direct_read, joined_in_input_order, read_winners
 
 
 class FeaturekitOfflineStoreConfig(DuckDBOfflineStoreConfig):
@@ -108,7 +104,7 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
             feature_views=feature_views,
             feature_refs=feature_refs,
             full_feature_names=full_feature_names,
-            on_demand=OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry),
+            on_demand=_requested_odfvs(feature_views, feature_refs, project, registry),
             files=files,
             memory_limit=getattr(config.offline_store, "memory_limit", None),
             temp_directory=getattr(config.offline_store, "temp_directory", None),
@@ -125,6 +121,17 @@ class FeaturekitOfflineStore(DuckDBOfflineStore):
     def pull_all_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
         _refuse_unvalidated(data_source, *args, **kwargs)
         return DuckDBOfflineStore.pull_all_from_table_or_query(config, data_source, *args, **kwargs)
+
+
+def _requested_odfvs(
+    feature_views: list[Any], feature_refs: list[str], project: str, registry: Any
+) -> list[OnDemandFeatureView]:
+    """The on-demand views ``feature_refs`` ask for. When every ref names one of ``feature_views`` there are none,
+    and the registry is not asked: listing its on-demand views parses each one (~2 ms a retrieval)."""
+    served = {view.projection.name_to_use() for view in feature_views}
+    if all(ref.split(":", 1)[0] in served for ref in feature_refs):
+        return []
+    return OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
 
 
 def _refuse_unvalidated(data_source: Any, *args: Any, **kwargs: Any) -> None:
@@ -191,29 +198,49 @@ class AsofRetrievalJob(RetrievalJob):
         entities = pa.Table.from_pandas(self._entity_df, preserve_index=False)
         result = entities
         with retrieval_cursor(self._memory_limit, self._temp_directory) as con:
-            con.register("entity_input", entities.append_column(_ROW, pa.array(np.arange(entities.num_rows))))
-            stamp = _quote(self._timestamp_column)
-            con.execute(f"CREATE TEMP VIEW entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {_TS} FROM entity_input")
-            first, last = con.execute(f"SELECT min({_TS}), max({_TS}) FROM entity").fetchall()[0]
+            con.register("entity_input", entities.append_column(ROW, pa.array(np.arange(entities.num_rows))))
+            stamp = quote(self._timestamp_column)
+            con.execute(f"CREATE TEMP VIEW entity AS SELECT *, CAST({stamp} AS TIMESTAMPTZ) AS {TS} FROM entity_input")
+            first, last = con.execute(f"SELECT min({TS}), max({TS}) FROM entity").fetchall()[0]
             for view in self._feature_views:
                 features = self._features_of(view)
                 if not features:
                     continue
                 span = (first, last) if first is not None else None  # no entity rows: the bounds are NULL
                 files = self._files[view.name] if view.name in self._files else _expand(con, view.batch_source.path)
-                joined = con.sql(self._view_query(view, features, span, files)).to_arrow_table()
-                for name, column in _in_input_order(joined, entities.num_rows).items():
+                direct = self._direct_read(view, features, files)
+                query = self._view_query(view, features, span, files, winners_only=direct is not None)
+                joined = con.sql(query).to_arrow_table()
+                if direct is not None:
+                    columns = read_winners(direct, joined, entities.num_rows)
+                else:
+                    columns = joined_in_input_order(joined, entities.num_rows)
+                for name, column in columns.items():
                     result = result.append_column(name, column)
         return result
+
+    def _direct_read(self, view: Any, features: list[str], files: list[str] | None) -> DirectRead | None:
+        """How to read the winners' values straight from parquet (:mod:`featurekit.offline.winners`), or None to
+        let DuckDB join them back."""
+        column = {v: k for k, v in (view.batch_source.field_mapping or {}).items()}
+        prefix = f"{view.projection.name_to_use()}__" if self._full_feature_names else ""
+        return direct_read(files, [column.get(f, f) for f in features], [prefix + f for f in features])
 
     def _features_of(self, view: Any) -> list[str]:
         name = view.projection.name_to_use()
         return [ref.split(":", 1)[1] for ref in self._feature_refs if ref.split(":", 1)[0] == name]
 
     def _view_query(
-        self, view: Any, features: list[str], span: tuple[Any, Any] | None = None, files: list[str] | None = None
+        self,
+        view: Any,
+        features: list[str],
+        span: tuple[Any, Any] | None = None,
+        files: list[str] | None = None,
+        *,
+        winners_only: bool = False,
     ) -> str:
-        """``(entity row, features...)`` for the entity rows with a qualifying feature row, in any order.
+        """``(entity row, features...)`` for the entity rows with a qualifying feature row, in any order; with
+        ``winners_only``, ``(entity row, location)`` (the caller reads the values, :mod:`featurekit.offline.winners`).
 
         Two phases in one query: the join and ``arg_max`` carry only each feature row's keys, timestamps and
         location (file index and row number in the scan), so the aggregate's state is two integers; the feature
@@ -228,54 +255,48 @@ class AsofRetrievalJob(RetrievalJob):
         column = {v: k for k, v in mapping.items()}  # Feast name -> source column
         keys = [c.name for c in view.entity_columns]
         entity_keys = [view.projection.join_key_map.get(k, k) for k in keys]
-        event = _quote(column.get(source.timestamp_field, source.timestamp_field))
+        event = quote(column.get(source.timestamp_field, source.timestamp_field))
         created = source.created_timestamp_column
         ttl = int(view.ttl.total_seconds()) if view.ttl else 0
         prefix = f"{view.projection.name_to_use()}__" if self._full_feature_names else ""
-        select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
+        select_keys = ", ".join(f"{quote(column.get(k, k))} AS {quote(k)}" for k in keys)
         # One 128-bit order key, event_us * 2^63 + created_us (shifted to stay positive): arg_max over it keeps the
         # latest event time and, among equal event times, the newest `created`, as in Feast. Computed after the
         # join, so only for the rows inside a window.
-        created_us = f"coalesce(epoch_us(f.__created), 0) + {_CREATED_OFFSET}" if created else "0"
-        created_column = _quote(column.get(created, created)) if created else "NULL"
+        created_us = f"coalesce(epoch_us(f.__created), 0) + {CREATED_OFFSET}" if created else "0"
+        created_column = quote(column.get(created, created)) if created else "NULL"
         first, last = (
             (f"TIMESTAMPTZ '{span[0].isoformat()}'", f"TIMESTAMPTZ '{span[1].isoformat()}'")
             if span
-            else (f"(SELECT min({_TS}) FROM entity)", f"(SELECT max({_TS}) FROM entity)")
+            else (f"(SELECT min({TS}) FROM entity)", f"(SELECT max({TS}) FROM entity)")
         )
         lower = f"AND {event} >= {first} - INTERVAL {ttl} SECOND" if ttl else ""
-        on_keys = " AND ".join(f"e.{_quote(ek)} = f.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
-        window = f"AND f.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else ""
-        outputs = ", ".join(f"src.{_quote(column.get(f, f))} AS {_quote(prefix + f)}" for f in features)
+        on_keys = " AND ".join(f"e.{quote(ek)} = f.{quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
+        window = f"AND f.__event >= e.{TS} - INTERVAL {ttl} SECOND" if ttl else ""
+        outputs = ", ".join(f"src.{quote(column.get(f, f))} AS {quote(prefix + f)}" for f in features)
         reads = _parquet_reads(str(source.path), files)
+        ending = (
+            f"SELECT {ROW}, loc FROM latest"
+            if winners_only
+            else f"SELECT w.{ROW}, {outputs} FROM latest AS w JOIN {reads[0]} AS src "
+            f"ON src.file_index = CAST(w.loc // {FILE_SHIFT} AS UBIGINT) AND src.file_row_number = w.loc % {FILE_SHIFT}"
+        )
         # A row's location in one BIGINT: file index * 2^40 + row number (files < 2^23, rows per file < 2^40).
         return f"""
             WITH f AS (
                 SELECT {select_keys}, {event} AS __event, {created_column} AS __created,
-                       CAST(file_index AS BIGINT) * {_FILE_SHIFT} + file_row_number AS __location
+                       CAST(file_index AS BIGINT) * {FILE_SHIFT} + file_row_number AS __location
                 FROM {reads[0]}
                 WHERE {event} <= {last} {lower} {reads[1]}
             ),
             latest AS (
-                SELECT e.{_ROW},
-                       arg_max(f.__location, CAST(epoch_us(f.__event) AS HUGEINT) * {_SHIFT} + {created_us}) AS loc
-                FROM entity AS e JOIN f ON {on_keys} AND f.__event <= e.{_TS} {window}
-                GROUP BY e.{_ROW}
+                SELECT e.{ROW},
+                       arg_max(f.__location, CAST(epoch_us(f.__event) AS HUGEINT) * {SHIFT} + {created_us}) AS loc
+                FROM entity AS e JOIN f ON {on_keys} AND f.__event <= e.{TS} {window}
+                GROUP BY e.{ROW}
             )
-            SELECT w.{_ROW}, {outputs}
-            FROM latest AS w JOIN {reads[0]} AS src
-              ON src.file_index = CAST(w.loc // {_FILE_SHIFT} AS UBIGINT)
-             AND src.file_row_number = w.loc % {_FILE_SHIFT}
+            {ending}
         """
-
-
-def _in_input_order(joined: pa.Table, rows: int) -> dict[str, pa.ChunkedArray | pa.Array]:
-    """``joined``'s feature columns (all but the first, the entity row number) as ``rows``-long columns in input
-    order, null where an entity row has no result."""
-    position = np.full(rows, -1, dtype=np.int64)
-    position[joined.column(0).to_numpy()] = np.arange(joined.num_rows, dtype=np.int64)
-    take = pa.array(position, mask=position < 0)
-    return {name: joined.column(name).take(take) for name in joined.column_names[1:]}
 
 
 def _expand(con: Any, glob: str) -> list[str] | None:
@@ -289,16 +310,8 @@ def _parquet_reads(glob: str, files: list[str] | None) -> tuple[str, str]:
     """``(FROM clause, extra WHERE)``: the view's glob, or exactly ``files``; with every file filtered out, the glob
     (for its columns) and a condition no row meets."""
     if files is None or not files:
-        return f"read_parquet({_literal(glob)}, union_by_name = true)", "" if files is None else "AND false"
-    return f"read_parquet([{', '.join(_literal(f) for f in files)}], union_by_name = true)", ""
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        return f"read_parquet({literal(glob)}, union_by_name = true)", "" if files is None else "AND false"
+    return f"read_parquet([{', '.join(literal(f) for f in files)}], union_by_name = true)", ""
 
 
 # ---- availability-time mode (featurekit.offline.availability sets the context; this job writes the query) ----
@@ -322,58 +335,17 @@ class AvailabilityRetrievalJob(AsofRetrievalJob):
 
     _settings: Settings
 
+    def _direct_read(self, view: Any, features: list[str], files: list[str] | None) -> DirectRead | None:
+        return None  # one query with the values: its rows are chosen by availability, not by location
+
     def _view_query(
-        self, view: Any, features: list[str], span: tuple[Any, Any] | None = None, files: list[str] | None = None
+        self,
+        view: Any,
+        features: list[str],
+        span: tuple[Any, Any] | None = None,
+        files: list[str] | None = None,
+        *,
+        winners_only: bool = False,
     ) -> str:
         """Reads every file of the view (its glob): availability comes from each partition's record."""
-        from featurekit.offline.records import read_records
-
-        source = view.batch_source
-        column = {v: k for k, v in (source.field_mapping or {}).items()}  # Feast name -> source column
-        keys = [c.name for c in view.entity_columns]
-        entity_keys = [view.projection.join_key_map.get(k, k) for k in keys]
-        event = _quote(column.get(source.timestamp_field, source.timestamp_field))
-        created_name = source.created_timestamp_column
-        created = _quote(column.get(created_name, created_name)) if created_name else event
-        created_us = f"coalesce(epoch_us({created}), 0) + {_CREATED_OFFSET}" if created_name else "0"
-        ttl = int(view.ttl.total_seconds()) if view.ttl else 0
-        prefix = f"{view.projection.name_to_use()}__" if self.full_feature_names else ""
-        select_keys = ", ".join(f"{_quote(column.get(k, k))} AS {_quote(k)}" for k in keys)
-        values = ", ".join(f"{_quote(column.get(f, f))} AS {_quote('f_' + f)}" for f in features)
-        records = read_records(self._settings, view.name)
-        rows = ", ".join(f"('{r.partition}', TIMESTAMPTZ '{r.finished_at.isoformat()}')" for r in records)
-        finished = f"(VALUES {rows}) AS r(ds, finished)" if rows else (
-            "(SELECT NULL::VARCHAR AS ds, NULL::TIMESTAMPTZ AS finished WHERE false) AS r"
-        )  # fmt: skip
-        step = int(grain_length(grain_of(view)).total_seconds())
-        path = str(source.path).replace("'", "''")
-        key_list = ", ".join(_quote(k) for k in keys)
-        packed = ", ".join(["__event := __event", *[f"{_quote('f_' + f)} := {_quote('f_' + f)}" for f in features]])
-        on_keys = " AND ".join(f"e.{_quote(ek)} = g.{_quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
-        alive = f"g.best.__event >= e.{_TS} - INTERVAL {ttl} SECOND" if ttl else "g.best IS NOT NULL"
-        outputs = ", ".join(
-            f"CASE WHEN {alive} THEN g.best.{_quote('f_' + f)} END AS {_quote(prefix + f)}" for f in features
-        )
-        # A running arg_max over each key's rows ordered by availability (RANGE: rows of one partition share their
-        # finished_at and count together) is what the online store held at each instant, newer-wins by (event time,
-        # created); the ASOF join then takes the last instant at or before the entity timestamp.
-        return f"""
-            WITH f AS (
-                SELECT {select_keys}, {event} AS __event,
-                       CAST(epoch_us({event}) AS HUGEINT) * {_SHIFT} + {created_us} AS __order, {values},
-                       CASE WHEN regexp_matches(src.filename, '/{STREAM_PREFIX}[^/]*$') THEN {created}
-                            ELSE coalesce(r.finished, {event} + INTERVAL {step} SECOND) END AS __avail
-                FROM read_parquet('{path}', union_by_name = true, filename = true) AS src
-                LEFT JOIN {finished} ON r.ds = regexp_extract(src.filename, 'ds=([^/]+)/[^/]*$', 1)
-            ),
-            g AS (
-                SELECT {key_list}, __avail,
-                       arg_max(struct_pack({packed}), __order) OVER (
-                           PARTITION BY {key_list} ORDER BY __avail
-                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS best
-                FROM f WHERE __avail <= (SELECT max({_TS}) FROM entity)
-            )
-            SELECT e.{_ROW}, {outputs}
-            FROM entity AS e ASOF LEFT JOIN g ON {on_keys} AND e.{_TS} >= g.__avail
-            ORDER BY e.{_ROW}
-        """
+        return availability_query(self._settings, view, features, full_feature_names=self.full_feature_names)
