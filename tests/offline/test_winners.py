@@ -59,7 +59,8 @@ def test_winners_read_directly_equal_duckdbs_join_back_across_row_groups_with_nu
         expected = con.sql(
             f"""SELECT w.row, {", ".join(f"src.{c} AS v__{c}" for c in COLUMNS)}
                 FROM winners AS w JOIN read_parquet([{listed}]) AS src
-                  ON src.file_index = CAST(w.loc // {FILE_SHIFT} AS UBIGINT) AND src.file_row_number = w.loc % {FILE_SHIFT}
+                  ON src.file_index = CAST(w.loc // {FILE_SHIFT} AS UBIGINT)
+                 AND src.file_row_number = w.loc % {FILE_SHIFT}
                 ORDER BY w.row"""
         ).to_arrow_table()
     by_row = dict(zip(expected.column("row").to_pylist(), range(expected.num_rows), strict=True))
