@@ -4,6 +4,9 @@
 # its dependencies as of that release). The kit itself is not installed there: the DAG files find it on PYTHONPATH
 # and their tasks run in the main .venv, as on MWAA (docs/deploy.md, "Runtimes").
 #
+# Python 3.11, not MWAA's 3.12: the machines this runs on have no 3.12 (the divergence is declared and bounded in
+# tests/infra/test_runtime_versions.py and docs/deploy.md, "Runtimes").
+#
 # Idempotent and cached: rebuilt only when the requirements file changed (its SHA-256 is stamped in the venv);
 # uv's cache makes a rebuild cheap. UV names the uv to use (the Makefile passes its own), else uv on PATH.
 set -euo pipefail

@@ -8,8 +8,13 @@ Airflow: on MWAA, Airflow only parses and schedules the DAGs; every task body ru
 (``FEATUREKIT_TASK_PYTHON``, built by MWAA's startup script from the wheel and ``uv.lock``). So two versions matter:
 the locked one, under which the task bodies run (every DAG test), and MWAA's, which must equal the Airflow that
 ``tests/orchestration/test_mwaa_airflow.py`` installs to parse the DAG files and run a DAG whose tasks execute in the
-locked environment. Any remaining gap between deployed and tested would be declared in ``KNOWN_DIVERGENCES`` with its
-reason; the test fails on an undeclared divergence and on a declared one that no longer exists.
+locked environment.
+
+Python: the same two sides. The task bodies run the startup script's ``task_python_version``, which must be the
+locked Python (``requires-python``); MWAA's Airflow parses the DAG files on MWAA's own Python, which must be the one
+the MWAA-version Airflow is installed with here. Gaps between deployed and tested are declared in
+``KNOWN_DIVERGENCES`` with their reason; the test fails on an undeclared divergence and on a declared one that no
+longer exists.
 """
 
 from __future__ import annotations
@@ -26,9 +31,21 @@ from support.tfcode import REPO_ROOT, TerraformCode
 EMR_SPARK = {"emr-spark-8.0.0": "4.0.2", "emr-7.5.0": "3.5.2"}
 SCALA_OF_SPARK_MAJOR = {"4": "2.13", "3": "2.12"}
 MWAA_AIRFLOW_REQUIREMENTS = REPO_ROOT / "infra" / "mwaa" / "requirements.txt"
+MWAA_AIRFLOW_ENV_SCRIPT = REPO_ROOT / "scripts" / "mwaa_airflow_env.sh"
+# MWAA Airflow version -> the Python of MWAA's image (Amazon MWAA User Guide, "Apache Airflow versions": the
+# constraints file and Python version per release). Add a version here when adopting it.
+MWAA_PYTHON = {"3.0.6": "3.12"}
 
-# (component, deployed, tested): why the deployed runtime is not the tested one. Nothing remains.
-KNOWN_DIVERGENCES: dict[tuple[str, str, str], str] = {}
+# (component, deployed, tested): why the deployed runtime is not the tested one.
+KNOWN_DIVERGENCES: dict[tuple[str, str, str], str] = {
+    ("python_scheduling", "3.12", "3.11"): (
+        "MWAA's Airflow parses the DAG files on its image's Python 3.12; the test machines have no 3.12 (Debian 12's "
+        "only Python is 3.11, and no reachable registry ships a 3.12 interpreter), so the MWAA-version Airflow "
+        "(3.0.6, which supports 3.12) parses them on 3.11. What parsing imports of the kit is checked to use no "
+        "module Python 3.12 removed (tests/orchestration/test_mwaa_airflow.py). The task bodies are unaffected: "
+        "they run the locked Python (python_tasks)."
+    ),
+}
 
 
 def _locked(name: str) -> str:
@@ -43,6 +60,22 @@ def _mwaa_test_airflow() -> str:
     return version
 
 
+def _locked_python() -> str:
+    """The one Python minor version ``requires-python`` admits (``>=3.X,<3.X+1``): the version every test runs."""
+    spec = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    bounds = re.fullmatch(r">=3\.(\d+),<3\.(\d+)", spec.replace(" ", ""))
+    assert bounds, f"requires-python {spec!r}: expected '>=3.X,<3.Y'"
+    low, high = bounds.groups()
+    assert int(high) == int(low) + 1, f"requires-python {spec!r} admits more than one Python: pin one minor"
+    return f"3.{low}"
+
+
+def _mwaa_test_python() -> str:
+    """The Python the MWAA-version Airflow is installed with (scripts/mwaa_airflow_env.sh)."""
+    (version,) = re.findall(r"venv .*--python (3\.\d+)", MWAA_AIRFLOW_ENV_SCRIPT.read_text())
+    return version
+
+
 def _mwaa_versions() -> set[str]:
     """The Airflow versions MWAA accepts, from botocore's service model (AirflowVersion documentation)."""
     model = botocore.session.get_session().get_service_model("mwaa")
@@ -51,19 +84,31 @@ def _mwaa_versions() -> set[str]:
     return set(re.findall(r"\d+\.\d+\.\d+", listed))
 
 
-def deployed(tf: TerraformCode) -> dict[str, str]:
+def deployed_runtimes(tf: TerraformCode) -> dict[str, str]:
     streaming, orchestration = tf.modules["streaming"], tf.modules["orchestration"]
     label = attr(streaming.variables["emr_release_label"], "default")
     assert label in EMR_SPARK, f"emr_release_label {label}: add its Spark version to EMR_SPARK"
-    return {"spark": EMR_SPARK[label], "airflow": attr(orchestration.variables["airflow_version"], "default")}
+    airflow = attr(orchestration.variables["airflow_version"], "default")
+    assert airflow in MWAA_PYTHON, f"airflow_version {airflow}: add MWAA's Python for it to MWAA_PYTHON"
+    return {
+        "spark": EMR_SPARK[label],
+        "airflow": airflow,
+        "python_scheduling": MWAA_PYTHON[airflow],
+        "python_tasks": attr(orchestration.variables["task_python_version"], "default"),
+    }
 
 
-def tested() -> dict[str, str]:
-    return {"spark": _locked("pyspark"), "airflow": _mwaa_test_airflow()}
+def runtimes_under_test() -> dict[str, str]:
+    return {
+        "spark": _locked("pyspark"),
+        "airflow": _mwaa_test_airflow(),
+        "python_scheduling": _mwaa_test_python(),
+        "python_tasks": _locked_python(),
+    }
 
 
 def test_deployed_runtimes_are_the_tested_ones_or_the_gap_is_declared(tf: TerraformCode) -> None:
-    versions, tests = deployed(tf), tested()
+    versions, tests = deployed_runtimes(tf), runtimes_under_test()
     found = {(name, versions[name], tests[name]) for name in versions if versions[name] != tests[name]}
     undeclared = found - set(KNOWN_DIVERGENCES)
     stale = set(KNOWN_DIVERGENCES) - found
@@ -74,11 +119,11 @@ def test_deployed_runtimes_are_the_tested_ones_or_the_gap_is_declared(tf: Terraf
 def test_task_bodies_run_the_locked_airflow_major(tf: TerraformCode) -> None:
     """The tasks run under the locked Airflow (3.3), scheduled by MWAA's (3.0): never across a major version,
     whose task SDK and DAG API differ."""
-    assert deployed(tf)["airflow"].split(".")[0] == _locked("apache-airflow").split(".")[0]
+    assert deployed_runtimes(tf)["airflow"].split(".")[0] == _locked("apache-airflow").split(".")[0]
 
 
 def test_versions_are_ones_aws_offers_and_the_connector_matches_spark(tf: TerraformCode) -> None:
-    versions = deployed(tf)
+    versions = deployed_runtimes(tf)
     assert versions["airflow"] in _mwaa_versions()
     (connector,) = attr(tf.modules["streaming"].variables["kafka_connector_packages"], "default")
     scala = SCALA_OF_SPARK_MAJOR[versions["spark"].split(".")[0]]

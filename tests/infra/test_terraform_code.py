@@ -794,6 +794,9 @@ def test_mwaa_environment(tf: TerraformCode) -> None:
     script = d.locals["startup_script"]
     assert '-r "$plugins/featurekit-requirements.txt" "$wheel"' in script and "--no-deps" in script
     assert 'export FEATUREKIT_TASK_PYTHON="$kit_venv/bin/python"' in script
+    # ... on the locked Python, not MWAA's own (task_python_version, checked against the lock in test_runtime_versions)
+    assert 'task_python="python${var.task_python_version}"' in script
+    assert '"$task_python" -m venv "$kit_venv"' in script and "python3 -m venv" not in script
     assert attr(env, "startup_script_s3_object_version") == "${aws_s3_object.startup_script.version_id}"
 
 

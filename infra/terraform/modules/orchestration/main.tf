@@ -32,7 +32,11 @@ locals {
     rm -rf "$kit_src" && python3 -m zipfile -e "$wheel" "$kit_src"
     export PYTHONPATH="$kit_src$${PYTHONPATH:+:$PYTHONPATH}"
     if [ "$${MWAA_AIRFLOW_COMPONENT:-}" != "webserver" ]; then
-      rm -rf "$kit_venv" && python3 -m venv "$kit_venv"
+      # The task environment runs the Python the lock is tested on, not MWAA's own (3.12 under Airflow 3.0.6):
+      # the wheel requires it, and the pins are the tested ones for it. Amazon Linux 2023 packages it.
+      task_python="python${var.task_python_version}"
+      command -v "$task_python" >/dev/null 2>&1 || sudo dnf install -y --quiet "$task_python"
+      rm -rf "$kit_venv" && "$task_python" -m venv "$kit_venv"
       "$kit_venv/bin/pip" install --quiet --no-deps -r "$plugins/featurekit-requirements.txt" "$wheel"
       export FEATUREKIT_TASK_PYTHON="$kit_venv/bin/python"
     fi

@@ -54,6 +54,12 @@ variable "airflow_version" {
   default     = "3.0.6"
 }
 
+variable "task_python_version" {
+  description = "Python of the kit's task environment on MWAA: the locked one (pyproject requires-python), not MWAA's own (tests/infra/test_runtime_versions.py)."
+  type        = string
+  default     = "3.11"
+}
+
 variable "environment_class" {
   description = "MWAA environment class (mw1.micro, mw1.small, mw1.medium, ...)."
   type        = string
