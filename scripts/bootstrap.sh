@@ -25,7 +25,13 @@ find_uv() {
 }
 uv_bin="$(find_uv)"
 
-apt_has() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+# Captured, not piped into `grep -q`: under pipefail, grep -q's early exit makes apt-cache die of SIGPIPE (141), which
+# made this false for every package (the optional tools were never installed, and Java 21 never picked).
+apt_has() {
+  local policy
+  policy="$(apt-cache policy "$1" 2>/dev/null)" || return 1
+  [[ "$policy" == *"Candidate: "[0-9]* ]]
+}
 # The first of the given packages this machine's apt can install (Debian 13 has Java 21, not 17), else the first.
 apt_pick() {
   local pkg

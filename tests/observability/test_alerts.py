@@ -12,11 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client import REGISTRY
 
 import featurekit.metrics  # noqa: F401 - registers every featurekit_* metric
+from support.system_tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "ops" / "prometheus" / "featurekit-rules.yml"
@@ -53,11 +53,11 @@ def rules() -> list[dict]:
     return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (apt-get install prometheus); schema tests run")
 def test_promtool_checks_and_unit_tests_the_rules() -> None:
-    check = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    promtool = require_tool("promtool", PROMTOOL, "prometheus")
+    check = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    unit = subprocess.run([PROMTOOL, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120,
+    unit = subprocess.run([promtool, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120,
                           cwd=RULE_TESTS.parent)  # fmt: skip
     assert unit.returncode == 0, unit.stdout + unit.stderr
 

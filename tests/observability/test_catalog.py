@@ -14,6 +14,7 @@ import sqlglot
 from featurekit.catalog.build import build_catalog
 from featurekit.catalog.lineage import sql_tables
 from support.ops_platform import ops_settings
+from support.system_tools import require_tool
 
 # Debian's chromium by default; FEATUREKIT_CHROMIUM points at another Chromium build (CI runners ship Chrome).
 CHROMIUM = os.environ.get("FEATUREKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -58,14 +59,12 @@ def test_lineage_ignores_ctes_and_keeps_qualified_names() -> None:
     assert sql_tables(tree) == ["lake.crm.accounts", "raw.transactions", "users"]
 
 
-@pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or FEATUREKIT_CHROMIUM)"
-)
 def test_catalog_page_in_headless_chromium(site: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    chromium = require_tool(f"Chromium at {CHROMIUM} (or FEATUREKIT_CHROMIUM)", CHROMIUM, "chromium")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             errors: list[str] = []

@@ -15,6 +15,7 @@ from featurekit.observability.errors import MetricsExportError
 from featurekit.observability.exporter import export_job_metrics, export_metrics
 from featurekit.services.ports import free_port, wait_for_port
 from support.environments import environment_file
+from support.system_tools import require_tool
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 
@@ -31,11 +32,10 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def pushgateway(tmp_path) -> Iterator[str]:
-    if PUSHGATEWAY is None:
-        pytest.skip("prometheus-pushgateway not installed (apt-get install prometheus-pushgateway)")
+    pushgateway = require_tool("prometheus-pushgateway", PUSHGATEWAY, "prometheus-pushgateway")
     port = free_port()
     proc = subprocess.Popen(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'pg.data'}"],
+        [pushgateway, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'pg.data'}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
