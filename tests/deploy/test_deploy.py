@@ -17,13 +17,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 
 from featurekit.config import load_settings
 from featurekit.config.loader import project_root
 from featurekit.deploy.artifacts import DeployError, build_streaming_env, build_wheel, uv_executable
 from featurekit.deploy.run import deploy
-from featurekit.services.ports import free_port
+from support.moto_s3 import moto_s3
 
 REGION = "us-east-1"
 MWAA_BUCKET = "featurekit-dev-airflow"
@@ -34,13 +33,8 @@ ENV_NAME = "featurekit-dev-airflow"
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

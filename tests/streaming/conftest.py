@@ -69,22 +69,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterat
 @pytest.fixture
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto S3 server on a free port with a ``checkpoints`` bucket; the AWS environment points at it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
+    from support.moto_s3 import AWS_ENV, moto_s3
 
-    from featurekit.services.ports import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="checkpoints")
-    yield endpoint
-    server.stop()
+    with moto_s3(["checkpoints"]) as endpoint:
+        for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(key, value)
+        yield endpoint
