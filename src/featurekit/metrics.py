@@ -22,7 +22,7 @@ SERVING_REQUEST_SECONDS = Histogram(
 )
 SERVING_ERRORS_TOTAL = Counter(
     "featurekit_serving_errors_total",
-    "Online feature requests that failed, by endpoint and reason (bad_request, unauthorized, redis, internal).",
+    "Feature server requests that failed, by endpoint and reason (bad_request, quality, unauthorized, redis, ...).",
     ["endpoint", "reason"],
 )
 SERVING_ENTITIES_TOTAL = Counter(

@@ -34,6 +34,14 @@ PUSHED = FeatureView(
     source=PUSH,
     tags={"tier": "hot", "schedule": "stream"},
 )
+# The pushed view's expectation suite, next to its definition as in the kit's repo: pushes pass it or are refused.
+PUSHED_SUITE = """
+view: user_score
+expectations:
+  - expect_column_values_to_be_of_type: {column: score, type_: float64}
+  - expect_column_values_to_be_between: {column: score, min_value: 0, max_value: 100}
+  - expect_column_values_to_not_match_regex: {column: note, regex: "<script"}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +51,8 @@ def feature_store(redis_server, tmp_path_factory) -> Iterator[FeatureStore]:
     client.close()
     repo = tmp_path_factory.mktemp("safety") / "repo"
     write_repo(repo, redis_server.url)
+    (repo / "feature_views").mkdir(exist_ok=True)
+    (repo / "feature_views" / "user_score.expectations.yaml").write_text(PUSHED_SUITE)
     store = FeatureStore(repo_path=str(repo))
     store.apply([*OBJECTS, PUSH, PUSHED])
     write_fixture_data(store, datetime.now(UTC).replace(microsecond=0))
@@ -60,11 +70,13 @@ def port(feature_store, offline_root) -> Iterator[int]:
     import pyarrow.fs as pafs
 
     from featurekit.offline.storage import OfflineLocation
+    from featurekit.quality.stream_gate import ViewGates
 
     offline = OfflineLocation(pafs.LocalFileSystem(), str(offline_root), str(offline_root))
+    gates = ViewGates(Path(feature_store.repo_path), required=False)  # as `featurekit serve --repo` builds them
     # a generous deadline: the first write imports pyarrow.parquet and friends, slow on a busy CI machine
     limits = {"write_token": WRITE_TOKEN, "request_timeout_s": 30.0}
-    with running_server(feature_store, offline=offline, token=TOKEN, **limits) as server:
+    with running_server(feature_store, offline=offline, token=TOKEN, gates=gates, **limits) as server:
         yield server.port
 
 
@@ -250,6 +262,37 @@ def test_writes_need_the_write_token_and_refuse_bad_rows_whole(port):
     assert bad_to.status == 400 and '"to"' in bad_to.json()["detail"]
     got = _read(port, {"user_id": [502, 503]}, ["user_score:score"]).json()
     assert got["results"][1]["statuses"] == ["NOT_FOUND", "NOT_FOUND"]  # nothing of a refused push was written
+
+
+def test_pushed_rows_failing_the_views_expectations_are_refused_whole(port, offline_root):
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = _push_body([601, 602, 603], [5.0, 250.0, -1.0], now, to="online_and_offline")
+    response = _post(port, "/push", body, token=WRITE_TOKEN)
+    detail = response.json()["detail"]
+    assert response.status == 422, detail
+    assert "'user_score'" in detail and "2 of 3 row(s)" in detail
+    assert "expect_column_values_to_be_between(column='score', min_value=0, max_value=100): 2 row(s)" in detail
+    assert '"df" row 1 (score=250.0)' in detail  # the first failing row, by its position in the request
+    script = _push_body([604], [1.0], now)
+    script["df"]["note"] = ["<script>alert(1)</script>"]
+    response = _post(port, "/push", script, token=WRITE_TOKEN)
+    assert response.status == 422 and "expect_column_values_to_not_match_regex" in response.json()["detail"]
+
+    from feast.feature_server import WriteToFeatureStoreRequest
+
+    direct = WriteToFeatureStoreRequest(
+        feature_view_name="user_score",
+        df={"user_id": [605], "score": [101.0], "note": ["x"], "event_ts": [now.isoformat()]},
+    ).model_dump()
+    response = _post(port, "/write-to-online-store", direct, token=WRITE_TOKEN)
+    assert response.status == 422 and '"df" row 0 (score=101.0)' in response.json()["detail"]
+    got = _read(port, {"user_id": [601, 602, 603, 604, 605]}, ["user_score:score"]).json()
+    assert got["results"][1]["statuses"] == ["NOT_FOUND"] * 5  # nothing of a refused request, not even its good rows
+    offline = [pq.read_table(f).column("user_id").to_pylist() for f in offline_root.glob("user_score/ds=*/*.parquet")]
+    assert not any(set(ids) & {601, 602, 603} for ids in offline)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
+    metrics = exchange(port, request("GET", "/metrics", headers=headers))[0][0].body
+    assert b'featurekit_serving_errors_total{endpoint="/push",reason="quality"}' in metrics
 
 
 # ---- a hung Redis ------------------------------------------------------------------------------------------------

@@ -4,14 +4,17 @@ expectation, and a batch failing too often stopping the query before anything is
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from prometheus_client import REGISTRY
 
 from examples.cash_advance.events import BALANCE_TOPIC, EventGenerator, encode
-from featurekit.quality.stream_gate import StreamQualityError, gate_batch, load_stream_gate
+from featurekit.quality.stream_gate import StreamQualityError, ViewGates, gate_batch, load_stream_gate
+from featurekit.quality.suites import SuiteError
 from featurekit.streaming.errors import StreamingError
 from featurekit.streaming.producer import EventProducer
 from support.redis_state import redis_snapshot
@@ -48,6 +51,28 @@ def test_gate_splits_rows_and_names_the_first_failed_expectation(stream_settings
     with pytest.raises(StreamQualityError, match=r"3 of 5 rows \(60.0%\).*stream_max_failure_rate=50.0%"):
         gate_batch(gate, table, where="q batch 7", max_failure_rate=0.5, min_rows=5)
     assert gate_batch(gate, table, where="q", max_failure_rate=0.5, min_rows=6).bad.num_rows == 3  # too few rows
+
+
+def test_view_gates_follow_the_suite_file_and_require_it_only_for_the_kits_repo(tmp_path: Path) -> None:
+    """The feature server's gates for pushed rows: loaded once per version of the suite file, a missing suite an
+    error naming the file for the kit's repo and no gate for a bare Feast repo."""
+    suite = tmp_path / "feature_views" / "scores.expectations.yaml"
+    suite.parent.mkdir()
+    rule = "expect_column_values_to_be_between: {{column: score, min_value: 0, max_value: {}}}"
+    suite.write_text(f"view: scores\nexpectations:\n  - {rule.format(10)}\n")
+    required, optional = ViewGates(tmp_path, required=True), ViewGates(tmp_path, required=False)
+    gate = required.for_view("scores")
+    assert gate is not None and required.for_view("scores") is gate  # cached while the file is unchanged
+    rows = pa.table({"score": [5.0, 50.0]})
+    assert gate.split(rows).bad.num_rows == 1
+    suite.write_text(f"view: scores\nexpectations:\n  - {rule.format(100)}\n")
+    later = suite.stat().st_mtime_ns + 1_000_000
+    os.utime(suite, ns=(later, later))  # a new version, even within the file system's timestamp resolution
+    reloaded = required.for_view("scores")
+    assert reloaded is not gate and reloaded is not None and reloaded.split(rows).bad.num_rows == 0
+    with pytest.raises(SuiteError, match=r"'unsuited' has no expectation suite: expected .*unsuited.expectations"):
+        required.for_view("unsuited")
+    assert optional.for_view("unsuited") is None
 
 
 def test_rejected_events_go_to_the_dlq_with_the_expectation_name(stream_settings, spark) -> None:

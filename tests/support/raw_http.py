@@ -33,7 +33,7 @@ class Response:
 
 @contextmanager
 def running_server(
-    feature_store: Any, *, offline: Any = None, token: str | None = None, **limits: Any
+    feature_store: Any, *, offline: Any = None, token: str | None = None, gates: Any = None, **limits: Any
 ) -> Iterator[Any]:
     """``featurekit serve``'s worker over ``feature_store`` on a free port; yields the server (``.port`` set)."""
     from featurekit.serving.http import Worker
@@ -41,7 +41,7 @@ def running_server(
     from featurekit.serving.workers import listening_socket, new_event_loop, start
 
     settings = ServingSettings(**limits)
-    server, shutdown = build_server(feature_store, settings, offline=offline, auth_token=token)
+    server, shutdown = build_server(feature_store, settings, offline=offline, auth_token=token, gates=gates)
     worker = Worker(server, settings)
     loop = new_event_loop()
     sock = listening_socket("127.0.0.1", 0)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pyarrow as pa
@@ -128,6 +129,34 @@ def load_stream_gate(feature_repo: Any, view: str) -> StreamGate:
     from featurekit.quality.suites import load_suite
 
     return StreamGate.from_suite(load_suite(feature_repo, view))
+
+
+class ViewGates:
+    """The row-level gates of the views under one feature repo, each loaded once per version of its suite file.
+
+    ``required``: a view without a suite is an error (:class:`SuiteError` naming the expected file) for the kit's
+    own repo, where every view has one; a bare Feast repo served with ``--repo`` gates only the views that have one.
+    """
+
+    def __init__(self, feature_repo: Path, *, required: bool) -> None:
+        self.feature_repo = feature_repo
+        self.required = required
+        self._cache: dict[str, tuple[int, StreamGate]] = {}
+
+    def for_view(self, view: str) -> StreamGate | None:
+        from featurekit.quality.suites import suite_path
+
+        try:
+            version = suite_path(self.feature_repo, view).stat().st_mtime_ns
+        except FileNotFoundError:
+            if self.required:
+                return load_stream_gate(self.feature_repo, view)  # raises SuiteError naming the file
+            return None
+        cached = self._cache.get(view)
+        if cached is None or cached[0] != version:
+            cached = (version, load_stream_gate(self.feature_repo, view))
+            self._cache[view] = cached
+        return cached[1]
 
 
 def gate_batch(gate: StreamGate, table: pa.Table, *, where: str, max_failure_rate: float, min_rows: int) -> GateResult:

@@ -10,4 +10,9 @@ from __future__ import annotations
 
 from featurekit.online_store.errors import EntityRowsError, FeatureReferenceError, ServingRequestError
 
-__all__ = ["EntityRowsError", "FeatureReferenceError", "ServingRequestError"]
+__all__ = ["EntityRowsError", "FeatureReferenceError", "PushQualityError", "ServingRequestError"]
+
+
+class PushQualityError(ServingRequestError):
+    """Pushed rows fail their view's expectations (HTTP 422): nothing of the request was written, online or
+    offline; the message names the view, the expectation, how many rows and the first failing row."""

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import orjson
 
 from featurekit.config.settings import ServingSettings
+from featurekit.errors import FeaturekitError
 from featurekit.metrics import (
     SERVING_ENTITIES_TOTAL,
     SERVING_ERRORS_TOTAL,
@@ -39,7 +40,7 @@ from featurekit.metrics import (
 from featurekit.online_store.errors import OnlineStoreError, RedisUnavailableError
 from featurekit.online_store.read import columnar
 from featurekit.serving.auth import BearerAuth
-from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
+from featurekit.serving.errors import FeatureReferenceError, PushQualityError, ServingRequestError
 from featurekit.serving.request import (
     FeaturesRequest,
     RequestTooLargeError,
@@ -249,6 +250,9 @@ def _failure(path: str, exc: Exception) -> Reply:
         status, reason = 404, "bad_request"
     elif isinstance(exc, RequestTooLargeError):
         status, reason = 413, "too_large"
+    elif isinstance(exc, PushQualityError):
+        logger.warning("refused %s: %s", path, exc)
+        status, reason = 422, "quality"
     elif isinstance(exc, ServingRequestError):
         status, reason = 400, "bad_request"
     elif isinstance(exc, RedisUnavailableError):
@@ -257,6 +261,9 @@ def _failure(path: str, exc: Exception) -> Reply:
     elif isinstance(exc, OnlineStoreError):
         logger.error("online store error on %s: %s", path, exc)
         status, reason = 500, "store"
+    elif isinstance(exc, FeaturekitError):  # the deployment's mistake, e.g. a pushed view without its suite
+        logger.error("%s failed: %s", path, exc)
+        status, reason = 500, "configuration"
     else:
         logger.exception("unexpected error in %s", path)
         status, reason = 500, "internal"

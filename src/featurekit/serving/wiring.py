@@ -48,6 +48,16 @@ def _offline_location(settings: Settings, repo: Path | None) -> Any:
     return offline_location(settings.offline_store)
 
 
+def _gates(settings: Settings, repo: Path | None) -> Any:
+    """The expectation gates of pushed rows: the kit's repo requires a suite per view; a bare ``--repo`` gates the
+    views that have one (``feature_views/<view>.expectations.yaml`` under it)."""
+    from featurekit.quality.stream_gate import ViewGates
+
+    if repo is not None:
+        return ViewGates(repo, required=False)
+    return ViewGates(settings.feature_repo, required=True)
+
+
 def preflight(feature_store: Any) -> int:
     """Check before serving that every feature view compiles and its tier has a Redis URL; returns how many views
     were checked. A misconfigured tier fails here, naming the setting, instead of on the first request."""
@@ -67,10 +77,15 @@ def preflight(feature_store: Any) -> int:
 
 
 def build_server(
-    feature_store: Any, settings: ServingSettings, *, offline: Any = None, auth_token: str | None = None
+    feature_store: Any,
+    settings: ServingSettings,
+    *,
+    offline: Any = None,
+    auth_token: str | None = None,
+    gates: Any = None,
 ) -> tuple[FeatureServer, Callable[[], None]]:
     """A worker's handler over ``feature_store`` (reader, registry refresher, Redis probe, writer) and its
-    shutdown hook."""
+    shutdown hook. ``gates`` (:class:`featurekit.quality.stream_gate.ViewGates`) checks pushed rows."""
     from featurekit.serving.health import RedisHealth
     from featurekit.serving.reader import OnlineFeatureReader
     from featurekit.serving.writes import FeatureWriter
@@ -84,7 +99,7 @@ def build_server(
         reader,
         BearerAuth(auth_token, write_token=write_token),
         settings,
-        writer=FeatureWriter(reader, settings.max_write_rows, offline),
+        writer=FeatureWriter(reader, settings.max_write_rows, offline, gates),
         health=health,
     )
 
@@ -105,7 +120,11 @@ def build_worker(
     settings = load_settings(env)
     store = feature_store if feature_store is not None else feature_store_for(settings, repo)
     return build_server(
-        store, settings.serving, offline=_offline_location(settings, repo), auth_token=_read_token(settings.serving)
+        store,
+        settings.serving,
+        offline=_offline_location(settings, repo),
+        auth_token=_read_token(settings.serving),
+        gates=_gates(settings, repo),
     )
 
 
@@ -116,7 +135,9 @@ def app_for(env: str | None = None, repo: Path | None = None) -> Callable[..., A
 
     settings = load_settings(env)
     reader = OnlineFeatureReader.from_feature_store(feature_store_for(settings, repo), auto_refresh=False)
-    writer = FeatureWriter(reader, settings.serving.max_write_rows, _offline_location(settings, repo))
+    writer = FeatureWriter(
+        reader, settings.serving.max_write_rows, _offline_location(settings, repo), _gates(settings, repo)
+    )
     return create_app(reader, auth_token=_read_token(settings.serving), settings=settings.serving, writer=writer)
 
 

@@ -11,7 +11,9 @@ replayed push never overwrites a newer value. The offline copy (``to`` offline/o
 the kit's offline layout as ``push-<uuid>.parquet`` files in the rows' ``ds=`` partitions, next to the batch and
 stream files, in the view's offline schema. Every column is converted to the view's declared type before anything
 is written; a value that does not fit (a string for an Int64, an id beyond Int64) is a 400 naming the column, and
-nothing is written.
+nothing is written. Then the rows pass the view's expectation suite, the same row-level checks the stream gate
+runs (:class:`featurekit.quality.stream_gate.ViewGates`): one failing row refuses the whole request with a 422
+naming the expectation and the row, and nothing is written, so a bad push never reaches the online store.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurekit.serving.errors import FeatureReferenceError, ServingRequestError
+from featurekit.quality.stream_gate import EXPECTATION_COLUMN, ViewGates
+from featurekit.serving.errors import FeatureReferenceError, PushQualityError, ServingRequestError
 from featurekit.serving.request import columns, flag, json_object, optional_string
 
 _TO = ("online", "offline", "online_and_offline")
+_ROW = "__push_row"  # each row's position in the request, carried through the gate for the error message
 _GRAIN_UNIT = {"daily": "day", "hourly": "hour"}
 
 
@@ -34,10 +38,11 @@ class FeatureWriter:
     """Writes pushed rows for the reader's project: online through the newer-wins writer, offline (optional) to
     ``offline`` (an :class:`featurekit.offline.storage.OfflineLocation`; ``None`` refuses offline pushes)."""
 
-    def __init__(self, reader: Any, max_rows: int, offline: Any = None) -> None:
+    def __init__(self, reader: Any, max_rows: int, offline: Any = None, gates: ViewGates | None = None) -> None:
         self.reader = reader
         self.max_rows = max_rows
         self.offline = offline
+        self.gates = gates
 
     def push(self, body: bytes) -> dict[str, Any]:
         request = json_object(body)
@@ -58,7 +63,7 @@ class FeatureWriter:
                 f'"to": {to!r} needs the kit\'s offline store: serve from the environment settings (featurekit '
                 f"serve --env ...), not from a bare --repo"
             )
-        tables = [(view, self._table(view, df, rows)) for view in views]  # convert all before writing any
+        tables = [(view, self._checked(view, self._table(view, df, rows))) for view in views]  # all before any write
         for view, table in tables:
             if to != "offline":
                 self._online(view, table)
@@ -77,7 +82,7 @@ class FeatureWriter:
         view = next((v for v in self._views(cache) if v.name == name), None)
         if view is None:
             raise FeatureReferenceError(f"no feature view {name!r} in project {self.reader.project!r}")
-        self._online(view, self._table(view, df, rows))
+        self._online(view, self._checked(view, self._table(view, df, rows)))
         return {"status": "ok", "rows": rows, "feature_views": [name], "to": "online"}
 
     # ---- helpers -------------------------------------------------------------------------------------------
@@ -127,6 +132,23 @@ class FeatureWriter:
         except Exception as exc:  # every id checked against its key type before a key is built
             raise ServingRequestError(f"feature view {view.name!r}: {exc}") from exc
         return table
+
+    def _checked(self, view: Any, table: pa.Table) -> pa.Table:
+        """``table`` when every row passes the view's row-level expectations; else :class:`PushQualityError`."""
+        gate = self.gates.for_view(view.name) if self.gates is not None else None
+        if gate is None:
+            return table
+        result = gate.split(table.append_column(_ROW, pa.array(range(table.num_rows), pa.int64())))
+        if not result.bad.num_rows:
+            return table
+        first = result.bad.slice(0, 1).to_pylist()[0]
+        check = next(c for c in gate.checks if c.name == first[EXPECTATION_COLUMN])
+        values = ", ".join(f"{c}={first[c]!r}" for c in check.columns)
+        failing = "; ".join(f"{name}: {n} row(s)" for name, n in result.failures.most_common())
+        raise PushQualityError(
+            f"feature view {view.name!r}: {result.bad.num_rows} of {table.num_rows} row(s) fail its expectations "
+            f'({failing}); first: "df" row {first[_ROW]} ({values}). Nothing was written'
+        )
 
     def _online(self, view: Any, table: pa.Table) -> None:
         self.reader.store.write_arrow(self.reader.config, view, table)
