@@ -1,4 +1,4 @@
-"""Properties of infra/terraform asserted from the code itself (parsed with python-hcl2).
+"""Properties of infra/terraform asserted from the code itself (parsed with checkov's bc-python-hcl2).
 
 Providers cannot be downloaded here, so there is no `terraform validate`/`plan`; these tests read the HCL
 and fail when a security or sizing property is removed: encryption, public access blocks, TLS-only

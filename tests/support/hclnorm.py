@@ -1,10 +1,10 @@
-"""Read Terraform files with python-hcl2, whichever ``hcl2`` build is installed.
+"""Read Terraform files with checkov's bc-python-hcl2, the one ``hcl2`` package in the environment.
 
-Two distributions install the ``hcl2`` package: python-hcl2 (8.x: attribute values as-is, string literals
-keep their quotes, blocks marked ``__is_block__``) and checkov's fork bc-python-hcl2 (every attribute value
-wrapped in a one-element list, strings unquoted, line markers). Whichever was installed last owns ``hcl2``.
-``load`` strips quotes and markers; ``attr``/``blocks`` read attributes and nested blocks the same way for
-both, so the tests do not depend on which one the environment ended up with.
+Its parse wraps every attribute value in a one-element list and adds line markers: ``load`` strips the markers,
+``attr`` unwraps an attribute and ``blocks`` reads nested blocks. python-hcl2 is deliberately not a dependency: it
+installs a package of the same name, ``hcl2``, so whichever distribution uv wrote last owned it and either checkov
+or these readers broke at random (a clean-clone CI run failed that way). The probe below fails at import, naming
+the cause, if another ``hcl2`` is installed.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from typing import Any
 
 import hcl2
 
-_MARKERS = {"__start_line__", "__end_line__", "__is_block__", "__comments__", "__inline_comments__"}
+_MARKERS = {"__start_line__", "__end_line__"}
 _MISSING = object()
 
 _probe = hcl2.loads('a = "x"\n')
-WRAPPED = isinstance(_probe["a"], list)  # bc-python-hcl2: attribute values wrapped in a list
-QUOTED = not WRAPPED and _probe["a"] == '"x"'  # python-hcl2 >= 7: string literals keep their quotes
+if _probe.get("a") != ["x"]:
+    raise ImportError(
+        f"hcl2 parsed 'a = \"x\"' as {_probe!r}, not checkov's bc-python-hcl2 shape ['x']: another distribution "
+        f"(python-hcl2?) overwrote the hcl2 package at {hcl2.__file__}; remove it and reinstall (uv sync --reinstall)"
+    )
 
 
 def _clean(node: Any) -> Any:
@@ -27,13 +30,11 @@ def _clean(node: Any) -> Any:
         return {_clean(k): _clean(v) for k, v in node.items() if k not in _MARKERS}
     if isinstance(node, list):
         return [_clean(v) for v in node]
-    if QUOTED and isinstance(node, str) and len(node) >= 2 and node[0] == node[-1] == '"':
-        return node[1:-1].replace('\\"', '"')
     return node
 
 
 def load(path: Path) -> dict[str, Any]:
-    """One .tf file, quotes and markers stripped."""
+    """One .tf file, line markers stripped."""
     return _clean(hcl2.loads(Path(path).read_text()))
 
 
@@ -44,10 +45,8 @@ def attr(body: dict[str, Any], name: str, default: Any = _MISSING) -> Any:
             raise KeyError(f"attribute {name!r} not set (keys: {sorted(body)})")
         return default
     value = body[name]
-    if WRAPPED:
-        assert isinstance(value, list) and len(value) == 1, f"{name!r} is not an attribute: {value!r}"
-        return value[0]
-    return value
+    assert isinstance(value, list) and len(value) == 1, f"{name!r} is not an attribute: {value!r}"
+    return value[0]
 
 
 def blocks(body: dict[str, Any], name: str) -> list[dict[str, Any]]:

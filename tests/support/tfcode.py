@@ -112,7 +112,7 @@ def _with_tfvars(root: TfDir, env: str) -> TfDir:
     view = copy.deepcopy(root)
     for name, value in values.items():
         assert name in view.variables, f"{env}.tfvars sets undeclared variable {name}"
-        view.variables[name]["default"] = [value] if hclnorm.WRAPPED else value
+        view.variables[name]["default"] = [value]  # bc-python-hcl2's attribute shape
 
     def substitute(node: Any) -> Any:
         if isinstance(node, dict):
