@@ -88,3 +88,39 @@ def test_demo_cli_fails_with_one_line_when_redis_is_missing(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "redis-server not found: install it with `apt-get install -y redis-server`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_apt_has_sees_candidates_under_pipefail(tmp_path: Path) -> None:
+    """``apt_has`` (which optional tools and which Java to install) as the script runs it, under ``pipefail``,
+    against an ``apt-cache`` that keeps writing after the Candidate line: piped into ``grep -q`` it died of
+    SIGPIPE and every package looked unavailable."""
+    text = (project_root() / "scripts" / "bootstrap.sh").read_text()
+    start = text.index("apt_has() {")
+    function = text[start : text.index("\n}\n", start) + 3]
+    filler = "  500 http://deb.debian.org/debian bookworm/main amd64 Packages"
+    policy = (
+        'if [ "$2" = gone ]; then echo "gone:"; echo "  Candidate: (none)"; exit 0; fi\n'
+        'echo "$2:"; echo "  Installed: (none)"; echo "  Candidate: 1.0-1"\n'
+        f'i=0; while [ $i -lt 3000 ]; do echo "{filler}"; i=$((i+1)); done'  # ~190 kB, past any pipe buffer
+    )
+    path = _shim_path(tmp_path, tools=["bash", "grep"], scripts={"apt-cache": policy})
+    probe = f"set -euo pipefail\n{function}\nfor p in chromium gone; do apt_has $p && echo yes $p || echo no $p; done"
+    result = subprocess.run(["bash", "-c", probe], env={"PATH": path}, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split("\n")[:2] == ["yes chromium", "no gone"], result.stderr
+
+
+def test_no_two_locked_distributions_install_the_same_file() -> None:
+    """Two distributions writing one file (python-hcl2 and checkov's bc-python-hcl2 both ship ``hcl2/``) leave the
+    environment to whichever uv installed last: a clean clone then passes or fails at random."""
+    from collections import defaultdict
+    from importlib.metadata import distributions
+
+    owners: defaultdict[str, set[str]] = defaultdict(set)
+    for dist in distributions():
+        for file in dist.files or []:
+            name = str(file)
+            if ".dist-info/" in name or "__pycache__" in name or name.startswith(".."):
+                continue  # metadata, bytecode caches and console scripts are per distribution or regenerated
+            owners[name].add(dist.metadata["Name"])
+    shared = {name: sorted(who) for name, who in owners.items() if len(who) > 1}
+    assert not shared, f"files installed by more than one distribution: {dict(sorted(shared.items())[:10])}"
