@@ -6,9 +6,14 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from featurekit.offline.athena import ensure_table
+from featurekit.offline.layout import partition_value
 from featurekit.offline.schema import offline_schema
+from featurekit.offline.storage import offline_location
+from featurekit.offline.training_filter import SkippedPartitionsWarning
+from featurekit.offline.validation import record_path
 from featurekit.pipelines.backfill import backfill
 from featurekit.repo.apply import apply_repo, checked_repo
 from featurekit.repo.feast_config import feature_store
@@ -41,7 +46,8 @@ def training_data(settings, entities: pd.DataFrame) -> pd.DataFrame:
     return frame[sorted(frame.columns)]
 
 
-def test_historical_features_match_between_athena_and_local(paths) -> None:
+def load_both(paths) -> None:
+    """Apply the repo and backfill (extract + validate) the same days into the local and the Athena offline store."""
     for settings in (paths.local, paths.athena):
         repo = checked_repo(settings)
         if settings is paths.athena:
@@ -54,6 +60,9 @@ def test_historical_features_match_between_athena_and_local(paths) -> None:
         backfill(settings, daily, DAY.start - timedelta(days=2), DAY.end, materialize=False)
         backfill(settings, hourly, DAY.end - timedelta(hours=6), DAY.end, materialize=False)
 
+
+def test_historical_features_match_between_athena_and_local(paths) -> None:
+    load_both(paths)
     entities = entity_rows()
     local = training_data(paths.local, entities)
     remote = training_data(paths.athena, entities)
@@ -62,3 +71,24 @@ def test_historical_features_match_between_athena_and_local(paths) -> None:
     assert local["spend_30d"].notna().sum() > 30
     assert local.loc[local["user_id"] >= 999_998, "spend_30d"].isna().all()
     pd.testing.assert_frame_equal(remote, local, check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+def test_athena_training_leaves_out_batches_without_a_passing_record_like_local(paths) -> None:
+    """A day whose validation record is gone (re-extracted, or never validated) is left out of training on Athena
+    exactly as on the local store: by its batch files ("$path"), with the same warning."""
+    load_both(paths)
+    entities = entity_rows()
+    before = training_data(paths.athena, entities)
+    partition = partition_value(DAY.start - timedelta(days=1), "daily")  # the snapshot most entity rows read
+    for settings in (paths.local, paths.athena):
+        location = offline_location(settings.offline_store)
+        location.fs.delete_file(location.path(record_path("user_txn_30d", partition)))
+    with pytest.warns(SkippedPartitionsWarning, match=rf"user_txn_30d skips 1 .*not validated: ds={partition}"):
+        remote = training_data(paths.athena, entities)
+    with pytest.warns(SkippedPartitionsWarning, match=rf"user_txn_30d skips 1 .*not validated: ds={partition}"):
+        local = training_data(paths.local, entities)
+    pd.testing.assert_frame_equal(remote, local, check_dtype=False, check_exact=False, rtol=1e-9)
+    changed = (remote["spend_30d"].fillna(-1) != before["spend_30d"].fillna(-1)).sum()
+    assert changed > 10, "the unvalidated day still reached the training set"
+    pd.testing.assert_series_equal(remote["age_years"], before["age_years"])  # other views keep every day
+    assert any('"$path" NOT IN' in sql for sql in paths.emulator.statements)

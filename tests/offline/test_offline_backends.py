@@ -88,10 +88,10 @@ def test_athena_backend_names_its_glue_table_and_feast_athena_store() -> None:
     source = store.feast_source("v", "rows of v")
     assert source.get_table_query_string() == f'"AwsDataCatalog"."{store.database}"."v"'
     block = feature_store_dict(settings)["offline_store"]
-    assert block == {"type": "athena", "region": store.region, "database": store.database,
-                     "data_source": "AwsDataCatalog", "workgroup": store.workgroup,
+    assert block == {"type": "featurekit.offline.athena_training.ValidatedAthenaOfflineStore",
+                     "s3_root": store.s3_root, "training_requires_validation": True, "region": store.region,
+                     "database": store.database, "data_source": "AwsDataCatalog", "workgroup": store.workgroup,
                      "s3_staging_location": store.results_location}  # fmt: skip
-    assert "training_requires_validation" not in block
 
 
 def test_the_online_store_model_is_loaded_by_its_feast_type_path(tmp_path: Path) -> None:

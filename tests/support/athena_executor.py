@@ -35,6 +35,9 @@ _GLUE_TYPES = {
 }
 
 
+PATH_COLUMN = "$path"
+
+
 class QueryFailed(Exception):
     """The statement failed as Athena would report it (``StateChangeReason``)."""
 
@@ -153,6 +156,9 @@ class AthenaExecutor:
 
     def _select(self, tree: exp.Expression, database: str) -> pa.Table:
         ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        # Athena's "$path" pseudo-column (each row's S3 object): the tables get it only when the statement names it,
+        # so a plain SELECT * returns the table's columns, as on Athena.
+        with_path = any(column.name == PATH_COLUMN for column in tree.find_all(exp.Column))
         con = duckdb_utc.connect()
         try:
             for table in list(tree.find_all(exp.Table)):
@@ -160,7 +166,7 @@ class AthenaExecutor:
                     continue
                 db, name = self._table_id(table, database)
                 alias = f"__{db}__{name}"
-                con.register(alias, self._read_table(db, name))
+                con.register(alias, self._read_table(db, name, with_path))
                 replacement = exp.to_table(alias)
                 if table.alias:
                     replacement.set("alias", table.args["alias"])
@@ -172,7 +178,7 @@ class AthenaExecutor:
         finally:
             con.close()
 
-    def _read_table(self, db: str, name: str) -> pa.Table:
+    def _read_table(self, db: str, name: str, with_path: bool = False) -> pa.Table:
         glue = self.client("glue")
         try:
             meta = glue.get_table(DatabaseName=db, Name=name)["Table"]
@@ -181,16 +187,17 @@ class AthenaExecutor:
         sd = meta["StorageDescriptor"]
         keys = [k["Name"] for k in meta.get("PartitionKeys", [])]
         if not keys:
-            return self._read_parquet(sd["Location"], sd["Columns"], {})
+            return self._read_parquet(sd["Location"], sd["Columns"], {}, with_path)
         if meta.get("Parameters", {}).get("projection.enabled") == "true":
             locations = self._projected(sd["Location"], keys)
         else:
             partitions = glue.get_partitions(DatabaseName=db, TableName=name).get("Partitions", [])
             locations = [(p["StorageDescriptor"]["Location"], dict(zip(keys, p["Values"], strict=True)))
                          for p in partitions]  # fmt: skip
-        parts = [self._read_parquet(loc, sd["Columns"], values) for loc, values in locations]
+        parts = [self._read_parquet(loc, sd["Columns"], values, with_path) for loc, values in locations]
         if not parts:
-            return self._empty(sd["Columns"] + [{"Name": k, "Type": "string"} for k in keys])
+            path = [{"Name": PATH_COLUMN, "Type": "string"}] if with_path else []
+            return self._empty(sd["Columns"] + [{"Name": k, "Type": "string"} for k in keys] + path)
         return pa.concat_tables(parts, promote_options="default")
 
     def _projected(self, location: str, keys: list[str]) -> list[tuple[str, dict[str, str]]]:
@@ -208,7 +215,9 @@ class AthenaExecutor:
                     out.append((f"s3://{bucket}/{common['Prefix']}", {keys[0]: leaf.split("=", 1)[1]}))
         return out
 
-    def _read_parquet(self, location: str, columns: list[dict[str, str]], values: dict[str, str]) -> pa.Table:
+    def _read_parquet(
+        self, location: str, columns: list[dict[str, str]], values: dict[str, str], with_path: bool = False
+    ) -> pa.Table:
         bucket, prefix = split_location(location)
         s3 = self.client("s3")
         tables = []
@@ -220,10 +229,14 @@ class AthenaExecutor:
                 if not relative or hidden or obj.get("Size", 0) == 0:  # folder markers are empty objects
                     continue
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                tables.append(pq.read_table(pa.BufferReader(body)))
-        names = [c["Name"] for c in columns]
+                part = pq.read_table(pa.BufferReader(body))
+                if with_path:
+                    part = part.append_column(PATH_COLUMN, pa.array([f"s3://{bucket}/{key}"] * part.num_rows))
+                tables.append(part)
+        names = [c["Name"] for c in columns] + ([PATH_COLUMN] if with_path else [])
         if not tables:
-            return self._empty(columns + [{"Name": k, "Type": "string"} for k in values])
+            path = [{"Name": PATH_COLUMN, "Type": "string"}] if with_path else []
+            return self._empty(columns + [{"Name": k, "Type": "string"} for k in values] + path)
         table = pa.concat_tables(tables, promote_options="default")
         table = table.select([n for n in names if n in table.column_names])
         # Athena reads parquet timestamps at millisecond precision.

@@ -27,6 +27,8 @@ PARQUET_SD = {
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
 }
+# Feast's offline store class for this backend (its module imports Feast: named here, loaded by Feast).
+TRAINING_STORE_TYPE = "featurekit.offline.athena_training.ValidatedAthenaOfflineStore"
 _GLUE_TYPES = {"int64": "bigint", "int32": "int", "double": "double", "float": "float",
                "string": "string", "bool": "boolean", "binary": "binary"}  # fmt: skip
 
@@ -64,9 +66,11 @@ class AthenaOfflineStore(AthenaConnection):
         )
 
     def feast_store_block(self, training_requires_validation: bool) -> dict[str, Any]:
-        # Feast's Athena store: the validation gate is the kit store's, Athena reads every registered partition.
+        # Feast's Athena store with the kit's validation filter on training reads (featurekit.offline.athena_training).
         return {
-            "type": "athena",
+            "type": TRAINING_STORE_TYPE,
+            "s3_root": self.s3_root,
+            "training_requires_validation": training_requires_validation,
             "region": self.region,
             "database": self.database,
             "data_source": "AwsDataCatalog",
