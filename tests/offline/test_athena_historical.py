@@ -12,7 +12,7 @@ from featurekit.offline.athena import ensure_table
 from featurekit.offline.layout import partition_value
 from featurekit.offline.schema import offline_schema
 from featurekit.offline.storage import offline_location
-from featurekit.offline.training_filter import SkippedPartitionsWarning
+from featurekit.offline.training_filter import SkippedPartitionsWarning, UnvalidatedSourceError
 from featurekit.offline.validation import record_path
 from featurekit.pipelines.backfill import backfill
 from featurekit.repo.apply import apply_repo, checked_repo
@@ -92,3 +92,8 @@ def test_athena_training_leaves_out_batches_without_a_passing_record_like_local(
     assert changed > 10, "the unvalidated day still reached the training set"
     pd.testing.assert_series_equal(remote["age_years"], before["age_years"])  # other views keep every day
     assert any('"$path" NOT IN' in sql for sql in paths.emulator.statements)
+    # Feast's own materialize on the Athena store is refused for that day, as the local store refuses it
+    before_pull = len(paths.emulator.statements)
+    with pytest.raises(UnvalidatedSourceError, match=rf"materialize user_txn_30d .*ds={partition} \(not validated\)"):
+        feature_store(paths.athena).materialize(DAY.start - timedelta(days=2), DAY.end, feature_views=["user_txn_30d"])
+    assert len(paths.emulator.statements) == before_pull  # refused before any query ran

@@ -6,7 +6,9 @@ change: before the point-in-time query is built, each view whose offline data ha
 the same table that excludes their ``batch-*`` files by Athena's ``"$path"`` pseudo-column. Which files to exclude
 comes from :func:`featurekit.offline.training_filter.validated_files` over the S3 layout (the same records the
 local store reads), and the skips are reported the same way (log line, metric, :class:`SkippedPartitionsWarning`).
-Streamed and pushed files are always read: they were gated when they were written.
+Streamed and pushed files are always read: they were gated when they were written. Feast's own ``materialize``
+(``pull_*_from_table_or_query``) is refused for such partitions, as the local store and the kit's materialization
+refuse them.
 
 The record's location is the kit's offline root (``s3_root`` in this store's config, written by
 :meth:`featurekit.offline.athena.AthenaOfflineStore.feast_store_block`).
@@ -30,7 +32,7 @@ from featurekit.offline.athena import TRAINING_STORE_TYPE
 from featurekit.offline.athena import AthenaOfflineStore as AthenaBackend
 from featurekit.offline.layout import BATCH_PREFIX, partition_dir
 from featurekit.offline.storage import OfflineLocation
-from featurekit.offline.training_filter import report_skips, validated_files
+from featurekit.offline.training_filter import pull_window, refuse_unvalidated, report_skips, validated_files
 
 
 class ValidatedAthenaOfflineStoreConfig(AthenaOfflineStoreConfig):
@@ -61,6 +63,25 @@ class ValidatedAthenaOfflineStore(AthenaOfflineStore):
             config, feature_views, feature_refs, entity_df, registry, project, full_feature_names,
             filter_by_created_timestamp,
         )  # fmt: skip
+
+    # Feast's own ``materialize`` reads through one of these two: refused for partitions without a passing record,
+    # as the kit's materialization and the local store refuse them.
+    @staticmethod
+    def pull_latest_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(config.offline_store, data_source, args, kwargs)
+        return AthenaOfflineStore.pull_latest_from_table_or_query(config, data_source, *args, **kwargs)
+
+    @staticmethod
+    def pull_all_from_table_or_query(config: Any, data_source: Any, *args: Any, **kwargs: Any) -> RetrievalJob:
+        _refuse_unvalidated(config.offline_store, data_source, args, kwargs)
+        return AthenaOfflineStore.pull_all_from_table_or_query(config, data_source, *args, **kwargs)
+
+
+def _refuse_unvalidated(
+    store: ValidatedAthenaOfflineStoreConfig, source: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    if isinstance(source, AthenaSource) and source.table:
+        refuse_unvalidated(validated_files(_location(store), source.table), *pull_window(args, kwargs))
 
 
 def _location(store: ValidatedAthenaOfflineStoreConfig) -> OfflineLocation:

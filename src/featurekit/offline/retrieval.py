@@ -48,7 +48,7 @@ from featurekit.offline.availability_sql import availability_query
 from featurekit.offline.engine import retrieval_cursor
 from featurekit.offline.parquet import STORE_TYPE
 from featurekit.offline.pit_sql import CREATED_OFFSET, ROW, SHIFT, TS, literal, quote
-from featurekit.offline.training_filter import refuse_unvalidated, report_skips, validated_source_files
+from featurekit.offline.training_filter import pull_window, refuse_unvalidated, report_skips, validated_source_files
 from featurekit.offline.winners import FILE_SHIFT, DirectRead, direct_read, joined_in_input_order, read_winners
 
 
@@ -135,12 +135,9 @@ def _requested_odfvs(
 
 
 def _refuse_unvalidated(data_source: Any, *args: Any, **kwargs: Any) -> None:
-    """Positional or keyword (Feast passes keywords): join keys, features, timestamp, created, start, end."""
     if not isinstance(data_source, FileSource):
         return
-    start = kwargs.get("start_date", args[4] if len(args) > 4 else None)
-    end = kwargs.get("end_date", args[5] if len(args) > 5 else None)
-    refuse_unvalidated(str(data_source.path), start, end)
+    refuse_unvalidated(validated_source_files(str(data_source.path)), *pull_window(args, kwargs))
 
 
 class AsofRetrievalJob(RetrievalJob):

@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -117,10 +118,18 @@ def _failed_partitions(location: OfflineLocation, view: str) -> list[str]:
     return found
 
 
-def refuse_unvalidated(source_path: str, start: datetime | None, end: datetime | None) -> None:
+def pull_window(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """``start_date`` and ``end_date`` of a Feast ``pull_*_from_table_or_query`` call, positional (after the data
+    source: join keys, features, timestamp, created, start, end) or by keyword, as Feast passes them."""
+    start = kwargs.get("start_date", args[4] if len(args) > 4 else None)
+    end = kwargs.get("end_date", args[5] if len(args) > 5 else None)
+    return start, end
+
+
+def refuse_unvalidated(selection: FileSelection, start: datetime | None, end: datetime | None) -> None:
     """Feast's ``FeatureStore.materialize`` path: refuse when a batch partition starting in ``[start, end)`` (open
-    bounds when ``None``) lacks a passing record, as the kit's materialization does; names them and what to run."""
-    selection = validated_source_files(source_path)
+    bounds when ``None``) lacks a passing record, as the kit's materialization does; names them and what to run.
+    ``selection`` is :func:`validated_files` (or :func:`validated_source_files`) of the view being read."""
     low = start or datetime.min.replace(tzinfo=UTC)
     high = end or datetime.max.replace(tzinfo=UTC)
     bad = {
