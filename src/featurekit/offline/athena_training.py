@@ -30,7 +30,7 @@ from pydantic import StrictBool, StrictStr
 
 from featurekit.offline.athena import TRAINING_STORE_TYPE
 from featurekit.offline.athena import AthenaOfflineStore as AthenaBackend
-from featurekit.offline.layout import BATCH_PREFIX, partition_dir
+from featurekit.offline.pit_sql import literal
 from featurekit.offline.storage import OfflineLocation
 from featurekit.offline.training_filter import pull_window, refuse_unvalidated, report_skips, validated_files
 
@@ -58,7 +58,7 @@ class ValidatedAthenaOfflineStore(AthenaOfflineStore):
         store = config.offline_store
         if store.training_requires_validation:
             location = _location(store)
-            feature_views = [_validated_view(fv, location, store) for fv in feature_views]
+            feature_views = [_validated_view(fv, location, config) for fv in feature_views]
         return AthenaOfflineStore.get_historical_features(
             config, feature_views, feature_refs, entity_df, registry, project, full_feature_names,
             filter_by_created_timestamp,
@@ -95,7 +95,7 @@ def _location(store: ValidatedAthenaOfflineStoreConfig) -> OfflineLocation:
     return OfflineLocation(*backend.filesystem())
 
 
-def _validated_view(view: Any, location: OfflineLocation, store: ValidatedAthenaOfflineStoreConfig) -> Any:
+def _validated_view(view: Any, location: OfflineLocation, config: Any) -> Any:
     """``view`` itself when training may read its whole table; else a copy reading it without the batch files of
     the partitions that lack a passing record."""
     source = view.batch_source
@@ -103,19 +103,14 @@ def _validated_view(view: Any, location: OfflineLocation, store: ValidatedAthena
         return view  # a query source: the kit's layout is not behind it
     selection = validated_files(location, source.table)
     report_skips(selection)
-    excluded = [
-        f"s3://{path}"
-        for partition in sorted(selection.skipped)
-        for path in location.files(partition_dir(source.table, partition), BATCH_PREFIX)
-    ]
-    if not excluded:  # nothing skipped, or the failed batches were already moved to quarantine
+    if not selection.excluded:  # nothing skipped, or the failed batches were already moved to quarantine
         return view
-    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in excluded)
-    table = f'"{store.data_source}"."{store.database}"."{source.table}"'
+    listed = ", ".join(literal(f"s3://{path}") for path in selection.excluded)
+    store = config.offline_store
     filtered = copy.copy(view)
     filtered.batch_source = AthenaSource(
         name=source.name,
-        query=f'SELECT * FROM {table} WHERE "$path" NOT IN ({listed})',
+        query=f'SELECT * FROM {source.get_table_query_string(config)} WHERE "$path" NOT IN ({listed})',
         database=store.database,
         data_source=store.data_source,
         timestamp_field=source.timestamp_field,

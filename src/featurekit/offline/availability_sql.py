@@ -11,7 +11,7 @@ from typing import Any
 from featurekit.config.settings import Settings
 from featurekit.intervals import grain_length
 from featurekit.offline.layout import STREAM_PREFIX
-from featurekit.offline.pit_sql import CREATED_OFFSET, ROW, SHIFT, TS, quote
+from featurekit.offline.pit_sql import CREATED_OFFSET, ROW, SHIFT, TS, literal, quote
 from featurekit.tags import grain_of
 
 
@@ -37,7 +37,6 @@ def availability_query(settings: Settings, view: Any, features: list[str], *, fu
         "(SELECT NULL::VARCHAR AS ds, NULL::TIMESTAMPTZ AS finished WHERE false) AS r"
     )  # fmt: skip
     step = int(grain_length(grain_of(view)).total_seconds())
-    path = str(source.path).replace("'", "''")
     key_list = ", ".join(quote(k) for k in keys)
     packed = ", ".join(["__event := __event", *[f"{quote('f_' + f)} := {quote('f_' + f)}" for f in features]])
     on_keys = " AND ".join(f"e.{quote(ek)} = g.{quote(k)}" for k, ek in zip(keys, entity_keys, strict=True))
@@ -52,7 +51,7 @@ def availability_query(settings: Settings, view: Any, features: list[str], *, fu
                    CAST(epoch_us({event}) AS HUGEINT) * {SHIFT} + {created_us} AS __order, {values},
                    CASE WHEN regexp_matches(src.filename, '/{STREAM_PREFIX}[^/]*$') THEN {created}
                         ELSE coalesce(r.finished, {event} + INTERVAL {step} SECOND) END AS __avail
-            FROM read_parquet('{path}', union_by_name = true, filename = true) AS src
+            FROM read_parquet({literal(str(source.path))}, union_by_name = true, filename = true) AS src
             LEFT JOIN {finished} ON r.ds = regexp_extract(src.filename, 'ds=([^/]+)/[^/]*$', 1)
         ),
         g AS (

@@ -50,6 +50,7 @@ class FileSelection:
     view: str
     files: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # partition -> "failed" | "not_validated"
+    excluded: list[str] = field(default_factory=list)  # the batch files of the skipped partitions still in place
 
     def message(self) -> str:
         by_reason: dict[str, list[str]] = {}
@@ -77,6 +78,7 @@ def validated_files(location: OfflineLocation, view: str) -> FileSelection:
         else:
             failed = record is not None and not record.passed and record.batch_id == batch_id_of(batch)
             selection.skipped[partition] = "failed" if failed else "not_validated"
+            selection.excluded.extend(batch)
     # A failed batch is moved to quarantine: its partition may be gone or stream-only, but training still lacks it.
     for partition in _failed_partitions(location, view):
         if partition not in selection.skipped and not location.files(partition_dir(view, partition), BATCH_PREFIX):

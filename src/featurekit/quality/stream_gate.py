@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from featurekit.errors import FeaturekitError
 from featurekit.metrics import STREAM_EXPECTATION_FAILURES_TOTAL, STREAM_QUALITY_STOPS_TOTAL
-from featurekit.quality.suites import SuiteSpec
+from featurekit.quality.suites import SuiteSpec, suite_path
 
 EXPECTATION_COLUMN = "expectation"
 DEAD_LETTER_REASON = "expectation"  # the rule name a rejected record carries in the dead-letter topic
@@ -144,8 +144,6 @@ class ViewGates:
         self._cache: dict[str, tuple[int, StreamGate]] = {}
 
     def for_view(self, view: str) -> StreamGate | None:
-        from featurekit.quality.suites import suite_path
-
         try:
             version = suite_path(self.feature_repo, view).stat().st_mtime_ns
         except FileNotFoundError:
